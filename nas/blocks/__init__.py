@@ -1,0 +1,8 @@
+"""Blocks by mixer name. Importing this package registers every block."""
+
+from . import coatnet, convmixer, spach  # noqa: F401  (registration)
+from .downsample import ConvDownsample
+from .registry import BLOCKS, BlockArgs, get_block, register_block
+from .stems import build_stem
+
+__all__ = ["BLOCKS", "BlockArgs", "ConvDownsample", "build_stem", "get_block", "register_block"]

@@ -1,0 +1,68 @@
+"""What the space layer knows about each mixer, without importing torch.
+
+The torch modules live in `nas.blocks` and register under these names; a conformance test checks
+that both tables agree. Adding a mixer = one row here + one registered class there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MixerInfo:
+    name: str
+    fmt: str  # tensor layout the block works in: "nlc" (tokens) or "nchw" (maps)
+    uses_heads: bool = False  # has multi-head attention, so `heads` matters
+    uses_kernel: bool = False  # has a k x k spatial conv, so `kernel_size` matters
+    uses_tokens: bool = False  # mixes along the token axis with an MLP, so `token_ratio` matters
+    uses_cpe: bool = False  # may carry a conditional position encoding, so `cpe` matters
+    uses_mlp: bool = True  # has a channel MLP / expansion, so `mlp_ratio` matters
+    shareable: bool = False  # its spatial function can be shared across a stage's blocks
+    strided: bool = False  # can open a stage with stride 2 (`downsample: stride`)
+    summary: str = ""
+
+
+MIXERS: dict[str, MixerInfo] = {
+    m.name: m
+    for m in (
+        MixerInfo("conv", "nlc", uses_kernel=True,
+                  summary="SPACH conv block: depthwise conv as the only spatial op, channel MLP"),
+        MixerInfo("attn", "nlc", uses_heads=True, uses_cpe=True, shareable=True,
+                  summary="SPACH transformer block: multi-head self-attention, channel MLP"),
+        MixerInfo("mlp", "nlc", uses_tokens=True, uses_cpe=True, shareable=True,
+                  summary="SPACH MLP block: token-mixing MLP (MLP-Mixer), channel MLP"),
+        MixerInfo("convmixer", "nchw", uses_kernel=True, uses_mlp=False,
+                  summary="ConvMixer block: residual depthwise conv, then pointwise conv"),
+        MixerInfo("mbconv", "nchw", uses_kernel=True, strided=True,
+                  summary="CoAtNet MBConv block (timm maxxvit): expand, depthwise, SE, project"),
+        MixerInfo("relattn", "nchw", uses_heads=True, strided=True,
+                  summary="CoAtNet transformer block (timm maxxvit): attention with relative "
+                          "position bias"),
+    )
+}
+
+
+def mixer_info(name: str, *, field: str | None = None) -> MixerInfo:
+    from .errors import ConfigError
+
+    try:
+        return MIXERS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown mixer {name!r}; expected one of {', '.join(MIXERS)}", field=field
+        ) from None
+
+
+# Stage fields that only matter when one of the stage's mixers has the flag.
+FIELD_FLAGS = {
+    "mlp_ratio": "uses_mlp", "cpe": "uses_cpe", "shared": "shareable", "heads": "uses_heads",
+    "token_ratio": "uses_tokens", "kernel_size": "uses_kernel",
+}
+
+
+def relevant_fields(mixers: Iterable[str]) -> list[str]:
+    """Conditional stage fields that matter for a stage made of these mixers."""
+    infos = [MIXERS[m] for m in dict.fromkeys(mixers)]
+    return [f for f, flag in FIELD_FLAGS.items() if any(getattr(i, flag) for i in infos)]

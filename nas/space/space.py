@@ -1,0 +1,502 @@
+"""SearchSpace: the shape of an ArchSpec with choice leaves, loaded from `search_spaces/*.yaml`.
+
+A space file is a spec file in which any scalar may be a choice (`{choice: [...]}`,
+`{int: [lo, hi], step: s}`, `{float: [lo, hi]}`) or a reference to a named choice shared by
+several fields (`{param: width, times: 2}`). A stage's `blocks` is a list of segments
+`[mixer, depth]`, both of which may be choices: `[[conv, {int: [0, 4]}], [attn, {int: [0, 8]}]]`
+reads "some conv blocks, then the last k blocks are attention", SPACH's hybrid pattern.
+`variants:` offers whole alternatives (single- or multi-stage, say), sampled as `variant`.
+
+Fields that do not matter for a sampled stage (heads without attention...) are not sampled, so
+Optuna sees a conditional space. Parameter names are dotted and stable: `stage2.depth`,
+`stage3.seg2.depth`, `width`, `ms.stage1.depth` inside a variant named `ms`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .choices import (
+    Categorical,
+    Chooser,
+    Continuous,
+    Fixed,
+    FloatRange,
+    IntRange,
+    Leaf,
+    ParamRef,
+    RandomChooser,
+    Replay,
+    parse_leaf,
+)
+from .errors import ConfigError
+from .io import read_yaml
+from .mixers import MIXERS, relevant_fields
+from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
+
+_STAGE_FIELDS = ("downsample", "cpe", "shared", "heads", "mlp_ratio", "token_ratio",
+                 "kernel_size")
+_NET_KEYS = ("resolution", "in_chans", "num_classes", "layout", "act", "stem", "head", "stages",
+             "params")
+_SPACE_KEYS = (*_NET_KEYS, "name", "description", "variants")
+_SMOKE_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class SegmentT:
+    mixer: Leaf
+    depth: Leaf
+
+
+@dataclass(frozen=True)
+class StageT:
+    width: Leaf
+    segments: tuple[SegmentT, ...]
+    fields: tuple[tuple[str, Leaf], ...]
+
+
+@dataclass(frozen=True)
+class NetT:
+    """One alternative of a space: everything but the variant choice."""
+
+    resolution: int
+    in_chans: int
+    num_classes: int
+    act: Leaf
+    stem: tuple[tuple[str, Leaf], ...]
+    head: tuple[tuple[str, Leaf], ...]
+    stages: tuple[StageT, ...]
+    params: dict[str, Leaf] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpaceSize:
+    count: float  # architectures (exact) or decision paths (bound); inf when continuous
+    exact: bool
+
+    def __str__(self) -> str:
+        if math.isinf(self.count):
+            return "infinite (continuous choices)"
+        return f"{int(self.count):,}" if self.exact else f"at most {int(self.count):,}"
+
+
+StageHook = Callable[[Any, Any], None]
+
+
+class SearchSpace:
+    """A family of ArchSpecs. Sample with an Optuna trial, a seed, or walk them all."""
+
+    def __init__(self, *, name: str, variants: dict[str, NetT], description: str = "",
+                 source: str | None = None):
+        self.name = name
+        self.variants = variants
+        self.description = description
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.name!r}, variants={list(self.variants) or None})"
+
+    # --- sampling ---------------------------------------------------------------------------
+
+    def sample(self, trial: Chooser, *, resolution: int | None = None,
+               hook: StageHook | None = None) -> ArchSpec:
+        """One ArchSpec; each choice becomes `trial.suggest_*` under a dotted stable name."""
+        if len(self.variants) == 1:
+            (prefix, net), = self.variants.items()
+        else:
+            prefix = trial.suggest_categorical("variant", list(self.variants))
+            net = self.variants[prefix]
+        return self._sample_net(net, trial, f"{prefix}." if prefix else "", resolution, hook)
+
+    def sample_random(self, seed: int | random.Random | None = None, *,
+                      resolution: int | None = None) -> ArchSpec:
+        return self.sample(RandomChooser(seed), resolution=resolution)
+
+    def _sample_net(self, net: NetT, chooser: Chooser, prefix: str, resolution: int | None,
+                    hook: StageHook | None) -> ArchSpec:
+        cache: dict[str, Any] = {}
+
+        def get(leaf: Leaf, name: str) -> Any:
+            if isinstance(leaf, ParamRef):
+                if leaf.name not in cache:
+                    cache[leaf.name] = net.params[leaf.name].resolve(chooser, prefix + leaf.name)
+                return leaf.apply(cache[leaf.name])
+            return leaf.resolve(chooser, prefix + name)
+
+        try:
+            stem = StemSpec(**{k: get(v, f"stem.{k}") for k, v in net.stem})
+            if hook:
+                hook("stem", stem)
+            stages = []
+            for i, st in enumerate(net.stages):
+                stages.append(_sample_stage(st, i, get))
+                if hook:
+                    hook(i, stages[-1])
+            return ArchSpec(
+                stages=tuple(stages), stem=stem,
+                head=HeadSpec(**{k: get(v, f"head.{k}") for k, v in net.head}),
+                act=get(net.act, "act"), resolution=resolution or net.resolution,
+                in_chans=net.in_chans, num_classes=net.num_classes,
+                layout="single" if len(stages) == 1 else "multi",
+            )
+        except ConfigError as e:
+            raise e.within(source=self.source) from None
+
+    # --- walking every decision path ----------------------------------------------------------
+
+    def walk(self, *, resolution: int | None = None, hook: StageHook | None = None,
+             limit: int | None = None) -> Iterator[tuple[dict[str, Any], ArchSpec]]:
+        """Every (params, spec) of the space, in a fixed order. Raises Continuous on floats.
+
+        `hook(where, part)` may raise `Prune` to skip every path that shares the decisions
+        taken so far.
+        """
+        path: list[int] | None = []
+        seen = 0
+        while path is not None:
+            replay = Replay(path)
+            try:
+                spec = self.sample(replay, resolution=resolution, hook=hook)
+            except Prune:
+                spec = None
+            if spec is not None:
+                yield replay.params, spec
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            path = replay.next_path()
+
+    def size(self, *, limit: int = 20_000) -> SpaceSize:
+        """Exact number of distinct architectures when there are at most `limit` decision
+        paths, else an upper bound (the product of every choice's size)."""
+        bound = sum(_net_bound(net) for net in self.variants.values())
+        if math.isinf(bound) or bound > limit:
+            return SpaceSize(bound, exact=False)
+        return SpaceSize(len({spec.arch_id for _, spec in self.walk()}), exact=True)
+
+    def find_params(self, spec: ArchSpec) -> dict[str, Any] | None:
+        """The choices that sample `spec` (for `study.enqueue_trial`), or None if it is not a
+        point of this space."""
+
+        def hook(where: Any, part: Any) -> None:
+            want = spec.stem if where == "stem" else (
+                spec.stages[where] if where < len(spec.stages) else None)
+            if part != want:
+                raise Prune
+
+        try:
+            for params, found in self.walk(resolution=spec.resolution, hook=hook):
+                if found == spec:
+                    return dict(params)
+        except Continuous:
+            raise ConfigError("cannot match a spec in a space with continuous float choices; "
+                              "give the float ranges a step", source=self.source) from None
+        return None
+
+    def contains(self, spec: ArchSpec) -> bool:
+        return self.find_params(spec) is not None
+
+    def choices(self) -> dict[str, Leaf]:
+        """Every choice of the space by parameter name (conditional ones included)."""
+        out: dict[str, Leaf] = {}
+        if len(self.variants) > 1:
+            out["variant"] = Categorical(tuple(self.variants))
+        for prefix, net in self.variants.items():
+            pre = f"{prefix}." if prefix else ""
+            for name, leaf in _net_leaves(net):
+                if not isinstance(leaf, (Fixed, ParamRef)):
+                    out[pre + name] = leaf
+        return out
+
+
+class Prune(Exception):
+    """Raised by a walk hook to skip the subtree of decisions taken so far."""
+
+
+def _sample_stage(st: StageT, i: int, get: Callable[[Leaf, str], Any]) -> StageSpec:
+    n = i + 1
+    mixers: list[str] = []
+    for j, seg in enumerate(st.segments, 1):
+        base = f"stage{n}.seg{j}." if len(st.segments) > 1 else f"stage{n}."
+        depth = get(seg.depth, base + "depth")
+        if depth > 0:
+            mixers += [get(seg.mixer, base + "mixer")] * depth
+    kwargs = {"width": get(st.width, f"stage{n}.width")}
+    keep = relevant_fields(mixers) if all(m in MIXERS for m in mixers) else []
+    for name, leaf in st.fields:
+        if name == "downsample" or name in keep:
+            kwargs[name] = get(leaf, f"stage{n}.{name}")
+    try:
+        return StageSpec(mixers=tuple(mixers), **kwargs)
+    except ConfigError as e:
+        raise e.within(prefix=f"stages[{i}]") from None
+
+
+# --- loading ------------------------------------------------------------------------------
+
+def spaces_dir() -> Path:
+    """The shipped library; NAS_SPACES_DIR points elsewhere."""
+    env = os.environ.get("NAS_SPACES_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "search_spaces"
+
+
+def list_spaces() -> list[str]:
+    return sorted(p.stem for p in spaces_dir().glob("*.yaml"))
+
+
+def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
+    """A shipped space by name (`hybrid`) or any YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml") and not path.exists():
+        path = spaces_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ConfigError(f"unknown space {str(name_or_path)!r}; expected a file path or "
+                              f"one of {', '.join(list_spaces())}")
+    data = read_yaml(path)
+    try:
+        return parse_space(data, name=path.stem, description=_header_comment(path),
+                           source=str(path))
+    except ConfigError as e:
+        raise e.within(source=str(path)) from None
+
+
+def _header_comment(path: Path) -> str:
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return "\n".join(lines).strip()
+
+
+def parse_space(data: Any, *, name: str = "space", description: str = "",
+                source: str | None = None) -> SearchSpace:
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping at the top of the file, got "
+                          f"{type(data).__name__}")
+    for key in data:
+        if key not in _SPACE_KEYS:
+            raise ConfigError(f"unknown field; expected one of {', '.join(_SPACE_KEYS)}",
+                              field=str(key))
+    base = {k: v for k, v in data.items() if k not in ("name", "description", "variants")}
+    variants_raw = data.get("variants")
+    if variants_raw is None:
+        variants = {"": _parse_net(base, "")}
+    else:
+        if not isinstance(variants_raw, dict) or not variants_raw:
+            raise ConfigError("expected a mapping of variant name -> fields", field="variants")
+        variants = {}
+        for vname, over in variants_raw.items():
+            path = f"variants.{vname}"
+            if not isinstance(vname, str) or not vname.isidentifier():
+                raise ConfigError("variant names must be identifiers", field=path)
+            if not isinstance(over, dict):
+                raise ConfigError("expected a mapping of fields", field=path)
+            merged = {**base, **over}
+            merged["params"] = {**(base.get("params") or {}), **(over.get("params") or {})}
+            variants[vname] = _parse_net(merged, path)
+    space = SearchSpace(name=str(data.get("name", name)), variants=variants,
+                        description=str(data.get("description", description)), source=source)
+    _smoke_check(space)
+    return space
+
+
+def _parse_net(data: dict, path: str) -> NetT:
+    def at(key: str) -> str:
+        return f"{path}.{key}" if path else key
+
+    for key in data:
+        if key not in _NET_KEYS:
+            raise ConfigError(f"unknown field; expected one of {', '.join(_NET_KEYS)}",
+                              field=at(str(key)))
+    fixed = {}
+    for key, default in (("resolution", 224), ("in_chans", 3), ("num_classes", 1000)):
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"expected a fixed integer >= 1, got {value!r}", field=at(key))
+        fixed[key] = value
+    params_raw = data.get("params") or {}
+    if not isinstance(params_raw, dict):
+        raise ConfigError("expected a mapping of name -> choice", field=at("params"))
+    params = {str(k): parse_leaf(v, at(f"params.{k}")) for k, v in params_raw.items()}
+    for k, leaf in params.items():
+        if isinstance(leaf, ParamRef):
+            raise ConfigError("a param cannot refer to another param", field=at(f"params.{k}"))
+    stages_raw = data.get("stages")
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise ConfigError("expected a non-empty list of stages", field=at("stages"))
+    if "layout" in data and data["layout"] != ("single" if len(stages_raw) == 1 else "multi"):
+        raise ConfigError(f"layout {data['layout']!r} does not fit {len(stages_raw)} stage(s)",
+                          field=at("layout"))
+    net = NetT(
+        act=parse_leaf(data.get("act", "gelu"), at("act")),
+        stem=_parse_part(data.get("stem", {}), StemSpec, at("stem")),
+        head=_parse_part(data.get("head", {}), HeadSpec, at("head")),
+        stages=tuple(_parse_stage(s, at(f"stages[{i}]")) for i, s in enumerate(stages_raw)),
+        params=params, **fixed,
+    )
+    _static_checks(net, path)
+    return net
+
+
+def _parse_part(raw: Any, cls: type, path: str) -> tuple[tuple[str, Leaf], ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping, got {raw!r}", field=path)
+    allowed = [f for f in cls.__dataclass_fields__]
+    out = []
+    for key, value in raw.items():
+        if key not in allowed:
+            raise ConfigError(f"unknown field; expected one of {', '.join(allowed)}",
+                              field=f"{path}.{key}")
+        out.append((key, parse_leaf(value, f"{path}.{key}")))
+    return tuple(out)
+
+
+def _parse_stage(raw: Any, path: str) -> StageT:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping, got {raw!r}", field=path)
+    allowed = ("width", "blocks", *_STAGE_FIELDS)
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"unknown field; expected one of {', '.join(allowed)}",
+                              field=f"{path}.{key}")
+    for key in ("width", "blocks"):
+        if key not in raw:
+            raise ConfigError(f"a stage needs {key!r}", field=path)
+    blocks = raw["blocks"]
+    if not isinstance(blocks, list) or not blocks:
+        raise ConfigError("expected a non-empty list of segments like [[conv, 2], [attn, "
+                          "{int: [0, 8]}]]", field=f"{path}.blocks")
+    segments = []
+    for j, seg in enumerate(blocks):
+        where = f"{path}.blocks[{j}]"
+        if isinstance(seg, (str, dict)):
+            seg = [seg, 1]
+        if not isinstance(seg, list) or len(seg) != 2:
+            raise ConfigError(f"expected [mixer, depth], got {seg!r}", field=where)
+        segments.append(SegmentT(parse_leaf(seg[0], where + ".mixer"),
+                                 parse_leaf(seg[1], where + ".depth")))
+    fields = tuple((k, parse_leaf(raw.get(k, "none"), f"{path}.{k}")) for k in _STAGE_FIELDS
+                   if k in raw or k == "downsample")
+    return StageT(parse_leaf(raw["width"], f"{path}.width"), tuple(segments), fields)
+
+
+# --- static checks: a bad space fails at load, not in the middle of a search -----------------
+
+def _values(leaf: Leaf, params: dict[str, Leaf], field: str = "") -> list[Any] | None:
+    if isinstance(leaf, ParamRef):
+        inner = _values(params[leaf.name], params)
+        try:
+            return None if inner is None else [leaf.apply(v) for v in inner]
+        except ConfigError as e:
+            raise ConfigError(e.message, field=field) from None
+    return leaf.values()
+
+
+def _net_leaves(net: NetT) -> Iterator[tuple[str, Leaf]]:
+    yield "act", net.act
+    for k, leaf in net.stem:
+        yield f"stem.{k}", leaf
+    for k, leaf in net.head:
+        yield f"head.{k}", leaf
+    for i, st in enumerate(net.stages, 1):
+        yield f"stage{i}.width", st.width
+        for j, seg in enumerate(st.segments, 1):
+            base = f"stage{i}.seg{j}." if len(st.segments) > 1 else f"stage{i}."
+            yield base + "depth", seg.depth
+            yield base + "mixer", seg.mixer
+        for k, leaf in st.fields:
+            yield f"stage{i}.{k}", leaf
+    yield from net.params.items()
+
+
+def _static_checks(net: NetT, path: str) -> None:
+    where = (lambda f: f"{path}.{f}") if path else (lambda f: f)
+    used = set()
+    for name, leaf in _net_leaves(net):
+        if isinstance(leaf, ParamRef):
+            if leaf.name not in net.params:
+                raise ConfigError(f"unknown param {leaf.name!r}; expected one of "
+                                  f"{', '.join(net.params) or '(no params defined)'}",
+                                  field=where(name))
+            used.add(leaf.name)
+            _values(leaf, net.params, where(name))
+    for name in net.params:
+        if name not in used:
+            raise ConfigError("param is never used", field=where(f"params.{name}"))
+    for i, st in enumerate(net.stages):
+        min_depth = 0
+        for j, seg in enumerate(st.segments):
+            seg_path = where(f"stages[{i}].blocks[{j}]")
+            mixers = _values(seg.mixer, net.params) or []
+            for m in mixers:
+                if m not in MIXERS:
+                    raise ConfigError(f"unknown mixer {m!r}; expected one of "
+                                      f"{', '.join(MIXERS)}", field=seg_path + ".mixer")
+            depths = _values(seg.depth, net.params)
+            if not depths or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                     for d in depths):
+                raise ConfigError(f"depth must be a whole number >= 0, got {depths!r}",
+                                  field=seg_path + ".depth")
+            min_depth += min(depths)
+        if min_depth < 1:
+            raise ConfigError("every segment can have depth 0 at once, leaving an empty stage; "
+                              "give one segment a minimum depth >= 1",
+                              field=where(f"stages[{i}].blocks"))
+        _check_heads(st, net.params, where(f"stages[{i}]"))
+
+
+def _check_heads(st: StageT, params: dict[str, Leaf], path: str) -> None:
+    """Every heads value must divide every width it can meet (jointly over shared params)."""
+    heads_leaf = dict(st.fields).get("heads")
+    if heads_leaf is None:
+        return
+    leaves = (st.width, heads_leaf)
+    names = sorted({leaf.name for leaf in leaves if isinstance(leaf, ParamRef)})
+    domains = [params[n].values() or [] for n in names]
+    for assignment in itertools.product(*domains):
+        env = dict(zip(names, assignment))
+        widths, heads = (
+            [leaf.apply(env[leaf.name])] if isinstance(leaf, ParamRef) else (leaf.values() or [])
+            for leaf in leaves)
+        for w in widths:
+            for h in heads:
+                if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
+                    raise ConfigError(f"width {w} is not divisible by heads {h}",
+                                      field=f"{path}.heads")
+
+
+def _smoke_check(space: SearchSpace) -> None:
+    """Sample a few architectures with a fixed seed so that a broken space fails at load."""
+    rng = random.Random(0)
+    for _ in range(_SMOKE_SAMPLES):
+        chooser = RandomChooser(rng)
+        try:
+            space.sample(chooser)
+        except ConfigError as e:
+            picked = ", ".join(f"{k}={v!r}" for k, v in chooser.params.items())
+            raise ConfigError(f"{e.message} (for example with {picked})",
+                              field=e.field) from None
+
+
+def _net_bound(net: NetT) -> float:
+    total = 1.0
+    for _, leaf in _net_leaves(net):
+        if isinstance(leaf, (Fixed, ParamRef)):
+            continue
+        values = leaf.values()
+        if values is None:
+            return math.inf
+        total *= len(values)
+    return total
+
+
+__all__ = ["FloatRange", "IntRange", "Prune", "SearchSpace", "SpaceSize", "list_spaces",
+           "load_space", "parse_space", "spaces_dir"]

@@ -1,0 +1,1 @@
+"""Data, devices, proxy training (search) and full training (DDP)."""

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from nas.cli.flops import main
+from nas.models import PRESETS
+from nas.space import save_spec
+
+
+def test_json_has_exact_integer_counts(capsys):
+    assert main(["spach_ms_s_patch4_224_hybrid", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name"] == "spach_ms_s_patch4_224_hybrid"
+    assert data["params"] == 63_028_584 and isinstance(data["flops"], int)
+    assert data["flops"] == sum(data["by_operator"].values())
+
+
+def test_spec_file_and_resolution(tmp_path, capsys):
+    path = tmp_path / "arch.yaml"
+    save_spec(PRESETS["spach_ms_xxs_patch4_224_conv"], path)
+    assert main([str(path), "--resolution", "64", "--format", "csv"]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header == "name,arch_id,resolution,params,flops"
+    assert row.split(",")[2] == "64"
+
+
+def test_table_shows_the_audit(capsys):
+    assert main(["convmixer_768_32"]) == 0
+    out = capsys.readouterr().out
+    assert "20,779,874,304" in out and "uncounted aten::add" in out
+
+
+def test_list(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PRESETS)
+
+
+def test_errors_are_one_line_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "nas.cli.flops", "spach_nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [
+        "nas-flops: error: unknown preset 'spach_nope'; `nas-flops --list` lists them"]
