@@ -122,3 +122,18 @@ def test_feature_sizes_follow_downsampling():
     assert spec.feature_sizes() == [16, 8]
     assert spec.total_stride() == 8
     assert dataclasses.replace(spec, resolution=32).feature_sizes() == [8, 4]
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from nas.space.io import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temp file left behind
