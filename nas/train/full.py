@@ -114,6 +114,9 @@ class FullTrainer:
         self.params = params_of(self.spec)
         self.drop_path = (self.recipe.drop_path if self.recipe.drop_path is not None
                           else R.drop_path_for(self.params))
+        if self.ctx.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest convs
+            torch.backends.cuda.matmul.allow_tf32 = True  # what autocast leaves in fp32
         torch.manual_seed(self.config.seed)  # the same initial weights on every process
         model = build_model(self.spec, drop_rate=self.recipe.drop,
                             drop_path_rate=self.drop_path)
@@ -282,6 +285,8 @@ class FullTrainer:
         return time.monotonic() - self._last_save >= 60 * self.config.checkpoint_minutes
 
     def _request_stop(self) -> None:
+        if self._stop:  # a second SIGTERM: stop now, losing at most the current interval
+            raise SystemExit(128 + signal.SIGTERM)
         self._stop = True
 
     def _fold_meters(self, loss_sum: torch.Tensor, images: int, seconds: float) -> None:
