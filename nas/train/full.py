@@ -36,7 +36,13 @@ from . import recipe as R
 from .data import DataSource
 from .device import memory_format
 from .distributed import DistContext, all_reduce_sum, any_process, gather_to_main
-from .imagenet import load_image_data, micro_batches_per_epoch, train_loader, val_loader
+from .imagenet import (
+    ImageData,
+    load_image_data,
+    micro_batches_per_epoch,
+    train_loader,
+    val_loader,
+)
 from .records import provenance, write_epoch_log
 
 
@@ -83,13 +89,15 @@ class _Position:
 
 class FullTrainer:
     def __init__(self, spec: ArchSpec, *, recipe: R.Recipe, config: RunConfig, ctx: DistContext,
-                 name: str = ""):
+                 name: str = "", data: ImageData | None = None):
+        """`data`: datasets to use instead of loading `config.data` (benchmarks)."""
         self.recipe, self.config, self.ctx = recipe, config, ctx
         self.arch_id, self.name = spec.arch_id, name or spec.arch_id
         self.run_dir = Path(config.run_dir)
-        self.source = DataSource.parse(config.data)
         resolution = config.resolution or spec.resolution
-        self.data = load_image_data(self.source, resolution=resolution, recipe=recipe)
+        self.data = data or load_image_data(DataSource.parse(config.data),
+                                            resolution=resolution, recipe=recipe)
+        self.source = self.data.source
         self.spec = spec.replace(resolution=resolution, num_classes=self.data.num_classes,
                                  in_chans=3)
         self.dtype = _precision(ctx.device, config.precision)
@@ -200,6 +208,11 @@ class FullTrainer:
         self._fold_meters(loss_sum, images, time.perf_counter() - t0)
         if bar is not None:
             bar.close()
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One whole update on one batch, as the loop does it (benchmarks time this)."""
+        self._forward_backward(self.ddp or self.model, x, y, sync=True)
+        self._update()
 
     def _forward_backward(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                           sync: bool) -> torch.Tensor:
