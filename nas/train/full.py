@@ -318,6 +318,9 @@ class FullTrainer:
         rng = gather_to_main(ckpt.rng_state(), self.ctx)
         loss_sum, images = all_reduce_sum([self.pos.meters.loss_sum, self.pos.meters.images],
                                           self.ctx)
+        if not math.isfinite(loss_sum):  # keep the last good checkpoint
+            raise FloatingPointError(f"training loss is {loss_sum} in epoch "
+                                     f"{self.pos.epoch + 1}; lower --lr-base or set --clip-grad")
         # the epoch's sums so far are global in the checkpoint and on the main process
         keep = self.ctx.is_main
         self.pos.meters.loss_sum, self.pos.meters.images = (loss_sum, int(images)) if keep \

@@ -144,7 +144,7 @@ def launch_per_gpu(arch_ids: list[str], *, argv: list[str], gpus: int,
                 proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
             running[gpu] = (arch_id, proc)
             print(f"{arch_id}: training on GPU {gpu} (log {log_path})", flush=True)
-        time.sleep(2)
+        time.sleep(0.5)
         for gpu, (arch_id, proc) in list(running.items()):
             if proc.poll() is not None:
                 del running[gpu]

@@ -8,9 +8,9 @@ import torch
 
 from nas.cli.train import main
 from nas.space import ConfigError
-from nas.train.study import load_study, pick_top
+from nas.train.study import launch_per_gpu, load_study, pick_top
 
-from .full_fixtures import FAST, make_image_folder, make_study
+from .full_fixtures import FAST, make_image_folder, make_study, subprocess_env
 
 
 def _front(flops: list[float], acc: list[float]) -> pd.DataFrame:
@@ -83,3 +83,18 @@ def test_study_without_data_or_unknown_pick(study, capsys):
     assert main(["--from", str(study), "--pick", "ffffffffff", "--data", "fashion-mnist",
                  *FAST]) == 2
     assert "ffffffffff.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_one_pick_per_gpu_queue(study, monkeypatch):
+    """Three picks on two 'GPUs': children pinned by CUDA_VISIBLE_DEVICES, queued, each
+    logging to its run folder, rows appended under the lock. (CPU children stand in here.)"""
+    for key, value in subprocess_env().items():
+        monkeypatch.setenv(key, value)
+    arch_ids = list(load_study(study).pareto.arch_id)
+    failed = launch_per_gpu(arch_ids, argv=["--from", str(study), *FAST], gpus=2,
+                            log_dir_for=lambda a: study / "full" / a)
+    assert failed == []
+    rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})
+    assert sorted(rows.arch_id) == sorted(arch_ids)
+    assert all((study / "full" / a / "train.log").is_file() for a in arch_ids)
