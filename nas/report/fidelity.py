@@ -172,7 +172,7 @@ def fidelity_markdown(fid: Fidelity) -> str:
               "| arch_id | MFLOPs | proxy accuracy | proxy rank | full top-1 (%) | full rank |",
               "|---|---|---|---|---|---|"]
     for r in fid.table.itertuples():
-        mflops = f"{r.flops / 1e6:,.0f}" if "flops" in fid.table and pd.notna(r.flops) else ""
+        mflops = f"{r.flops / 1e6:,.4g}" if "flops" in fid.table and pd.notna(r.flops) else ""
         lines.append(f"| {r.arch_id} | {mflops} | {r.proxy_accuracy:.4f} | {r.proxy_rank} | "
                      f"{r.top1:.2f} | {r.full_rank} |")
     return "\n".join(lines) + "\n"

@@ -64,6 +64,9 @@ class RunConfig:
     progress: bool = True             # a live progress bar on the main process
 
 
+SYNC_EVERY = 20  # updates between the processes' "checkpoint now?" votes under DDP
+
+
 class Preempted(Exception):
     """SIGTERM arrived; a checkpoint was written and the same command resumes."""
 
@@ -198,7 +201,7 @@ class FullTrainer:
             if bar is not None:
                 bar.update(c.accum_steps)
                 bar.set_postfix(lr=f"{self.optimizer.param_groups[0]['lr']:.2e}", refresh=False)
-            if any_process(self._stop or self._checkpoint_due(), self.ctx):
+            if self._time_to_save():
                 self._fold_meters(loss_sum, images, time.perf_counter() - t0)
                 loss_sum.zero_()
                 images, t0 = 0, time.perf_counter()
@@ -294,8 +297,13 @@ class FullTrainer:
 
     # --- checkpoints ------------------------------------------------------------------------
 
-    def _checkpoint_due(self) -> bool:
-        return time.monotonic() - self._last_save >= 60 * self.config.checkpoint_minutes
+    def _time_to_save(self) -> bool:
+        """Checkpoint now? (time is up, or SIGTERM). Under DDP all processes must agree,
+        which costs a collective and a host sync, so they only ask every SYNC_EVERY updates."""
+        if self.ctx.distributed and self.pos.updates % SYNC_EVERY:
+            return False
+        due = time.monotonic() - self._last_save >= 60 * self.config.checkpoint_minutes
+        return any_process(self._stop or due, self.ctx)
 
     def _request_stop(self) -> None:
         if self._stop:  # a second SIGTERM: stop now, losing at most the current interval

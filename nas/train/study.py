@@ -157,9 +157,11 @@ def launch_per_gpu(arch_ids: list[str], *, argv: list[str], gpus: int,
 
 
 def study_summary_lines(study: Study, picks: pd.DataFrame) -> list[str]:
+    from nas.cost import format_amount
+
     lines = [f"{len(picks)} pick(s) of {len(study.pareto)} Pareto member(s) in {study.root}:"]
     for r in picks.itertuples():
-        lines.append(f"  {r.arch_id}  {r.flops / 1e9:7.3f} GFLOPs  proxy accuracy "
+        lines.append(f"  {r.arch_id}  {format_amount(r.flops):>12}  proxy accuracy "
                      f"{r.proxy_accuracy:.4f}")
     return lines
 
