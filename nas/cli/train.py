@@ -144,7 +144,7 @@ def _main(argv: list[str] | None) -> int:
 def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
     from nas.models import resolve_spec
     from nas.space import ConfigError
-    from nas.train.full import accumulation_for
+    from nas.train.distributed import accumulation_for
     from nas.train.recipe import Recipe
     from nas.train.study import load_study, run_study, train_and_record
 

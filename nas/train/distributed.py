@@ -110,3 +110,13 @@ def broadcast_from_main(obj: Any, ctx: DistContext) -> Any:
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()
+
+
+def accumulation_for(global_batch: int, *, batch_size: int, world_size: int) -> int:
+    """Micro-batches per update that make `global_batch` from batch_size x world_size."""
+    per_step = batch_size * world_size
+    if global_batch < per_step or global_batch % per_step:
+        raise ConfigError(f"must be a multiple of batch x processes = {batch_size} x "
+                          f"{world_size} = {per_step}, got {global_batch}",
+                          field="--global-batch")
+    return global_batch // per_step

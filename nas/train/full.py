@@ -369,7 +369,8 @@ class FullTrainer:
                                   f"{self.run_dir}", field="--resume")
             return
         state = ckpt.load(path)
-        self._check_compatible(state, path)
+        ckpt.check_resumable(state, spec=self.spec.to_dict(), run=self._run_signature(),
+                             recipe=self.recipe.to_dict(), path=path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -388,23 +389,6 @@ class FullTrainer:
             else:
                 step = f", step {self.pos.step}" if self.pos.step else ""
                 print(f"resuming {path} at epoch {self.pos.epoch + 1}{step}", flush=True)
-
-    def _check_compatible(self, state: dict[str, Any], path: Path) -> None:
-        if state["spec"] != self.spec.to_dict():
-            raise ConfigError("the checkpoint holds a different architecture; use another "
-                              "--output", source=str(path))
-        mine, theirs = self._run_signature(), state["run"]
-        must = ["data", "resolution", "global_batch", "seed", "updates_per_epoch"]
-        if state["step"]:  # mid-epoch: the sampler shards must be the same to skip samples
-            must += ["world_size", "batch_size", "accum_steps"]
-        diffs = [f"{k} {theirs[k]} -> {mine[k]}" for k in must if theirs.get(k) != mine[k]]
-        recipe = self.recipe.to_dict()
-        diffs += [f"{k} {v} -> {recipe[k]}" for k, v in state["recipe"].items()
-                  if recipe.get(k) != v]
-        if diffs:
-            raise ConfigError(f"cannot continue the checkpoint with other settings "
-                              f"({'; '.join(diffs)}); re-run with the checkpoint's settings "
-                              f"or another --output", source=str(path))
 
     # --- results ----------------------------------------------------------------------------
 
@@ -449,16 +433,6 @@ class FullTrainer:
         if self.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(self.ctx.device.type, dtype=self.dtype)
-
-
-def accumulation_for(global_batch: int, *, batch_size: int, world_size: int) -> int:
-    """Micro-batches per update that make `global_batch` from batch_size x world_size."""
-    per_step = batch_size * world_size
-    if global_batch < per_step or global_batch % per_step:
-        raise ConfigError(f"must be a multiple of batch x processes = {batch_size} x "
-                          f"{world_size} = {per_step}, got {global_batch}",
-                          field="--global-batch")
-    return global_batch // per_step
 
 
 def _precision(device: torch.device, requested: str) -> torch.dtype:

@@ -36,3 +36,19 @@ def test_rng_state_round_trip():
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     ckpt.set_rng_state(state)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_only_the_same_run_continues_a_checkpoint(tmp_path):
+    run = {"data": "d", "resolution": 32, "global_batch": 16, "seed": 0,
+           "updates_per_epoch": 4, "world_size": 2, "batch_size": 8, "accum_steps": 1}
+    state = {"spec": {"a": 1}, "run": run, "recipe": {"epochs": 3}, "step": 0}
+    same = dict(spec={"a": 1}, recipe={"epochs": 3}, path=tmp_path)
+    # between epochs, 1 process x 8 x 2 accumulation may continue 2 processes x 8
+    ckpt.check_resumable(state, run={**run, "world_size": 1, "accum_steps": 2}, **same)
+    with pytest.raises(ConfigError, match="world_size 2 -> 1"):  # mid-epoch it may not
+        ckpt.check_resumable({**state, "step": 2},
+                             run={**run, "world_size": 1, "accum_steps": 2}, **same)
+    with pytest.raises(ConfigError, match="epochs 3 -> 5"):
+        ckpt.check_resumable(state, run=run, **{**same, "recipe": {"epochs": 5}})
+    with pytest.raises(ConfigError, match="different architecture"):
+        ckpt.check_resumable(state, run=run, **{**same, "spec": {"a": 2}})

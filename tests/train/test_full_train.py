@@ -14,8 +14,8 @@ import torch
 from nas.cli.train import main
 from nas.space import save_spec
 from nas.train import checkpoint as ckpt
-from nas.train.distributed import DistContext
-from nas.train.full import FullTrainer, Preempted, RunConfig, accumulation_for
+from nas.train.distributed import DistContext, accumulation_for
+from nas.train.full import FullTrainer, Preempted, RunConfig
 from nas.train.recipe import Recipe
 from tests.helpers import tiny_spec
 
