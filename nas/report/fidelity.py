@@ -1,0 +1,182 @@
+"""Did the proxy rank the architectures right? Proxy accuracy against full-training accuracy.
+
+A search trusts a cheap proxy (a few epochs, small images) to order architectures. Once two or
+more of a study's picks are fully trained, this measures that trust: Kendall's tau and
+Spearman's rho between the two accuracies, the share of pairs the proxy ordered right, the
+overlap of the top-k sets and the regret (full top-1 points lost by taking the proxy's best).
+
+Inputs (the study folder's contract): trials.csv (`arch_id`, `state`, `proxy_accuracy`) and
+full_training.csv (`arch_id`, `top1`). Outputs: fidelity.csv (one row per measure) and
+fidelity.md (the measures, a verdict and the side-by-side table; summary.md includes it).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+from nas.space.io import write_text_atomic
+
+FIDELITY_CSV = "fidelity.csv"
+FIDELITY_MD = "fidelity.md"
+TOP_K = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    table: pd.DataFrame        # arch_id, flops, proxy_accuracy, top1, proxy_rank, full_rank
+    kendall_tau: float
+    kendall_p: float
+    spearman_rho: float
+    spearman_p: float
+    pairs_right: int           # pairs the proxy ordered as full training did
+    pairs: int                 # pairs with a strict order in both
+    top_k_overlap: dict[int, int]   # k -> architectures in both top-k sets
+    regret: float              # best full top-1 minus that of the proxy's best (points)
+
+    @property
+    def n(self) -> int:
+        return len(self.table)
+
+    def measures(self) -> pd.DataFrame:
+        rows = [("kendall_tau", self.kendall_tau, self.kendall_p),
+                ("spearman_rho", self.spearman_rho, self.spearman_p),
+                ("pairwise_agreement", self.pairs_right / self.pairs if self.pairs else math.nan,
+                 math.nan)]
+        rows += [(f"top{k}_overlap", v / k, math.nan) for k, v in self.top_k_overlap.items()]
+        rows.append(("regret_top1_points", self.regret, math.nan))
+        out = pd.DataFrame(rows, columns=["measure", "value", "p_value"])
+        out["n"] = self.n
+        return out
+
+
+def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
+    """proxy: `arch_id`, `proxy_accuracy` (repeats averaged); full: `arch_id`, `top1` (the last
+    row of an architecture counts). None when fewer than two architectures have both."""
+    from scipy.stats import kendalltau, spearmanr
+
+    p = proxy.dropna(subset=["proxy_accuracy"]).groupby("arch_id", as_index=False).agg(
+        proxy_accuracy=("proxy_accuracy", "mean"),
+        **({"flops": ("flops", "first")} if "flops" in proxy else {}))
+    f = full.dropna(subset=["top1"]).drop_duplicates("arch_id", keep="last")
+    table = p.merge(f[["arch_id", "top1"]], on="arch_id")
+    if len(table) < 2:
+        return None
+    table["proxy_rank"] = _ranks(table, "proxy_accuracy")
+    table["full_rank"] = _ranks(table, "top1")
+    table = table.sort_values("full_rank").reset_index(drop=True)
+    with warnings.catch_warnings():  # constant inputs: nan, reported as undefined
+        warnings.simplefilter("ignore")
+        tau, tau_p = kendalltau(table.proxy_accuracy, table.top1)
+        rho, rho_p = spearmanr(table.proxy_accuracy, table.top1)
+    right, pairs = _pair_agreement(table.proxy_accuracy.tolist(), table.top1.tolist())
+    ks = [k for k in TOP_K if k < len(table)] or [1]
+    overlap = {k: len(_top(table, "proxy_rank", k) & _top(table, "full_rank", k)) for k in ks}
+    proxy_best = table.loc[table.proxy_rank == 1, "top1"].iloc[0]
+    return Fidelity(table, float(tau), float(tau_p), float(rho), float(rho_p), right, pairs,
+                    overlap, float(table.top1.max() - proxy_best))
+
+
+def _ranks(table: pd.DataFrame, column: str) -> pd.Series:
+    """1 = best; ties broken by arch_id so the top-k sets are well defined."""
+    order = table.sort_values([column, "arch_id"], ascending=[False, True]).index
+    return pd.Series(range(1, len(table) + 1), index=order).reindex(table.index)
+
+
+def _top(table: pd.DataFrame, rank_column: str, k: int) -> set[str]:
+    return set(table.loc[table[rank_column] <= k, "arch_id"])
+
+
+def _pair_agreement(a: list[float], b: list[float]) -> tuple[int, int]:
+    right = pairs = 0
+    for i, j in combinations(range(len(a)), 2):
+        da, db = a[i] - a[j], b[i] - b[j]
+        if da and db:
+            pairs += 1
+            right += (da > 0) == (db > 0)
+    return right, pairs
+
+
+def study_fidelity(study_dir: str | Path) -> Fidelity | None:
+    """The fidelity of a study folder's proxy, from its trials.csv and full_training.csv."""
+    study_dir = Path(study_dir)
+    trials_csv, full_csv = study_dir / "trials.csv", study_dir / "full_training.csv"
+    if not trials_csv.is_file() or not full_csv.is_file():
+        return None
+    trials = pd.read_csv(trials_csv)
+    if "state" in trials:
+        trials = trials[trials.state.astype(str).str.upper() == "COMPLETE"]
+    return proxy_fidelity(trials, pd.read_csv(full_csv))
+
+
+def write_fidelity(study_dir: str | Path) -> Fidelity | None:
+    """Write fidelity.csv and fidelity.md (when two or more picks have full results) and
+    refresh the study's summary.md."""
+    study_dir = Path(study_dir)
+    fid = study_fidelity(study_dir)
+    if fid is None:
+        return None
+    write_text_atomic(study_dir / FIDELITY_CSV, fid.measures().to_csv(index=False))
+    write_text_atomic(study_dir / FIDELITY_MD, fidelity_markdown(fid))
+    refresh_summary(study_dir)
+    return fid
+
+
+def refresh_summary(study_dir: Path) -> bool:
+    """Re-render summary.md with `nas.report.summary.write_summary` when it is installed."""
+    try:
+        from nas.report.summary import write_summary
+    except ImportError:
+        return False
+    write_summary(study_dir)
+    return True
+
+
+def verdict(fid: Fidelity) -> str:
+    tau = fid.kendall_tau
+    if math.isnan(tau):
+        text = "undefined: every architecture has the same proxy or full accuracy."
+    elif tau >= 0.6:
+        text = "strong: the proxy orders these architectures much as full training does."
+    elif tau >= 0.3:
+        text = ("moderate: trust the proxy to separate good from poor architectures, not to "
+                "pick the single best; fully train the top few.")
+    else:
+        text = ("weak: the proxy's order says little about full accuracy here; lengthen the "
+                "proxy (more epochs, higher resolution) before trusting a search.")
+    if fid.n < 5:
+        text += (f" With only {fid.n} architectures this is indicative, not significant; "
+                 f"train more picks (`nas-train --from STUDY --top K`).")
+    return text
+
+
+def fidelity_markdown(fid: Fidelity) -> str:
+    pairs = (f"{fid.pairs_right / fid.pairs:.0%} ({fid.pairs_right} of {fid.pairs} pairs)"
+             if fid.pairs else "n/a")
+    lines = [
+        "## Proxy fidelity", "",
+        f"How well the proxy ranked the {fid.n} fully trained architectures "
+        f"(proxy accuracy against full top-1).", "",
+        "| measure | value |", "|---|---|",
+        f"| Kendall τ | {_num(fid.kendall_tau)} (p = {_num(fid.kendall_p, 2)}) |",
+        f"| Spearman ρ | {_num(fid.spearman_rho)} (p = {_num(fid.spearman_p, 2)}) |",
+        f"| pairs in the right order | {pairs} |"]
+    lines += [f"| top-{k} overlap | {v} of {k} |" for k, v in fid.top_k_overlap.items()]
+    lines += [f"| regret of the proxy's best | {fid.regret:.2f} points of top-1 |", "",
+              f"Verdict: {verdict(fid)}", "",
+              "| arch_id | MFLOPs | proxy accuracy | proxy rank | full top-1 (%) | full rank |",
+              "|---|---|---|---|---|---|"]
+    for r in fid.table.itertuples():
+        mflops = f"{r.flops / 1e6:,.4g}" if "flops" in fid.table and pd.notna(r.flops) else ""
+        lines.append(f"| {r.arch_id} | {mflops} | {r.proxy_accuracy:.4f} | {r.proxy_rank} | "
+                     f"{r.top1:.2f} | {r.full_rank} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(v: float, digits: int = 3) -> str:
+    return "n/a" if math.isnan(v) else f"{v:.{digits}f}"

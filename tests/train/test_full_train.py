@@ -1,0 +1,173 @@
+"""nas-train on a tiny ImageNet-layout folder: end to end, resumable, distributed on CPU."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from nas.cli.train import main
+from nas.space import save_spec
+from nas.train import checkpoint as ckpt
+from nas.train.distributed import DistContext, accumulation_for
+from nas.train.full import FullTrainer, Preempted, RunConfig
+from nas.train.recipe import Recipe
+from tests.helpers import tiny_spec
+
+from .full_fixtures import FAST, make_image_folder, subprocess_env, train_command
+
+CPU = DistContext(0, 1, 0, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_image_folder(tmp_path_factory.mktemp("imagenet"))
+
+
+@pytest.fixture
+def spec_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    save_spec(tiny_spec("attn", width=16, depth=1), path)
+    return path
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _ckpt(out: Path) -> dict:
+    (path,) = out.glob(f"*/{ckpt.CHECKPOINT_NAME}")
+    return ckpt.load(path)
+
+
+def test_one_epoch_end_to_end(data, spec_file, tmp_path, one_thread):
+    out = tmp_path / "runs"
+    args = ["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out), *FAST]
+    assert main(args) == 0
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    log = pd.read_csv(run_dir / "log.csv")
+    assert list(log.epoch) == [1]
+    assert {"train_loss", "top1", "top5", "lr", "images_per_s", "epoch_seconds"} <= set(log)
+    assert log.images_per_s.iloc[0] > 0 and 0 <= log.top1.iloc[0] <= 100
+    rows = pd.read_csv(out / "full_training.csv", dtype={"arch_id": str})
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row.arch_id == run_dir.name and row["name"] == "tiny" and row.epochs == 1
+    assert row.flops > 0 and row.params > 0 and row.num_classes == 4
+    assert row.gpu_hours == 0 and row.device == "1x cpu" and Path(row.checkpoint).is_file()
+    # the same command again: nothing to train, no second row
+    saved = (run_dir / "last.pt").stat().st_mtime_ns
+    assert main(args) == 0
+    assert len(pd.read_csv(out / "full_training.csv")) == 1
+    assert (run_dir / "last.pt").stat().st_mtime_ns == saved
+
+
+def test_the_checkpoint_alone_rebuilds_the_model(data, spec_file, tmp_path, one_thread):
+    out = tmp_path / "runs"
+    assert main(["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out),
+                 *FAST]) == 0
+    (path,) = out.glob("*/last.pt")
+    state = ckpt.load(path)
+    model = ckpt.model_from_checkpoint(path)
+    assert model.num_classes == 4 and model.spec.resolution == 32
+    assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
+    ema = ckpt.model_from_checkpoint(path, ema=True)
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 4)
+    assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), ema.parameters()))
+    for key in ("optimizer", "scheduler", "scaler", "rng", "recipe", "spec", "history"):
+        assert key in state
+
+
+def test_other_settings_do_not_silently_continue_a_run(data, spec_file, tmp_path, one_thread,
+                                                        capsys):
+    out = tmp_path / "runs"
+    base = ["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out)]
+    assert main([*base, *FAST]) == 0
+    assert main([*base, *FAST, "--mixup", "0.5"]) == 2
+    assert "mixup 0.8 -> 0.5" in capsys.readouterr().err
+    assert main([*base, *FAST, "--output", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_missing_data_is_one_clear_line(spec_file, tmp_path, capsys):
+    (tmp_path / "in1k" / "train" / "n01").mkdir(parents=True)
+    assert main(["--arch", str(spec_file), "--data", f"imagenet:{tmp_path / 'in1k'}",
+                 *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "train/n01/ holds no images" in err and "Traceback" not in err
+
+
+def test_gradient_accumulation_counts_updates(data, tmp_path, one_thread):
+    assert accumulation_for(32, batch_size=8, world_size=2) == 2
+    with pytest.raises(Exception, match="multiple of batch x processes"):
+        accumulation_for(20, batch_size=8, world_size=2)
+    config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, accum_steps=2,
+                       progress=False)
+    trainer = FullTrainer(tiny_spec("conv", width=8, depth=1), ctx=CPU, config=config,
+                          recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0))
+    assert trainer.global_batch == 16 and trainer.updates_per_epoch == 2
+    trainer.fit()
+    assert ckpt.load(tmp_path / "last.pt")["updates"] == 2
+
+
+def test_sigterm_saves_and_the_same_run_continues(data, tmp_path, one_thread):
+    config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, progress=False)
+    recipe = Recipe(epochs=1, batch_size=8, warmup_epochs=0)
+    spec = tiny_spec("conv", width=8, depth=1)
+    trainer = FullTrainer(spec, ctx=CPU, config=config, recipe=recipe)
+    trainer._request_stop()  # what the SIGTERM handler does
+    with pytest.raises(Preempted):
+        trainer.fit()
+    state = ckpt.load(tmp_path / "last.pt")
+    assert (state["epoch"], state["step"], state["finished"]) == (0, 1, False)
+    result = FullTrainer(spec, ctx=CPU, config=config, recipe=recipe).fit()
+    state = ckpt.load(tmp_path / "last.pt")
+    assert state["finished"] and state["updates"] == 4 and result["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_killed_anywhere_resumes_to_the_uninterrupted_result(data, spec_file, tmp_path):
+    """SIGKILL mid-epoch, re-run the same command: same epochs, bit-identical weights."""
+    args = ["--arch", str(spec_file), "--data", f"imagenet:{data}", *FAST, "--epochs", "2",
+            "--checkpoint-minutes", "0"]  # a checkpoint after every update
+    env = subprocess_env()
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(train_command(*args, "--output", str(straight)), env=env, check=True)
+    proc = subprocess.Popen(train_command(*args, "--output", str(killed)), env=env)
+    deadline = time.monotonic() + 120
+    while not list(killed.glob("*/last.pt")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not _ckpt(killed)["finished"]
+    subprocess.run(train_command(*args, "--output", str(killed)), env=env, check=True)
+    a, b = _ckpt(straight), _ckpt(killed)
+    assert a["epoch"] == b["epoch"] == 2 and b["finished"]
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert [h["epoch"] for h in b["history"]] == [1, 2]
+    assert len(pd.read_csv(killed / "full_training.csv")) == 1
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(data, spec_file, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "nas.cli.train", "--arch", str(spec_file), "--data", f"imagenet:{data}",
+           "--output", str(out), *FAST, "--batch-size", "4"]
+    done = subprocess.run([train_command()[0], *cmd], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = pd.read_csv(out / "full_training.csv").iloc[0]
+    assert row.device == "2x cpu" and row.global_batch == 8
+    state = _ckpt(out)
+    assert state["run"]["world_size"] == 2 and state["updates"] == 4  # 32 images / 8
+    assert len(state["rng"]) == 2  # both processes' generators saved

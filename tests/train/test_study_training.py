@@ -1,0 +1,100 @@
+"""nas-train --from results/<study> --top K on a study folder made by hand to the contract."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from nas.cli.train import main
+from nas.space import ConfigError
+from nas.train.study import launch_per_gpu, load_study, pick_top
+
+from .full_fixtures import FAST, make_image_folder, make_study, subprocess_env
+
+
+def _front(flops: list[float], acc: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"arch_id": [f"a{i}" for i in range(len(flops))], "flops": flops,
+                         "proxy_accuracy": acc})
+
+
+def test_picks_cover_the_front_by_log_flop_bands():
+    front = _front([1e6, 2e6, 4e6, 8e6, 16e6], [0.50, 0.60, 0.65, 0.70, 0.72])
+    # bands [1, 4) and [4, 16] MFLOPs: the best of each
+    assert list(pick_top(front, 2).arch_id) == ["a1", "a4"]
+    # edges 1, 2.52, 6.35, 16 MFLOPs: {a0, a1}, {a2}, {a3, a4}
+    assert list(pick_top(front, 3).arch_id) == ["a1", "a2", "a4"]
+    assert len(pick_top(front, 9)) == 5
+
+
+def test_empty_bands_are_filled_with_the_best_of_the_rest():
+    front = _front([1.0e6, 1.1e6, 1.2e6, 100e6], [0.50, 0.55, 0.60, 0.90])
+    assert list(pick_top(front, 3).arch_id) == ["a1", "a2", "a3"]
+    with pytest.raises(ConfigError, match="--top"):
+        pick_top(front, 0)
+
+
+def test_a_broken_study_folder_says_what_is_missing(tmp_path):
+    with pytest.raises(ConfigError, match="study folder not found"):
+        load_study(tmp_path / "nope")
+    with pytest.raises(ConfigError, match=r"no pareto\.csv"):
+        load_study(tmp_path)
+    pd.DataFrame({"arch_id": ["x"], "flops": [1]}).to_csv(tmp_path / "pareto.csv", index=False)
+    with pytest.raises(ConfigError, match=r"missing column.*proxy_accuracy"):
+        load_study(tmp_path)
+
+
+@pytest.fixture
+def study(tmp_path):
+    data = make_image_folder(tmp_path / "imagenet")
+    return make_study(tmp_path / "results" / "tiny-1MFLOPs", f"imagenet:{data}")
+
+
+def test_top2_trains_both_picks_and_reports_fidelity(study, capsys):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["--from", str(study), "--top", "2", *FAST]) == 0
+        rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})
+        picks = pick_top(load_study(study).pareto, 2)
+        assert sorted(rows.arch_id) == sorted(picks.arch_id)
+        assert all((study / "full" / a / "last.pt").is_file() for a in rows.arch_id)
+        assert (rows.resolution == 32).all() and (rows.epochs == 1).all()
+        measures = pd.read_csv(study / "fidelity.csv").set_index("measure")
+        assert measures.loc["kendall_tau", "n"] == 2
+        assert abs(measures.loc["kendall_tau", "value"]) in (0.0, 1.0)  # n=2: agree or not
+        assert "Kendall τ" in (study / "fidelity.md").read_text()
+        # the same command again: both finished, nothing retrained, no new rows
+        assert main(["--from", str(study), "--top", "2", *FAST]) == 0
+        assert len(pd.read_csv(study / "full_training.csv")) == 2
+        # a third architecture by itself, then the report covers all three
+        third = set(load_study(study).pareto.arch_id) - set(rows.arch_id)
+        assert main(["--from", str(study), "--pick", third.pop(), *FAST]) == 0
+        assert len(pd.read_csv(study / "full_training.csv")) == 3
+        assert pd.read_csv(study / "fidelity.csv").n.iloc[0] == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_study_without_data_or_unknown_pick(study, capsys):
+    (study / "run.yaml").write_text("resolution: 32\n")
+    assert main(["--from", str(study), *FAST]) == 2
+    assert "names no data; give --data" in capsys.readouterr().err
+    assert main(["--from", str(study), "--pick", "ffffffffff", "--data", "fashion-mnist",
+                 *FAST]) == 2
+    assert "ffffffffff.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_one_pick_per_gpu_queue(study, monkeypatch):
+    """Three picks on two 'GPUs': children pinned by CUDA_VISIBLE_DEVICES, queued, each
+    logging to its run folder, rows appended under the lock. (CPU children stand in here.)"""
+    for key, value in subprocess_env().items():
+        monkeypatch.setenv(key, value)
+    arch_ids = list(load_study(study).pareto.arch_id)
+    failed = launch_per_gpu(arch_ids, argv=["--from", str(study), *FAST], gpus=2,
+                            log_dir_for=lambda a: study / "full" / a)
+    assert failed == []
+    rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})
+    assert sorted(rows.arch_id) == sorted(arch_ids)
+    assert all((study / "full" / a / "train.log").is_file() for a in arch_ids)
