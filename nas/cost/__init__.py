@@ -1,31 +1,17 @@
-"""Params and FLOPs: fvcore with complete handles and an audit, budgets, the closed form.
-
-The closed form and budgets are pure Python; the fvcore parts import torch on first use, so
-`from nas.cost import closed_form` stays fast (a dry run never loads torch).
-"""
-
-from importlib import import_module
-from typing import Any
+"""Params and FLOPs: fvcore with complete handles and an audit, budgets, the closed form."""
 
 from .budget import format_amount, parse_amount, parse_budget
 from .closed_form import Cost, NoClosedForm, closed_form
-
-_LAZY = {
-    "EXTRA_HANDLES": "fvcore_count", "FlopCount": "fvcore_count",
-    "UncountedHeavyOp": "fvcore_count", "count_flops": "fvcore_count",
-    "count_params": "fvcore_count", "CostReport": "measure", "build_for_counting": "measure",
-    "empty_model": "measure", "measure": "measure", "measure_model": "measure",
-    "params_of": "measure", "CostMismatch": "verify", "verify_cost": "verify",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .fvcore_count import EXTRA_HANDLES, FlopCount, UncountedHeavyOp, count_flops, count_params
+from .measure import (
+    CostReport,
+    build_for_counting,
+    empty_model,
+    measure,
+    measure_model,
+    params_of,
+)
+from .verify import CostMismatch, verify_cost
 
 __all__ = [
     "EXTRA_HANDLES", "Cost", "CostMismatch", "CostReport", "FlopCount", "NoClosedForm",

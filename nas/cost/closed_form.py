@@ -7,8 +7,9 @@ features, fused or explicit attention = 2·N²·C, LayerNorm / GroupNorm 5 per e
 residual adds, average pools and `mean` are free. Parameters count each tensor once (a shared
 spatial function once per stage).
 
-Pure arithmetic: no torch, no model. A mixer without a formula here is not guessed at:
-`closed_form` raises `NoClosedForm`, or measures with fvcore when `fallback=True`.
+Pure arithmetic on the spec: no model is built, no tensor touched. A mixer without a formula
+here is not guessed at: `closed_form` raises `NoClosedForm`, or measures with fvcore when
+`fallback=True`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def batch_norm(c: int, positions: int) -> PF:  # eval mode: 2/elem
 
 
 def make_divisible(v: float, divisor: int = 8, round_limit: float = 0.9) -> int:
-    """timm.layers.make_divisible (MBConv's mid channels), re-stated to stay torch-free."""
+    """timm.layers.make_divisible (MBConv's mid channels), re-stated here as arithmetic."""
     new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < round_limit * v else new_v
 
@@ -246,7 +247,7 @@ def closed_form(spec: ArchSpec, *, fallback: bool = False) -> Cost:
     except NoClosedForm:
         if not fallback:
             raise
-    from .measure import measure  # torch is imported only on this path
+    from .measure import measure  # the one path that builds a model
 
     report = measure(spec)
     return Cost(report.params, report.flops, dict(report.count.by_module), method="fvcore")
