@@ -77,9 +77,10 @@ class FeasibleRegion:
             region = NetRegion(comps, budget=self.budget)
             if region.levels[-1]:
                 self.variants[name] = region
-        if not self.variants:
-            raise ConfigError("no valid architecture in this space", source=space.source)
         self.resolution = resolution or next(iter(space.variants.values())).resolution
+        if not self.variants:
+            raise ConfigError(f"no architecture of this space is valid at resolution "
+                              f"{self.resolution}", field="resolution", source=space.source)
         self._names = set(space.choices())
 
     # --- extremes ---------------------------------------------------------------------------

@@ -261,3 +261,15 @@ def test_continuous_floats_are_restricted_too(tmp_path):
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= 15 * 10**6 for _, cost, _ in seen)
     assert len({spec.stages[0].mlp_ratio for spec, _, _ in seen}) > 10
+
+
+def test_paths_invalid_at_the_search_resolution_are_never_proposed():
+    """At 128 px the ConvMixer space's patch sizes 7 and 14 do not divide the image."""
+    space = load_space("convmixer")
+    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=0), space, max_flops="1T",
+                               resolution=128)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: space.sample(t, resolution=128).stem.patch_size, n_trials=20)
+    assert {t.params["stem.patch_size"] for t in study.trials} <= {8, 16}
+    with pytest.raises(ConfigError, match="resolution: no architecture"):
+        FeasibleRegion(space, max_flops="1T", resolution=30)

@@ -131,8 +131,11 @@ class NetRegion:
             consistent = [o for o in self.c.options(j, s, pinned) if _agrees(o.decisions, assign)]
             done = [o for o in consistent if all(k in assign for k in o.decisions)]
             if len(done) != 1:
-                return (any(self.fits_from(j + 1, o.next, _add(spent, o.cost, self.use_params))
-                            for o in consistent) if consistent else None)
+                if not consistent:  # a path to no valid network, or not a path of ours
+                    raw = self.c.raw(j, s.consumed, pinned)
+                    return False if any(_agrees(d, assign) for d, _, _ in raw) else None
+                return any(self.fits_from(j + 1, o.next, _add(spent, o.cost, self.use_params))
+                           for o in consistent)
             o = done[0]
             spent, s = _add(spent, o.cost, self.use_params), o.next
         return spent[0] <= self.budget[0] and spent[1] <= self.budget[1]
