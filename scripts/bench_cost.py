@@ -171,7 +171,8 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace) -> None:
     lines = ["# cost_model.csv", "",
              f"- command: `python scripts/bench_cost.py {' '.join(sys.argv[1:])}`".rstrip(),
              f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
-             f"- machine: {machine()}", "", "| benchmark | space | budget (GFLOPs) | value | "
+             f"- machine: {machine()}", *([f"- note: {args.note}"] if args.note else []),
+             "", "| benchmark | space | budget (GFLOPs) | value | "
              "unit | detail |", "|---|---|---|---|---|---|"]
     for r in df.itertuples():
         budget = "" if math.isnan(r.budget_gflops) else f"{r.budget_gflops:g}"
@@ -186,6 +187,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=20_000, help="plain sampler draws (hybrid)")
     p.add_argument("--trials", type=int, default=300, help="restricted sampler trials/budget")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--note", default="", help="a line for cost_model.md (load, caveats)")
     args = p.parse_args()
     torch.set_num_threads(min(4, os.cpu_count() or 1))
     optuna.logging.set_verbosity(optuna.logging.WARNING)

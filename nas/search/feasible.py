@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from nas.cost import Cost, closed_form, format_amount, parse_amount, parse_budget
+from nas.cost import closed_form, format_amount, parse_amount, parse_budget
 from nas.space import ArchSpec, ConfigError, SearchSpace
 
 from ._private.components import NetComponents
@@ -75,7 +75,7 @@ class FeasibleRegion:
             comps = NetComponents(net, f"{name}." if name else "",
                                   resolution=resolution or net.resolution)
             region = NetRegion(comps, budget=self.budget)
-            if region.levels[-1]:
+            if not region.empty:
                 self.variants[name] = region
         self.resolution = resolution or next(iter(space.variants.values())).resolution
         if not self.variants:
@@ -149,7 +149,7 @@ class FeasibleRegion:
         for i, a in enumerate(regions):
             for b in regions[i + 1:]:
                 if len(a.c) == len(b.c) and all(
-                        {o.value for o in a._all(j)} & {o.value for o in b._all(j)}
+                        {o.value for o in a.all_options(j)} & {o.value for o in b.all_options(j)}
                         for j in range(len(a.c))):
                     return True
         return False
@@ -162,7 +162,7 @@ class FeasibleRegion:
         rows = []
         for prefix, region in self.variants.items():
             for j, title in enumerate(region.c.titles):
-                opts = region._all(j)
+                opts = region.all_options(j)
                 flops = [o.cost[0] for o in opts]
                 params = [o.cost[1] for o in opts]
                 name = f"{prefix}.{title}" if prefix else title
@@ -170,21 +170,23 @@ class FeasibleRegion:
                              (min(flops), max(flops)), (min(params), max(params))))
         return rows
 
-    def choice_ranges(self) -> dict[str, dict[Any, tuple[int, int]]]:
-        """For every trial param and value: FLOPs of the cheapest and dearest whole network
-        that takes it. A value whose cheapest network is over budget can never be sampled."""
+    def choice_ranges(self, axis: str = "flops") -> dict[str, dict[Any, tuple[int, int]]]:
+        """For every trial param and value: FLOPs (or params, `axis="params"`) of the cheapest
+        and dearest whole network that takes it. A value whose cheapest network is over budget
+        is never sampled."""
+        k = ("flops", "params").index(axis)
         out: dict[str, dict[Any, tuple[int, int]]] = {}
         for prefix, region in self.variants.items():
             if len(self.variants) > 1:
-                out.setdefault("variant", {})[prefix] = (region.lo[0][region.start][0],
-                                                         region.hi[0][region.start][0])
+                out.setdefault("variant", {})[prefix] = (region.lo[0][region.start][k],
+                                                         region.hi[0][region.start][k])
             for j in range(len(region.c)):
                 for s in region.levels[j]:
-                    for o in region.c.options(j, s):
-                        (lo, _), (hi, _) = region.through(j, s, o)
+                    for o in region.options(j, s):
+                        low, high = region.through(j, s, o)
                         for name, value in o.decisions.items():
-                            old = out.setdefault(name, {}).get(value, (lo, hi))
-                            out[name][value] = (min(old[0], lo), max(old[1], hi))
+                            old = out.setdefault(name, {}).get(value, (low[k], high[k]))
+                            out[name][value] = (min(old[0], low[k]), max(old[1], high[k]))
         return out
 
     # --- feasibility of a partial trial ---------------------------------------------------
@@ -208,11 +210,9 @@ class FeasibleRegion:
         return name in self._names
 
     def fits(self, spec: ArchSpec) -> bool:
+        """Is this architecture within budget (by the closed form, equal to fvcore)?"""
         cost = closed_form(spec)
         return cost.flops <= self.budget[0] and cost.params <= self.budget[1]
-
-    def cost(self, spec: ArchSpec) -> Cost:
-        return closed_form(spec)
 
     # --- the dry-run text -------------------------------------------------------------------
 
@@ -254,11 +254,14 @@ class FeasibleRegion:
 
     def _choice_lines(self) -> list[str]:
         lines = []
+        params = self.choice_ranges("params") if self.max_params is not None else {}
         for name, values in self.choice_ranges().items():
             cells = []
             for value, (lo, hi) in values.items():
-                mark = "x" if lo > self.max_flops else ""
-                cells.append(f"{value}{mark}: {format_amount(lo, '')}..{format_amount(hi, '')}")
+                never = lo > self.max_flops or (
+                    self.max_params is not None and params[name][value][0] > self.max_params)
+                cells.append(f"{value}{'x' if never else ''}: "
+                             f"{format_amount(lo, '')}..{format_amount(hi, '')}")
             lines.append(f"    {name:<20} " + "  ".join(cells))
         return lines
 

@@ -273,3 +273,37 @@ def test_paths_invalid_at_the_search_resolution_are_never_proposed():
     assert {t.params["stem.patch_size"] for t in study.trials} <= {8, 16}
     with pytest.raises(ConfigError, match="resolution: no architecture"):
         FeasibleRegion(space, max_flops="1T", resolution=30)
+
+
+DEAD_END = """\
+# deadend: at 96 px a patch-8 stem leaves a 3x3 map that the last stage cannot halve
+resolution: 128
+params:
+  width: {choice: [16, 32]}
+stem: {type: conv1, patch_size: {choice: [4, 8]}}
+head: {norm: true, pool: fast}
+stages:
+  - width: {param: width}
+    blocks: [[conv, {int: [1, 2]}]]
+  - width: {param: width, times: 2}
+    downsample: conv
+    blocks: [[conv, {int: [1, 2]}]]
+  - width: {param: width, times: 4}
+    downsample: conv
+    blocks: [[conv, {int: [1, 2]}]]
+  - width: {param: width, times: 8}
+    downsample: conv
+    blocks: [[attn, {int: [1, 2]}]]
+    heads: 2
+"""
+
+
+def test_a_dead_end_found_stages_later_prunes_the_choice_that_leads_there(tmp_path):
+    space = _space(tmp_path, DEAD_END)
+    region = FeasibleRegion(space, max_flops="1T", resolution=96)
+    assert region.count.total == 2 * 2 * 2 * 2 * 2  # width x four depths, patch 4 only
+    assert set(region.choice_ranges()["stem.patch_size"]) == {4}
+    sampler = FeasibleSampler(optuna.samplers.RandomSampler(seed=0), region, seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: space.sample(t, resolution=96).stem.patch_size, n_trials=20)
+    assert {t.params["stem.patch_size"] for t in study.trials} == {4}

@@ -31,20 +31,45 @@ class NetRegion:
         self.fwd_lo = self._forward(min)
         self.fwd_hi = self._forward(max)
         self._frontiers: dict[tuple[int, State], np.ndarray] = {}
-        self.names = [{k for o in self._all(j) for k in o.decisions} for j in range(len(comps))]
+        self.names = [{k for o in self.all_options(j) for k in o.decisions}
+                      for j in range(len(comps))]
+
+    start = State(())  # before the first component
 
     @property
-    def start(self) -> State:
-        return self.levels[0][0]
+    def empty(self) -> bool:
+        """No valid network at all (at this resolution)."""
+        return not self.levels[0]
 
-    def _all(self, j: int) -> list[Option]:
-        return [o for s in self.levels[j] for o in self.c.options(j, s)]
+    def all_options(self, j: int) -> list[Option]:
+        """Every option of component j from every state that reaches it."""
+        return [o for s in self.levels[j] for o in self.options(j, s)]
+
+    def options(self, j: int, s: State) -> list[Option]:
+        """Options of component j from s that lead to a complete network."""
+        return self._alive_options[j].get(s, [])
+
+    def unique(self, j: int, s: State) -> list[Option]:
+        alive = self.levels_set[j + 1]
+        return [o for o in self.c.unique(j, s) if o.next in alive]
 
     def _reach(self) -> list[list[State]]:
-        levels = [[State(())]]
+        """States reachable from the start, then only those from which a network completes
+        (a map side that a later stage cannot halve, say, is a dead end)."""
+        levels = [[self.start]]
         for j in range(len(self.c)):
             nxt = {o.next: None for s in levels[-1] for o in self.c.options(j, s)}
             levels.append(list(nxt))
+        self._alive_options: list[dict[State, list[Option]]] = [{} for _ in levels]
+        alive = set(levels[-1])
+        for j in reversed(range(len(self.c))):
+            for s in levels[j]:
+                opts = [o for o in self.c.options(j, s) if o.next in alive]
+                if opts:
+                    self._alive_options[j][s] = opts
+            levels[j] = list(self._alive_options[j])
+            alive = set(levels[j])
+        self.levels_set = [set(level) for level in levels]
         return levels
 
     # --- cheapest / dearest, per coordinate -----------------------------------------------
@@ -55,7 +80,7 @@ class NetRegion:
         out[-1] = {s: (0, 0) for s in self.levels[-1]}
         for j in reversed(range(len(self.c))):
             for s in self.levels[j]:
-                opts = self.c.options(j, s)
+                opts = self.options(j, s)
                 if opts:
                     after = [out[j + 1][o.next] for o in opts]
                     out[j][s] = (pick(o.cost[0] + a[0] for o, a in zip(opts, after)),
@@ -67,7 +92,7 @@ class NetRegion:
         out[0] = {self.start: (0, 0)}
         for j in range(len(self.c)):
             for s, before in out[j].items():
-                for o in self.c.options(j, s):
+                for o in self.options(j, s):
                     v = (before[0] + o.cost[0], before[1] + o.cost[1])
                     old = out[j + 1].get(o.next)
                     out[j + 1][o.next] = v if old is None else (pick(old[0], v[0]),
@@ -86,7 +111,7 @@ class NetRegion:
         dp = self.lo if pick is min else self.hi
         s, values = self.start, []
         for j in range(len(self.c)):
-            o = pick(self.c.options(j, s), key=lambda o: o.cost[0] + dp[j + 1][o.next][0])
+            o = pick(self.options(j, s), key=lambda o: o.cost[0] + dp[j + 1][o.next][0])
             values.append(o.value)
             s = o.next
         return self.assemble(values)
@@ -110,7 +135,7 @@ class NetRegion:
                 self._frontiers[key] = np.zeros((1, 2), dtype=np.int64)
             else:
                 parts = [self.frontier(j + 1, o.next) + self._vec(o)
-                         for o in self.c.options(j, s)]
+                         for o in self.c.options(j, s)]  # dead ends add empty frontiers
                 self._frontiers[key] = (pareto(np.concatenate(parts)) if parts
                                         else np.zeros((0, 2), dtype=np.int64))
         return self._frontiers[key]
@@ -156,13 +181,13 @@ class NetRegion:
         into[0][self.start] = 1
         for j in range(k):
             for s, n in into[j].items():
-                for o in self.c.unique(j, s):
+                for o in self.unique(j, s):
                     into[j + 1][o.next] += n
         out: list[dict[State, int]] = [{} for _ in self.levels]
         out[k] = {s: 1 for s in self.levels[k]}
         for j in reversed(range(k)):
             for s in self.levels[j]:
-                out[j][s] = sum(out[j + 1][o.next] for o in self.c.unique(j, s))
+                out[j][s] = sum(out[j + 1][o.next] for o in self.unique(j, s))
         return into, out
 
     def total(self) -> int:
@@ -184,7 +209,7 @@ class NetRegion:
         for j in range(m):
             nxt: dict[State, list[np.ndarray]] = defaultdict(list)
             for s, arr in cur.items():
-                for o in self.c.unique(j, s):
+                for o in self.unique(j, s):
                     rows = arr + np.array(o.cost, dtype=np.int64)
                     lo = self.lo[j + 1][o.next]
                     keep = (rows[:, 0] + lo[0] <= budget[0]) & (rows[:, 1] + lo[1] <= budget[1])
@@ -199,7 +224,7 @@ class NetRegion:
             nxt: dict[State, np.ndarray] = {}
             for s in self.levels[j]:
                 parts = [cur[o.next] + np.array(o.cost, dtype=np.int64)
-                         for o in self.c.unique(j, s) if o.next in cur]
+                         for o in self.unique(j, s) if o.next in cur]
                 if parts:
                     rows = np.concatenate(parts)
                     rows = rows[(rows[:, 0] <= budget[0]) & (rows[:, 1] <= budget[1])]
@@ -229,7 +254,7 @@ class NetRegion:
             nlow: dict[State, np.ndarray] = defaultdict(lambda: np.zeros(top))
             nhigh: dict[State, np.ndarray] = defaultdict(lambda: np.zeros(top))
             for s in low:
-                for o in self.c.unique(j, s):
+                for o in self.unique(j, s):
                     shift_add(nlow[o.next], low[s], -(-o.cost[axis] // w))
                     shift_add(nhigh[o.next], high[s], o.cost[axis] // w)
             low, high = nlow, nhigh
