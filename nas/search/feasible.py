@@ -157,7 +157,7 @@ class FeasibleRegion:
     # --- per component and per choice -----------------------------------------------------
 
     def component_ranges(self) -> list[tuple[str, int, tuple[int, int], tuple[int, int]]]:
-        """(component, options, (min, max) FLOPs, (min, max) params) of each component's own
+        """(component, distinct values, (min, max) FLOPs, (min, max) params) of its own
         cost, over every way of reaching it."""
         rows = []
         for prefix, region in self.variants.items():
@@ -166,7 +166,8 @@ class FeasibleRegion:
                 flops = [o.cost[0] for o in opts]
                 params = [o.cost[1] for o in opts]
                 name = f"{prefix}.{title}" if prefix else title
-                rows.append((name, len({(o.value, o.consumed) for o in opts}),
+                distinct = {id(o.value) for s in region.levels[j] for o in region.unique(j, s)}
+                rows.append((name, len(distinct),
                              (min(flops), max(flops)), (min(params), max(params))))
         return rows
 
@@ -235,7 +236,7 @@ class FeasibleRegion:
             lines.append(f"  {which:<14} {spec.summary()}  ({format_amount(cost.flops)}, "
                          f"{format_amount(cost.params, ' params')})")
         lines.append("  " + (self.problem() or self._headroom()))
-        lines.append(f"  {'component':<22}{'options':>8}  {'own FLOPs':>21}  {'own params':>19}")
+        lines.append(f"  {'component':<22}{'distinct':>8}  {'own FLOPs':>21}  {'own params':>19}")
         for name, n, (a, b), (c, d) in self.component_ranges():
             lines.append(f"  {name:<22}{n:>8,}  {_range(a, b, 'FLOPs'):>21}  "
                          f"{_range(c, d, ''):>19}")

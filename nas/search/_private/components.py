@@ -92,6 +92,7 @@ class NetComponents:
         self._refs = [_param_refs(self._leaves(j)) for j in range(len(self.builders))]
         self._raw: dict[tuple, list[tuple[dict, tuple, Any]]] = {}
         self._options: dict[tuple, list[Option]] = {}
+        self._unique: dict[tuple, list[Option]] = {}
         self.continuous = False  # some float choice has no step
         self.ambiguous = False  # one value reached with different params fixed
         self.invalid = 0  # decision paths that make no valid network
@@ -187,10 +188,13 @@ class NetComponents:
     def unique(self, j: int, state: State) -> list[Option]:
         """Options that are distinct architectures (segment splits that give the same stage
         collapse to one)."""
-        seen: dict[tuple, Option] = {}
-        for o in self.options(j, state):
-            seen.setdefault((o.value, o.consumed), o)
-        return list(seen.values())
+        key = (j, state)
+        if key not in self._unique:
+            seen: dict[tuple, Option] = {}
+            for o in self.options(j, state):
+                seen.setdefault((o.value, o.consumed), o)
+            self._unique[key] = list(seen.values())
+        return self._unique[key]
 
     # --- validity and cost, as ArchSpec checks them ---------------------------------------
 
