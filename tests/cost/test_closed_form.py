@@ -90,6 +90,13 @@ def test_the_sample_covers_every_mixer_and_stem():
     assert SAMPLES_PER_SPACE * len(list_spaces()) >= 300
 
 
+def test_every_mixer_has_a_formula_or_is_declared_measured_only():
+    from nas.space import MIXERS
+
+    formulas, measured = set(closed_form_module.BLOCK_COSTS), closed_form_module.MEASURED_ONLY
+    assert formulas | measured == set(MIXERS) and not formulas & measured
+
+
 def test_a_block_without_formula_is_measured_not_guessed(monkeypatch):
     spec = tiny_spec("conv", resolution=32)
     monkeypatch.delitem(closed_form_module.BLOCK_COSTS, "conv")

@@ -10,7 +10,7 @@ import textwrap
 import optuna
 import pytest
 
-from nas.cost import closed_form
+from nas.cost import NoClosedForm, closed_form
 from nas.search.feasible import FeasibleRegion, FeasibleSampler, restrict_sampler
 from nas.space import ConfigError, load_space
 
@@ -165,6 +165,13 @@ def test_summary_names_the_count_and_marks_choices_that_never_fit():
     assert "cheapest" in text and "dearest" in text and "stage3" in text
     (lo, _), = [v for k, v in region.choice_ranges()["width"].items() if k == 160]
     assert lo > 10**9 and "160x:" in text  # the widest nets cannot be made to fit 1 GFLOPs
+
+
+def test_a_mixer_without_formula_is_a_clear_error_not_a_guess(tmp_path, monkeypatch):
+    formulas = importlib.import_module("nas.cost.closed_form").BLOCK_COSTS
+    monkeypatch.delitem(formulas, "mlp")
+    with pytest.raises(NoClosedForm, match="no closed form for mixer 'mlp'"):
+        FeasibleRegion(_space(tmp_path, MINI), max_flops="1G")
 
 
 def test_an_invisible_param_makes_the_count_a_bound(tmp_path):
