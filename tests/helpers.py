@@ -22,3 +22,12 @@ def tiny_spec(mixer: str, *, resolution: int = 32, width: int = 32, depth: int =
                                  shared=shared, mlp_ratio=2.0) for i in range(2))
     return ArchSpec(stages=stages, stem=stem, head=HeadSpec(norm=True), resolution=resolution,
                     num_classes=10)
+
+
+def assert_closed_form_matches(spec: ArchSpec, report) -> None:
+    """The closed form equals an fvcore report (`nas.cost.measure`), module by module."""
+    from nas.cost import closed_form
+
+    cost = closed_form(spec)
+    assert (cost.params, cost.flops) == (report.params, report.flops), spec.summary()
+    assert cost.by_module == report.count.by_module, spec.summary()

@@ -1,4 +1,5 @@
-"""nas-flops NAME|SPEC.yaml [...] [--resolution R] [--format table|csv|json] | --list"""
+"""nas-flops NAME|SPEC.yaml [...] [--resolution R] [--method fvcore|closed-form|both]
+[--format table|csv|json] | --list"""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import argparse
 import csv
 import json
 import sys
+from typing import Any
 
 from .common import run
 
 FIELDS = ("name", "arch_id", "resolution", "params", "flops")
+BOTH_FIELDS = (*FIELDS, "closed_form_params", "closed_form_flops", "params_difference",
+               "flops_difference")
+METHODS = ("fvcore", "closed-form", "both")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +25,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", metavar="NAME|SPEC.yaml",
                    help="preset names (see --list) or ArchSpec YAML files")
     p.add_argument("--resolution", type=int, help="input side in pixels (default: the spec's)")
+    p.add_argument("--method", choices=METHODS, default="fvcore",
+                   help="fvcore: trace the built model (default); closed-form: arithmetic on "
+                        "the spec, no model built, equal to fvcore to the unit; both: the two "
+                        "and their difference (exit code 1 if they differ)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     return p
@@ -31,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    from nas.cost import format_amount, measure
     from nas.models import PRESETS
 
     if args.list:
@@ -40,26 +48,84 @@ def _main(argv: list[str] | None) -> int:
         return 0
     if not args.models:
         parser().error("give at least one NAME or SPEC.yaml, or --list")
-    reports = [measure(m, resolution=args.resolution) for m in args.models]
-    if args.format == "json":
-        rows = [r.as_dict() for r in reports]
-        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
-    elif args.format == "csv":
-        w = csv.DictWriter(sys.stdout, fieldnames=FIELDS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(r.as_dict() for r in reports)
-    else:
-        for r in reports:
-            print(f"{r.name}  (arch_id {r.arch_id}, {r.resolution}x{r.resolution})")
-            print(f"  params  {r.params:>18,}  ({format_amount(r.params, '')})")
-            print(f"  FLOPs   {r.flops:>18,}  ({format_amount(r.flops)}, fvcore: 1 multiply-add "
-                  f"= 1 FLOP)")
-            print("  by module: " + ", ".join(
-                f"{k} {format_amount(v, '')}" for k, v in r.count.by_module.items() if v))
+    rows = [_count(m, args.resolution, args.method) for m in args.models]
+    {"json": _print_json, "csv": _print_csv, "table": _print_table}[args.format](rows,
+                                                                               args.method)
+    differs = any(r.get("flops_difference") or r.get("params_difference") for r in rows)
+    return 1 if differs else 0
+
+
+def _count(model: str, resolution: int | None, method: str) -> dict[str, Any]:
+    """One row: fvcore's report fields and/or the closed form's, and their difference."""
+    from nas.cost import NoClosedForm, closed_form, measure
+    from nas.models import resolve_spec
+    from nas.space import ConfigError
+
+    spec = resolve_spec(model)
+    if resolution:
+        spec = spec.replace(resolution=resolution)
+    row: dict[str, Any] = {"name": model, "arch_id": spec.arch_id,
+                           "resolution": spec.resolution}
+    if method != "closed-form":
+        report = measure(spec)
+        row.update(report.as_dict(), name=model, report=report)
+    if method != "fvcore":
+        try:
+            cost = closed_form(spec)
+        except NoClosedForm as e:
+            raise ConfigError(f"{model}: {e}; count it with --method fvcore") from None
+        closed = {"params": cost.params, "flops": cost.flops, "by_module": cost.by_module,
+                  "params_by_module": cost.params_by_module}
+        if method == "closed-form":
+            row.update(closed, method="closed-form")
+        else:
+            row.update(closed_form=closed, params_difference=cost.params - row["params"],
+                       flops_difference=cost.flops - row["flops"])
+    return row
+
+
+def _print_json(rows: list[dict[str, Any]], method: str) -> None:
+    rows = [{k: v for k, v in r.items() if k != "report"} for r in rows]
+    print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+
+
+def _print_csv(rows: list[dict[str, Any]], method: str) -> None:
+    w = csv.DictWriter(sys.stdout, fieldnames=BOTH_FIELDS if method == "both" else FIELDS,
+                       extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        if method == "both":
+            r = {**r, "closed_form_params": r["closed_form"]["params"],
+                 "closed_form_flops": r["closed_form"]["flops"]}
+        w.writerow(r)
+
+
+def _print_table(rows: list[dict[str, Any]], method: str) -> None:
+    from nas.cost import format_amount
+
+    for r in rows:
+        print(f"{r['name']}  (arch_id {r['arch_id']}, {r['resolution']}x{r['resolution']})")
+        if method == "both":
+            c = r["closed_form"]
+            for what, unit in (("params", ""), ("flops", "FLOPs")):
+                label = "FLOPs" if what == "flops" else what
+                print(f"  {label:<6}  fvcore {r[what]:>18,}   closed form {c[what]:>18,}   "
+                      f"difference {r[f'{what}_difference']:,}  ({format_amount(r[what], unit)})")
+            bad = {k: (v, c["by_module"].get(k, 0)) for k, v in r["by_module"].items()
+                   if v != c["by_module"].get(k, 0)}
+            for k, (v, w) in bad.items():
+                print(f"    {k}: fvcore {v:,}, closed form {w:,}")
+        else:
+            how = ("closed form: arithmetic on the spec" if method == "closed-form"
+                   else "fvcore: 1 multiply-add = 1 FLOP")
+            print(f"  params  {r['params']:>18,}  ({format_amount(r['params'], '')})")
+            print(f"  FLOPs   {r['flops']:>18,}  ({format_amount(r['flops'])}, {how})")
+        print("  by module: " + ", ".join(
+            f"{k} {format_amount(v, '')}" for k, v in r["by_module"].items() if v))
+        if "report" in r:
             print("  audit:")
-            for line in r.count.audit():
+            for line in r["report"].count.audit():
                 print(f"    {line}")
-    return 0
 
 
 if __name__ == "__main__":

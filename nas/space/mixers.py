@@ -6,8 +6,11 @@ that both tables agree. Adding a mixer = one row here + one registered class the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,6 @@ MIXERS: dict[str, MixerInfo] = {
 
 
 def mixer_info(name: str, *, field: str | None = None) -> MixerInfo:
-    from .errors import ConfigError
-
     try:
         return MIXERS[name]
     except (KeyError, TypeError):
@@ -64,5 +65,10 @@ FIELD_FLAGS = {
 
 def relevant_fields(mixers: Iterable[str]) -> list[str]:
     """Conditional stage fields that matter for a stage made of these mixers."""
-    infos = [MIXERS[m] for m in dict.fromkeys(mixers)]
-    return [f for f, flag in FIELD_FLAGS.items() if any(getattr(i, flag) for i in infos)]
+    return list(_relevant_fields(tuple(dict.fromkeys(mixers))))
+
+
+@functools.lru_cache(maxsize=4096)  # enumerating a space asks this for every stage it builds
+def _relevant_fields(distinct: tuple[str, ...]) -> tuple[str, ...]:
+    infos = [MIXERS[m] for m in distinct]
+    return tuple(f for f, flag in FIELD_FLAGS.items() if any(getattr(i, flag) for i in infos))

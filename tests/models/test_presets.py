@@ -9,6 +9,7 @@ import torch
 
 from nas.cost import count_flops, count_params, empty_model, measure, params_of
 from nas.models import PRESETS, get_preset
+from tests.helpers import assert_closed_form_matches
 from tests.models.spach_reference import spach_counts
 
 SPACH = [n for n in PRESETS if n.startswith("spach")]
@@ -34,6 +35,7 @@ def test_spach_preset_counts_equal_hand_arithmetic(name):
     report = measure(name)
     assert report.params == want_params
     assert report.flops == want_flops
+    assert_closed_form_matches(PRESETS[name], report)
 
 
 @pytest.mark.parametrize("name", TIMM)
@@ -44,6 +46,7 @@ def test_timm_family_presets_equal_timm(name):
     ref = count_flops(reference, torch.zeros(1, 3, 224, 224))
     assert ours.flops == ref.flops
     assert ours.count.by_operator == ref.by_operator
+    assert_closed_form_matches(PRESETS[name], ours)
 
 
 @pytest.mark.parametrize("name, op", [("coatnet_0_224", "attention"),

@@ -1,0 +1,1 @@
+"""Internals of nas.search: import from the public modules instead."""
