@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
 
 from nas.cost import format_amount
 
@@ -16,15 +15,14 @@ from .files import write_atomic
 
 def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,
                 path: str | os.PathLike, title: str = "") -> None:
-    """Write the plot atomically (temp file + rename). Over-budget candidates, never trained,
-    are ticks along the bottom."""
+    """Write the plot atomically (temp file + rename). The x axis ends just past the budget;
+    over-budget candidates (never trained) are counted in the legend."""
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.add_subplot()
-    top = float(pd.to_numeric(trials.get("flops"), errors="coerce").max() or max_flops)
     g, unit = next((v, u) for v, u in ((1e9, "G"), (1e6, "M"), (1e3, "K"), (1, ""))
-                   if max(top, max_flops) >= 10 * v or v == 1)
-    acc = pd.to_numeric(trials.get("proxy_accuracy"), errors="coerce")
-    flops = pd.to_numeric(trials.get("flops"), errors="coerce")
+                   if max_flops >= v)
+    acc = _floats(trials, "proxy_accuracy")
+    flops = _floats(trials, "flops")
     state = trials.get("state", pd.Series(dtype=str))
     done = acc.notna() & (state == "COMPLETE")
     pruned = acc.notna() & (state == "PRUNED")
@@ -41,19 +39,23 @@ def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,
         for _, row in front.iterrows():
             ax.annotate(f"#{row['number']}", (row["flops"] / g, row["proxy_accuracy"]),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
-    over = flops.notna() & (flops > max_flops)
-    if over.any():
-        rug = blended_transform_factory(ax.transData, ax.transAxes)
-        ax.plot(flops[over] / g, [0.01] * int(over.sum()), "|", c="tab:red", ms=10,
-                transform=rug, label="over budget (not trained)")
+    n_over = int((flops.notna() & (flops > max_flops)).sum())
     ax.axvline(max_flops / g, c="tab:red", ls="--", lw=1,
-               label=f"budget {format_amount(max_flops)}")
+               label=f"budget {format_amount(max_flops)}"
+                     + (f" ({n_over} candidates over it, not trained)" if n_over else ""))
+    ax.set_xlim(0, max_flops / g * 1.08)
     ax.set_xlabel(f"{unit}FLOPs (fvcore, at the target resolution)")
     ax.set_ylabel("proxy accuracy")
     ax.set_title(title or "proxy accuracy vs FLOPs")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     _save_atomic(fig, Path(path))
+
+
+def _floats(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df:
+        return pd.Series(float("nan"), index=df.index)
+    return pd.to_numeric(df[col], errors="coerce").astype("float64")
 
 
 def _save_atomic(fig: Figure, path: Path) -> None:
