@@ -23,7 +23,6 @@ from nas.train.proxy import ProxyConfig, proxy_resolution
 from .config import SearchConfig
 from .estimate import FitEstimate, cheapest_architecture, estimate_fit
 
-
 SAMPLES = 64  # architectures measured for the Monte-Carlo share (fvcore: ~0.3s each at 224px)
 
 

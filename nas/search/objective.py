@@ -71,6 +71,15 @@ class Objective:
         self.on_epoch = on_epoch
 
     def __call__(self, trial: Trial) -> list[float]:
+        try:
+            return self._evaluate(trial)
+        except KeyboardInterrupt:
+            # Optuna fails the trial; queue the same candidate for the next run.
+            trial.set_user_attr(attrs.PHASE, "interrupted")
+            trial.study.enqueue_trial(trial.params)
+            raise
+
+    def _evaluate(self, trial: Trial) -> list[float]:
         _reset(trial)
         trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr(attrs.PHASE, "measuring")

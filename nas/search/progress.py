@@ -37,7 +37,7 @@ class Progress:
         self.tty = enabled and sys.stderr.isatty()
         self.bar = tqdm(total=total, initial=min(already, total), desc=label, unit="cand",
                         file=sys.stderr, dynamic_ncols=True, disable=not self.tty,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {postfix}")
+                        bar_format="{desc} {n_fmt}/{total_fmt} [{bar:24}]{postfix}")
         self._refresh()
 
     @property

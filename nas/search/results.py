@@ -33,8 +33,8 @@ def trial_row(t: FrozenTrial) -> dict:
         "summary": ua.get(attrs.SUMMARY),
     }
     if t.state == TrialState.FAIL and not row["failure"]:
-        row["failure"] = "process died or was interrupted (retried)" if t.system_attrs.get(
-            "nas:heartbeat") else "interrupted"
+        row["failure"] = ("interrupted (queued again)" if ua.get(attrs.PHASE) == "interrupted"
+                          else "process died (retried)")
     row.update({PARAM_PREFIX + k: v for k, v in t.params.items()})
     return row
 

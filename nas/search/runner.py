@@ -108,18 +108,16 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0,
 
 def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
                restrict: SamplerRestriction | None = None) -> optuna.Study:
-    """Create the study, or load it and check it was made for the same question."""
-    seed = None if cfg.seed is None else cfg.seed + worker_index
-    sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, space=space,
-                           max_flops=cfg.max_flops, max_params=cfg.max_params,
-                           resolution=cfg.resolution, restrict=restrict)
+    """Create the study, or load it and check it was made for the same question.
+
+    The sampler's seed is --seed plus the number of trials already in the study (and the
+    worker index), so a resumed run or a second worker does not replay the same proposals."""
     pruner = (make_pruner(cfg.pruner, percentile=cfg.pruner_percentile)
               if not cfg.multi_objective else None)
-    with warnings.catch_warnings():  # heartbeat, retries and metric names are "experimental"
+    with warnings.catch_warnings():  # metric names are "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = open_storage(cfg.storage)
-        study = optuna.create_study(study_name=cfg.study_name, storage=storage,
-                                    sampler=sampler, pruner=pruner, directions=cfg.directions,
+        study = optuna.create_study(study_name=cfg.study_name, storage=open_storage(cfg.storage),
+                                    pruner=pruner, directions=cfg.directions,
                                     load_if_exists=True)
         stored = study.user_attrs.get(attrs.STUDY_CONFIG)
         if stored is None:
@@ -128,6 +126,10 @@ def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
                                     for o in cfg.objectives])
         else:
             check_resume(stored, cfg)
+    seed = cfg.seed + 10_007 * worker_index + len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, space=space,
+                                 max_flops=cfg.max_flops, max_params=cfg.max_params,
+                                 resolution=cfg.resolution, restrict=restrict)
     return study
 
 

@@ -20,6 +20,7 @@ import datetime
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,6 +98,14 @@ def open_storage(storage: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
                  grace_period: int = GRACE_PERIOD,
                  max_retry: int | None = MAX_RETRY) -> optuna.storages.BaseStorage:
     """A journal file path or an RDB URL -> an Optuna storage with heartbeat and retry."""
+    with warnings.catch_warnings():  # Optuna marks heartbeat and retries "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _open(storage, heartbeat_interval=heartbeat_interval,
+                     grace_period=grace_period, max_retry=max_retry)
+
+
+def _open(storage: str, *, heartbeat_interval: int, grace_period: int,
+          max_retry: int | None) -> optuna.storages.BaseStorage:
     retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     if not is_url(storage):
         return HeartbeatJournalStorage(storage, heartbeat_interval=heartbeat_interval,

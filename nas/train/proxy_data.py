@@ -38,6 +38,14 @@ class ProxyData:
     def device(self) -> torch.device:
         return self.train_x.device
 
+    def _stats(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std as (1, C, 1, 1) tensors on `device`, made once (no copy per batch)."""
+        cache = self.__dict__.setdefault("_stats_cache", {})
+        if device not in cache:
+            cache[device] = tuple(torch.tensor(v, device=device).view(1, -1, 1, 1)
+                                  for v in (self.mean, self.std))
+        return cache[device]
+
     def prepare(self, x: torch.Tensor, *, resolution: int, in_chans: int,
                 memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
         """uint8 batch -> normalised float batch of `in_chans` x resolution^2, on the device.
@@ -48,8 +56,7 @@ class ProxyData:
         if x.shape[-1] != resolution or x.shape[-2] != resolution:
             x = F.interpolate(x, size=(resolution, resolution), mode="bilinear",
                               align_corners=False, antialias=x.shape[-1] > resolution)
-        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        mean, std = self._stats(x.device)
         x = (x - mean) / std
         if x.shape[1] != in_chans:
             if x.shape[1] != 1:

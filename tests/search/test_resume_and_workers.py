@@ -68,7 +68,7 @@ def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(ti
         assert df.loc[number, "arch_id"] == arch_id
         assert df.loc[number, "proxy_accuracy"] == accuracy
     killed = df.loc[busy.number]
-    assert killed["state"] == "FAIL" and "process died" in killed["failure"]
+    assert killed["state"] == "FAIL" and killed["failure"] == "process died (retried)"
     retry = df[df["retry_of"] == busy.number]
     assert len(retry) == 1 and retry.iloc[0]["arch_id"] == killed["arch_id"]
     assert retry.iloc[0]["state"] == "COMPLETE"

@@ -19,6 +19,9 @@ from nas.search.storage import (
 )
 from nas.space import ConfigError
 
+pytestmark = [pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+              pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")]
+
 
 def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
