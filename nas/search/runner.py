@@ -29,7 +29,7 @@ from nas.report.tables import write_csv_atomic
 from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
-from nas.train.proxy_data import load_proxy_data
+from nas.train.proxy_data import ProxyData, load_proxy_data
 
 from . import attrs
 from .config import SearchConfig, check_resume
@@ -133,7 +133,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
     return study
 
 
-def _optimize(cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: object, *,
+def _optimize(cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: ProxyData, *,
               progress: bool) -> None:
     counts = count(study.get_trials(deepcopy=False))
     bar = Progress(label=cfg.study_name, total=cfg.trials, timeout=cfg.timeout,

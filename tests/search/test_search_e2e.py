@@ -173,3 +173,26 @@ def test_running_again_resumes_up_to_the_new_total(searched, tmp_path):
     old = after[after["number"].isin(before["number"])]
     cols = ["number", "state", "arch_id", "flops", "proxy_accuracy"]
     assert old[cols].reset_index(drop=True).equals(before[cols].reset_index(drop=True))
+
+
+def test_params_and_latency_objectives(tiny_space, tmp_path):
+    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
+                         out=tmp_path, device="cpu", progress=False, sampler="nsga2",
+                         objectives="accuracy,flops,params,latency", max_params="45K")
+    assert outcome.study.directions[3].name == "MINIMIZE"
+    assert outcome.study.metric_names == ["proxy_accuracy", "flops", "params", "latency"]
+    df = read_trials(tmp_path / "trials.csv")
+    assert (df["latency_ms"] > 0).all()
+    for t in outcome.study.get_trials():
+        assert set(t.constraints) == {"flops", "params"}
+        assert (t.user_attrs["feasible"] is True) == (
+            t.user_attrs["flops"] <= 300_000 and t.user_attrs["params"] <= 45_000)
+
+
+def test_a_single_objective_search_uses_optunas_pruner(tiny_space, tmp_path):
+    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=3,
+                         out=tmp_path, device="cpu", progress=False, objectives="accuracy",
+                         sampler="random", pruner="percentile:90")
+    trained = [t for t in outcome.study.trials if t.user_attrs.get("trained")]
+    assert all(len(t.intermediate_values) >= 1 for t in trained)  # reported per epoch
+    assert len(outcome.pareto) == 1  # the best trial
