@@ -1,0 +1,99 @@
+"""nas-search --space NAME|PATH --budget 4GFLOPs [options]: budgeted architecture search."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# Before torch loads OpenMP: threads that sleep instead of spinning when they wait. On a small
+# machine running anything else (or several workers) spinning threads slow training 10-30x.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .common import run
+
+DESCRIPTION = """\
+Search a space for architectures within a FLOP budget. Every candidate's FLOPs and params are
+measured (fvcore, at --resolution) before it is built for training; over-budget candidates are
+never trained and count as infeasible for the sampler; the rest are proxy-trained and the
+Pareto front of proxy accuracy vs cost is written to --out after every trial. Running the same
+command again resumes the study up to --trials."""
+
+
+def parser() -> argparse.ArgumentParser:
+    from nas.search.config import OBJECTIVES, SAMPLERS, SEARCH_DEFAULTS
+    from nas.train.proxy import PROXY_PRESETS
+
+    p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
+    p.add_argument("--space", required=True, help="a space of search_spaces/ by name, or a "
+                   "space YAML file")
+    p.add_argument("--budget", required=True, help="max FLOPs per image, e.g. 4GFLOPs, 600M")
+    p.add_argument("--max-params", help="max parameters, e.g. 25M (default: no limit)")
+    p.add_argument("--resolution", type=int,
+                   help="side in px at which the budget is counted (default: the space's, 224)")
+    p.add_argument("--trials", type=int, help="candidates to train in the study in all; "
+                   "over-budget and repeated proposals do not count (default: "
+                   + ", ".join(f"{k} {v[0]}" for k, v in SEARCH_DEFAULTS.items()) + " by proxy)")
+    p.add_argument("--timeout", help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
+                   "no trial starts that would overrun it (default: 12m with the cpu proxy)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
+                   help="Optuna sampler (default: tpe, multivariate, constraint-aware)")
+    p.add_argument("--objectives", default="accuracy,flops",
+                   help=f"comma list of {', '.join(OBJECTIVES)}; accuracy is maximised, the "
+                   f"others minimised (default: accuracy,flops)")
+    p.add_argument("--pruner", default="median", help="early stopping: median, percentile:P, "
+                   "hyperband, successive-halving (single objective) or none (default: "
+                   "median; with several objectives, against cheaper candidates only)")
+    p.add_argument("--proxy", default="auto", metavar="PRESET|FILE.yaml",
+                   help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
+                   f"its fields (default: gpu on a GPU, else cpu)")
+    p.add_argument("--data", default="fashion-mnist",
+                   help="fashion-mnist, imagenet:PATH or folder:PATH (default: fashion-mnist)")
+    p.add_argument("--storage", help="journal file path or database URL, e.g. "
+                   "postgresql+psycopg2://user:pw@host/db (default: OUT/study.journal)")
+    p.add_argument("--study-name", help="default: <space>-<budget>, e.g. hybrid-4GFLOPs")
+    p.add_argument("--out", help="results folder (default: results/<study-name>/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes on this machine sharing the study (one per GPU on GPUs)")
+    p.add_argument("--dry-run", action="store_true", help="print how much of the space fits "
+                   "the budget and what the run would cost, then stop")
+    p.add_argument("--no-progress", action="store_true", help="no live progress")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("nas-search", _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parser().parse_args(argv)
+    from nas.search import SearchError, make_config
+    from nas.search import run as run_config
+
+    cfg = make_config(
+        space=args.space, budget=args.budget, max_params=args.max_params,
+        resolution=args.resolution, trials=args.trials, timeout=args.timeout,
+        sampler=args.sampler, objectives=args.objectives, pruner=args.pruner,
+        proxy=args.proxy, data=args.data, storage=args.storage, study_name=args.study_name,
+        out=args.out, seed=args.seed, device=args.device, workers=args.workers)
+    if args.dry_run:
+        from nas.search.dry_run import dry_run
+
+        print(dry_run(cfg, progress=not args.no_progress))
+        return 0
+    try:
+        outcome = run_config(cfg, progress=not args.no_progress)
+    except SearchError as e:
+        print(f"nas-search: error: {e}", file=sys.stderr)
+        return 1
+    c = outcome.counts
+    print(f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
+          f"{c.pruned} stopped early), {c.failed} failed, {c.infeasible} over budget, "
+          f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""summary.md: a human summary of a results folder, rebuilt from its files alone.
+
+`write_summary(out_dir)` reads `run.yaml`, `trials.csv`, `pareto.csv` and, when present,
+`fidelity.md` (written by `nas-train`'s proxy-fidelity report), so any tool that adds a file
+can refresh the summary by calling it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from nas.cost import format_amount
+
+from .files import write_text
+from .tables import read_trials
+
+
+def write_summary(out_dir: str | os.PathLike) -> Path:
+    out = Path(out_dir)
+    run = _read_yaml(out / "run.yaml")
+    trials = read_trials(out / "trials.csv") if (out / "trials.csv").exists() else None
+    pareto = read_trials(out / "pareto.csv") if (out / "pareto.csv").exists() else None
+    parts = [_header(run, out)]
+    if trials is not None:
+        parts.append(_status(trials))
+    if pareto is not None:
+        parts.append(_front(pareto, out))
+    if trials is not None:
+        parts.append(_failures(trials))
+    fidelity = out / "fidelity.md"
+    if fidelity.exists():
+        parts.append(fidelity.read_text().strip())
+    path = out / "summary.md"
+    write_text(path, "\n\n".join(p for p in parts if p) + "\n")
+    return path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _header(run: dict[str, Any], out: Path) -> str:
+    cfg = run.get("config", {})
+    prov = run.get("provenance", {})
+    title = f"# Search {cfg.get('study_name', out.name)}"
+    if cfg:
+        title += f": space `{cfg.get('space')}` within {cfg.get('budget')} at " \
+                 f"{cfg.get('resolution')}px"
+    lines = [title, ""]
+    if cfg:
+        proxy = cfg.get("proxy", {})
+        lines.append(
+            f"Objectives {', '.join(cfg.get('objectives', []))}; sampler {cfg.get('sampler')}, "
+            f"pruner {cfg.get('pruner')}; proxy `{proxy.get('name')}` ({proxy.get('epochs')} "
+            f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
+            f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
+            f"{cfg.get('seed')}.")
+    if prov:
+        git = prov.get("git", {})
+        sha = (git.get("sha") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
+        lines.append(f"Run on {prov.get('device')} at {prov.get('time')}, git {sha}.")
+    return "\n".join(lines)
+
+
+def _status(df: pd.DataFrame) -> str:
+    state = df["state"]
+
+    def flag(col: str) -> pd.Series:
+        return df[col].astype(str).eq("True") if col in df else pd.Series(False, df.index)
+
+    dup = df["duplicate_of"].notna() if "duplicate_of" in df else pd.Series(False, df.index)
+    over = df["feasible"].astype(str).eq("False") if "feasible" in df else dup & False
+    n = {
+        "trained to the end of the proxy": flag("trained") & (state == "COMPLETE") & ~dup,
+        "stopped early": (state == "PRUNED") & ~dup,
+        "failed": state == "FAIL",
+        "over budget (never trained)": over,
+        "repeated architectures (result reused)": dup,
+        "running": state == "RUNNING",
+    }
+    counts = ", ".join(f"{int(mask.sum())} {what}" for what, mask in n.items())
+    lines = ["## Status", "", f"{len(df)} trials: {counts}."]
+    acc = pd.to_numeric(df["proxy_accuracy"], errors="coerce")
+    done = acc.where(state == "COMPLETE")
+    if done.notna().any():
+        best = df.loc[done.idxmax()]
+        lines.append(f"Best proxy accuracy {best['proxy_accuracy']:.4f}: trial "
+                     f"#{best['number']}, {format_amount(best['flops'])}, `{best['arch_id']}`.")
+    return "\n".join(lines)
+
+
+def _front(pareto: pd.DataFrame, out: Path) -> str:
+    lines = ["## Pareto front (proxy accuracy vs FLOPs)", ""]
+    if pareto.empty:
+        return "\n".join([*lines, "No feasible trained candidate yet."])
+    lines += ["| trial | arch_id | FLOPs | params | proxy accuracy | architecture |",
+              "|---:|---|---:|---:|---:|---|"]
+    for _, r in pareto.iterrows():
+        lines.append(f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
+                     f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | "
+                     f"{r['proxy_accuracy']:.4f} | {_cell(r.get('summary', ''))} |")
+    lines += ["", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
+                  f"`build_model` load them)."]
+    return "\n".join(lines)
+
+
+def _failures(df: pd.DataFrame) -> str:
+    failed = df[df["state"] == "FAIL"]
+    if failed.empty:
+        return ""
+    lines = ["## Failures", "", "| trial | reason |", "|---:|---|"]
+    for _, r in failed.iterrows():
+        lines.append(f"| {r['number']} | {_cell(r.get('failure'))} |")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    """Text for a markdown table cell."""
+    return "" if value is None or pd.isna(value) else str(value).replace("|", "\\|")

@@ -1,0 +1,31 @@
+"""Names of what a search stores on each Optuna trial (user attributes) and on the study.
+
+Everything a report needs is on the trial, so `trials.csv` can be rebuilt from the storage
+alone (and `optuna-dashboard` shows the same numbers).
+"""
+
+ARCH_ID = "arch_id"
+SPEC = "spec"  # ArchSpec.to_dict() at the target resolution
+SUMMARY = "summary"  # ArchSpec.summary()
+FLOPS = "flops"  # fvcore, per image, at the target resolution
+PARAMS = "params"
+LATENCY_MS = "latency_ms"
+COSTS = "costs"  # values of the cost objectives, in objective order (for early stopping)
+FEASIBLE = "feasible"
+TRAINED = "trained"  # proxy training started (False: over budget or a duplicate)
+DUPLICATE_OF = "duplicate_of"  # number of the earlier trial whose result was reused
+PHASE = "phase"  # measuring | training | done
+CURVE = "curve"  # proxy validation accuracy after each epoch
+PROXY_ACCURACY = "proxy_accuracy"
+PROXY_SECONDS = "proxy_seconds"
+PROXY_RESOLUTION = "proxy_resolution"
+IMAGES_PER_S = "images_per_s"
+FAILURE = "failure"  # why a trial failed (NaN loss, out of memory, an exception)
+WORKER = "worker"  # host:pid of the process that ran it
+
+# All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
+TRIAL_ATTRS = (ARCH_ID, SPEC, SUMMARY, FLOPS, PARAMS, LATENCY_MS, COSTS, FEASIBLE, TRAINED,
+               DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, PROXY_SECONDS, PROXY_RESOLUTION,
+               IMAGES_PER_S, FAILURE, WORKER)
+
+STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

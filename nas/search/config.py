@@ -1,0 +1,211 @@
+"""The resolved configuration of a search: every default filled in, every input checked.
+
+`SearchConfig.create(...)` is the one place where user input (CLI or Python) becomes a
+configuration; `fingerprint()` is the part a study is bound to: resuming a study with a
+different budget, proxy or objective would mix incomparable numbers, so it is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.cost import parse_amount, parse_budget
+from nas.space import ConfigError
+from nas.train.proxy import PROXY_PRESETS, ProxyConfig
+
+# objective name -> Optuna direction
+OBJECTIVES = {"accuracy": "maximize", "flops": "minimize", "params": "minimize",
+              "latency": "minimize"}
+SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
+PRUNERS = ("median", "percentile", "hyperband", "successive-halving", "none")
+
+# Trials and wall-clock budget (seconds) a search gets by default with each proxy preset. The
+# CPU default is sized so the README's main command ends within ~15 minutes on 2 cores: the
+# timeout guarantees it, the trial count is what a quiet machine reaches in that time.
+SEARCH_DEFAULTS: dict[str, tuple[int, float | None]] = {
+    "cpu": (20, 12 * 60.0),
+    "gpu": (100, None),
+    "tiny": (8, None),
+}
+_FALLBACK_DEFAULTS = (20, None)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    space: str  # shipped space name or YAML path, as given
+    budget: str  # as given, e.g. "4GFLOPs"
+    max_flops: int
+    resolution: int  # px at which FLOPs/params/latency are measured
+    objectives: tuple[str, ...]
+    trials: int  # candidates to train (over-budget and duplicate proposals do not count)
+    timeout: float | None  # seconds of wall clock for this invocation
+    sampler: str
+    pruner: str
+    proxy: ProxyConfig
+    data: str
+    study_name: str
+    out: Path
+    storage: str  # RDB URL or journal file path
+    seed: int
+    device: str
+    workers: int
+    max_params: int | None = None
+    pruner_percentile: float = 50.0
+
+    @classmethod
+    def create(cls, *, space: str, budget: str | int, resolution: int | None = None,
+               space_resolution: int = 224, objectives: str | list[str] | tuple[str, ...] = (
+                   "accuracy", "flops"), trials: int | None = None,
+               timeout: float | str | None = None, sampler: str = "tpe",
+               pruner: str = "median", proxy: ProxyConfig | None = None, data: str =
+               "fashion-mnist", study_name: str | None = None, out: str | Path | None = None,
+               storage: str | None = None, seed: int = 0, device: str = "auto",
+               workers: int = 1, max_params: str | int | None = None) -> SearchConfig:
+        if proxy is None:
+            proxy = PROXY_PRESETS["cpu"]
+        default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
+        budget_text = str(budget)
+        study_name = study_name or f"{Path(str(space)).stem}-{_slug(budget_text)}"
+        out_dir = Path(out) if out else Path("results") / study_name
+        pruner_name, percentile = parse_pruner(pruner)
+        cfg = cls(
+            space=str(space), budget=budget_text, max_flops=parse_budget(budget),
+            resolution=_positive_int(resolution or space_resolution, "--resolution"),
+            objectives=parse_objectives(objectives),
+            trials=_positive_int(default_trials if trials is None else trials, "--trials"),
+            timeout=default_timeout if timeout is None else parse_duration(timeout),
+            sampler=_one_of(sampler, SAMPLERS, "--sampler"), pruner=pruner_name,
+            pruner_percentile=percentile, proxy=proxy, data=str(data),
+            study_name=study_name, out=out_dir,
+            storage=str(storage) if storage else str(out_dir / "study.journal"),
+            seed=int(seed), device=str(device), workers=_positive_int(workers, "--workers"),
+            max_params=None if max_params is None else parse_amount(
+                max_params, what="params", field="--max-params"),
+        )
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        multi = len(self.objectives) > 1
+        if multi and self.pruner in ("hyperband", "successive-halving"):
+            raise ConfigError(
+                f"Optuna's {self.pruner} pruner does not support multi-objective studies; use "
+                f"median or percentile:P (cost-aware rules that do), or --objectives accuracy",
+                field="--pruner")
+        if self.sampler in ("nsga2", "nsga3") and not multi:
+            raise ConfigError(f"{self.sampler} is a multi-objective sampler; give at least two "
+                              f"--objectives or use tpe", field="--sampler")
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[o] for o in self.objectives]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a study is bound to: results under another of these are not comparable."""
+        return {"space": Path(self.space).stem, "max_flops": self.max_flops,
+                "max_params": self.max_params, "resolution": self.resolution,
+                "objectives": list(self.objectives), "proxy": self.proxy.to_dict(),
+                "data": self.data}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.update(out=str(self.out), objectives=list(self.objectives),
+                   proxy=self.proxy.to_dict())
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
+        data = dict(data)
+        data.update(out=Path(data["out"]), objectives=tuple(data["objectives"]),
+                    proxy=ProxyConfig(**data["proxy"]))
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> SearchConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
+    """Refuse to continue a study under a configuration whose numbers would not compare."""
+    now = cfg.fingerprint()
+    diffs = [f"{k}: study has {stored.get(k)!r}, this run asks for {v!r}"
+             for k, v in now.items() if stored.get(k) != v]
+    if diffs:
+        raise ConfigError(
+            f"study {cfg.study_name!r} in {cfg.storage} was created with another "
+            f"configuration ({'; '.join(diffs)}); use another --study-name or --out",
+            field="--study-name")
+
+
+def parse_objectives(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    for name in names:
+        _one_of(name, tuple(OBJECTIVES), "--objectives")
+    if "accuracy" not in names:
+        raise ConfigError("the objectives must include accuracy (what the proxy measures)",
+                          field="--objectives")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"objectives repeat: {','.join(names)}", field="--objectives")
+    return tuple(names)
+
+
+def parse_pruner(text: str) -> tuple[str, float]:
+    """`median`, `percentile:25`, `hyperband`, `successive-halving` or `none`."""
+    name, _, arg = str(text).partition(":")
+    _one_of(name, PRUNERS, "--pruner")
+    if name != "percentile":
+        if arg:
+            raise ConfigError(f"{name} takes no argument, got {text!r}", field="--pruner")
+        return name, 50.0
+    try:
+        p = float(arg)
+    except ValueError:
+        raise ConfigError(f"expected percentile:P with 0 < P < 100, got {text!r}",
+                          field="--pruner") from None
+    if not 0 < p < 100:
+        raise ConfigError(f"`0 < P < 100` must hold, but got P={p}", field="--pruner")
+    return name, p
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h)?\s*$")
+
+
+def parse_duration(value: float | str) -> float | None:
+    """`900`, `900s`, `15m`, `1.5h` -> seconds; `0` or `none` -> no limit."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        if str(value).strip().lower() in ("none", "0", ""):
+            return None
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ConfigError(f"cannot read {value!r}; expected seconds or a duration like "
+                              f"900s, 15m, 1.5h", field="--timeout")
+        seconds = float(m[1]) * {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60,
+                                 "h": 3600}[m[2]]
+    if seconds < 0:
+        raise ConfigError(f"must not be negative, got {value!r}", field="--timeout")
+    return seconds or None
+
+
+def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"expected one of {', '.join(allowed)}, got {value!r}", field=field)
+    return value
+
+
+def _positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"expected an integer >= 1, got {value!r}", field=field)
+    return value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "", text) or "budget"

@@ -1,0 +1,239 @@
+"""One trial of a search: sample, measure, (maybe) proxy-train, and record everything.
+
+The order is the point: the candidate's FLOPs and params are measured (fvcore, at the target
+resolution) and stored on the trial before it is built for training. Over budget, it is never
+trained: it completes with accuracy 0 and positive constraint values, which every Optuna
+sampler reads as infeasible (`trial.set_constraint`). An architecture seen before reuses the
+earlier result. A failure (NaN loss, out of memory, an exception while building or training)
+is recorded with its reason and the study goes on.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from nas.cost import measure
+from nas.space import ArchSpec, SearchSpace
+from nas.train.proxy import (
+    ProxyConfig,
+    ProxyResult,
+    TrainingDiverged,
+    build_proxy_model,
+    proxy_train,
+)
+from nas.train.proxy_data import ProxyData
+
+from . import attrs
+from .latency import measure_latency
+from .pruning import EarlyStopping
+
+EpochCallback = Callable[[int, int, float], None]  # (trial number, epochs done, accuracy)
+
+
+class TrialFailed(RuntimeError):
+    """A candidate that could not be evaluated; the reason is on the trial."""
+
+
+@dataclass
+class Candidate:
+    spec: ArchSpec
+    flops: int
+    params: int
+    latency_ms: float | None = None
+
+
+class Objective:
+    """The callable handed to `Study.optimize`."""
+
+    def __init__(self, *, space: SearchSpace, objectives: tuple[str, ...], resolution: int,
+                 max_flops: int, max_params: int | None, proxy: ProxyConfig,
+                 data: ProxyData, stopping: EarlyStopping, seed: int = 0,
+                 on_start: Callable[[int, Candidate], None] | None = None,
+                 on_epoch: EpochCallback | None = None):
+        self.space = space
+        self.objectives = objectives
+        self.resolution = resolution
+        self.max_flops = max_flops
+        self.max_params = max_params
+        self.proxy = proxy
+        self.data = data
+        self.stopping = stopping
+        self.seed = seed
+        self.on_start = on_start
+        self.on_epoch = on_epoch
+
+    def __call__(self, trial: Trial) -> list[float]:
+        try:
+            return self._evaluate(trial)
+        except KeyboardInterrupt:
+            # Optuna fails the trial; queue the same candidate for the next run.
+            trial.set_user_attr(attrs.PHASE, "interrupted")
+            trial.study.enqueue_trial(trial.params)
+            raise
+
+    def _evaluate(self, trial: Trial) -> list[float]:
+        _reset(trial)
+        trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr(attrs.PHASE, "measuring")
+        spec = self.space.sample(trial, resolution=self.resolution)
+        for key, value in ((attrs.ARCH_ID, spec.arch_id), (attrs.SUMMARY, spec.summary()),
+                           (attrs.SPEC, spec.to_dict())):
+            trial.set_user_attr(key, value)
+        earlier = find_earlier(trial.study, spec.arch_id, trial.number)
+        cand = self._measure(trial, spec, earlier)
+        feasible = self._constrain(trial, cand)
+        if not feasible:
+            trial.set_user_attr(attrs.PHASE, "done")
+            return self._values(cand, accuracy=0.0)
+        if earlier is not None and earlier.user_attrs.get(attrs.CURVE):
+            return self._reuse(trial, earlier)
+        if self.on_start:
+            self.on_start(trial.number, cand)
+        result = self._train(trial, cand)
+        trial.set_user_attr(attrs.PHASE, "done")
+        if result.stopped:
+            raise optuna.TrialPruned(f"stopped after epoch {result.epochs}: accuracy "
+                                     f"{result.accuracy:.4f} trails cheaper candidates")
+        return self._values(cand, accuracy=result.accuracy)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _measure(self, trial: Trial, spec: ArchSpec, earlier: FrozenTrial | None) -> Candidate:
+        try:
+            if earlier is not None and earlier.user_attrs.get(attrs.FLOPS) is not None:
+                cand = Candidate(spec, earlier.user_attrs[attrs.FLOPS],
+                                 earlier.user_attrs[attrs.PARAMS],
+                                 earlier.user_attrs.get(attrs.LATENCY_MS))
+            else:
+                report = measure(spec)
+                cand = Candidate(spec, report.flops, report.params)
+            if "latency" in self.objectives and cand.latency_ms is None:
+                cand.latency_ms = measure_latency(spec, device=self.data.device)
+        except Exception as e:
+            raise self._fail(trial, f"measuring failed: {type(e).__name__}: {e}") from e
+        trial.set_user_attr(attrs.FLOPS, cand.flops)
+        trial.set_user_attr(attrs.PARAMS, cand.params)
+        trial.set_user_attr(attrs.LATENCY_MS, cand.latency_ms)
+        trial.set_user_attr(attrs.COSTS, self._costs(cand))
+        return cand
+
+    def _constrain(self, trial: Trial, cand: Candidate) -> bool:
+        """Constraint values <= 0 mean feasible; positive ones say by how much it is over."""
+        limits = {"flops": (cand.flops, self.max_flops), "params": (cand.params, self.max_params)}
+        have = trial.constraints
+        for key, (value, limit) in limits.items():
+            if limit is not None and key not in have:  # a retried trial already has them
+                trial.set_constraint(key, value / limit - 1.0)
+        feasible = all(v <= 0 for v in trial.constraints.values())
+        trial.set_user_attr(attrs.FEASIBLE, feasible)
+        trial.set_user_attr(attrs.TRAINED, False)
+        return feasible
+
+    def _reuse(self, trial: Trial, earlier: FrozenTrial) -> list[float]:
+        for key in (attrs.CURVE, attrs.PROXY_ACCURACY, attrs.PROXY_RESOLUTION):
+            trial.set_user_attr(key, earlier.user_attrs.get(key))
+        trial.set_user_attr(attrs.PROXY_SECONDS, 0.0)
+        trial.set_user_attr(attrs.DUPLICATE_OF, earlier.number)
+        trial.set_user_attr(attrs.PHASE, "done")
+        if earlier.state == TrialState.PRUNED:
+            raise optuna.TrialPruned(f"same architecture as trial {earlier.number}, pruned")
+        return list(earlier.values)
+
+    def _train(self, trial: Trial, cand: Candidate) -> ProxyResult:
+        trial.set_user_attr(attrs.TRAINED, True)
+        trial.set_user_attr(attrs.PHASE, "training")
+        costs = self._costs(cand)
+        curve: list[float] = []
+
+        def epoch_done(epoch: int, accuracy: float) -> bool:
+            curve.append(accuracy)
+            trial.set_user_attr(attrs.CURVE, list(curve))
+            trial.set_user_attr(attrs.PROXY_ACCURACY, accuracy)
+            if self.on_epoch:
+                self.on_epoch(trial.number, epoch, accuracy)
+            return self.stopping.should_stop(trial, epoch=epoch, accuracy=accuracy, costs=costs)
+
+        model = None
+        try:
+            torch.manual_seed(self.seed)
+            model = build_proxy_model(cand.spec, cfg=self.proxy, data=self.data)
+            trial.set_user_attr(attrs.PROXY_RESOLUTION, model.spec.resolution)
+            result = proxy_train(model, self.data, self.proxy, on_epoch=epoch_done,
+                                 seed=self.seed)
+        except optuna.TrialPruned:
+            raise
+        except TrainingDiverged as e:
+            raise self._fail(trial, f"NaN loss: {e}") from e
+        except Exception as e:
+            if _is_oom(e):
+                del model
+                _free_memory()
+                raise self._fail(trial, f"out of memory: {_first_line(e)}") from e
+            raise self._fail(trial, f"{type(e).__name__}: {_first_line(e)}") from e
+        trial.set_user_attr(attrs.PROXY_SECONDS, round(result.seconds, 3))
+        trial.set_user_attr(attrs.IMAGES_PER_S, round(result.images_per_s, 1))
+        return result
+
+    def _values(self, cand: Candidate, *, accuracy: float) -> list[float]:
+        by_name = {"accuracy": accuracy, "flops": float(cand.flops),
+                   "params": float(cand.params), "latency": cand.latency_ms}
+        return [float(by_name[o]) for o in self.objectives]
+
+    def _costs(self, cand: Candidate) -> list[float]:
+        """The cost objectives' values (what early stopping compares candidates on)."""
+        values = self._values(cand, accuracy=0.0)
+        return [v for o, v in zip(self.objectives, values) if o != "accuracy"]
+
+    def _fail(self, trial: Trial, reason: str) -> TrialFailed:
+        trial.set_user_attr(attrs.FAILURE, reason)
+        trial.set_user_attr(attrs.PHASE, "done")
+        return TrialFailed(reason)
+
+
+def find_earlier(study: optuna.Study, arch_id: str, number: int) -> FrozenTrial | None:
+    """An earlier finished trial of the same architecture: a trained one if any, else one
+    whose cost was measured."""
+    measured = None
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.number == number or t.user_attrs.get(attrs.ARCH_ID) != arch_id:
+            continue
+        if t.user_attrs.get(attrs.TRAINED) and t.user_attrs.get(attrs.CURVE):
+            return t
+        if measured is None and t.user_attrs.get(attrs.FLOPS) is not None:
+            measured = t
+    return measured
+
+
+def _reset(trial: Trial) -> None:
+    """A retried trial starts with the failed one's attributes: clear them."""
+    for key in attrs.TRIAL_ATTRS:
+        if trial.user_attrs.get(key) is not None:
+            trial.set_user_attr(key, None)
+
+
+def _is_oom(e: BaseException) -> bool:
+    if isinstance(e, torch.OutOfMemoryError):
+        return True
+    text = str(e).lower()
+    return isinstance(e, (RuntimeError, MemoryError)) and (
+        "out of memory" in text or "can't allocate memory" in text
+        or isinstance(e, MemoryError))
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__

@@ -1,0 +1,307 @@
+"""`run_search`: the budgeted search, from a configuration to the reports on disk.
+
+Order of work: check that the budget is reachable, load the proxy data, open (or resume) the
+study, start extra worker processes, then trials until the requested number of candidates was
+trained or the time budget would be overrun. The reports are rewritten after every trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import torch
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.cost import format_amount
+from nas.report.files import write_text
+from nas.report.plots import plot_pareto
+from nas.report.provenance import provenance
+from nas.report.summary import write_summary
+from nas.report.tables import write_csv_atomic
+from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
+from nas.space.spec import spec_from_dict
+from nas.train.device import pick_device
+from nas.train.proxy_data import ProxyData, load_proxy_data
+
+from . import attrs
+from .config import SearchConfig, check_resume
+from .estimate import Cheapest, check_budget_reachable
+from .objective import Objective, TrialFailed
+from .progress import Progress
+from .pruning import make_early_stopping
+from .results import Counts, count, pareto_trials, trials_frame
+from .samplers import SamplerRestriction, make_pruner, make_sampler
+from .storage import mask_url, open_storage
+from .workers import start_workers, wait_workers
+
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class SearchError(RuntimeError):
+    """The search cannot go on (every candidate fails, say); the message says why."""
+
+
+@dataclass
+class SearchOutcome:
+    config: SearchConfig
+    study: optuna.Study
+    trials: pd.DataFrame
+    pareto: pd.DataFrame
+    counts: Counts
+
+
+def run_search(*, space: str, budget: str | int, progress: bool = True,
+               restrict: SamplerRestriction | None = None, **options: object) -> SearchOutcome:
+    """The Python API of `nas-search`: the same options, as keyword arguments
+    (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
+    ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
+    `device=`, `workers=`, `max_params=`, `pruner=`)."""
+    return run(make_config(space=space, budget=budget, **options), progress=progress,
+               restrict=restrict)
+
+
+def make_config(*, space: str, budget: str | int, proxy: object = None, device: str = "auto",
+                **options: object) -> SearchConfig:
+    from nas.train.proxy import get_proxy
+
+    loaded = load_space(space)
+    net = next(iter(loaded.variants.values()))
+    return SearchConfig.create(space=space, budget=budget, space_resolution=net.resolution,
+                               proxy=get_proxy(proxy, device=pick_device(device)),
+                               device=device, **options)
+
+
+def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0,
+        restrict: SamplerRestriction | None = None) -> SearchOutcome:
+    _quiet_optuna()
+    space = load_space(cfg.space)
+    device = pick_device(cfg.device)
+    if device.type == "cpu" and cfg.workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
+    cheapest = check_budget_reachable(space, resolution=cfg.resolution,
+                                      max_flops=cfg.max_flops, max_params=cfg.max_params)
+    data = load_proxy_data(cfg.data, train_images=cfg.proxy.train_images,
+                           val_images=cfg.proxy.val_images, seed=cfg.seed, device=device,
+                           folder_size=2 * cfg.proxy.resolution)
+    study = open_study(cfg, space, worker_index=worker_index, restrict=restrict)
+    lead = worker_index == 0
+    if lead:
+        write_run_yaml(cfg, space, cheapest, study, device)
+    workers = start_workers(cfg, device=device) if lead and cfg.workers > 1 else []
+    try:
+        _optimize(cfg, space, study, data, progress=progress and lead)
+    finally:
+        if workers:
+            wait_workers(workers)
+        if lead:
+            outcome = write_reports(cfg, study)
+    return outcome if lead else _outcome(cfg, study)
+
+
+def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
+               restrict: SamplerRestriction | None = None) -> optuna.Study:
+    """Create the study, or load it and check it was made for the same question.
+
+    The sampler's seed is --seed plus the number of trials already in the study (and the
+    worker index), so a resumed run or a second worker does not replay the same proposals."""
+    pruner = (make_pruner(cfg.pruner, percentile=cfg.pruner_percentile)
+              if not cfg.multi_objective else None)
+    with warnings.catch_warnings():  # metric names are "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = optuna.create_study(study_name=cfg.study_name, storage=open_storage(cfg.storage),
+                                    pruner=pruner, directions=cfg.directions,
+                                    load_if_exists=True)
+        stored = study.user_attrs.get(attrs.STUDY_CONFIG)
+        if stored is None:
+            study.set_user_attr(attrs.STUDY_CONFIG, cfg.fingerprint())
+            study.set_metric_names([o if o != "accuracy" else "proxy_accuracy"
+                                    for o in cfg.objectives])
+        else:
+            check_resume(stored, cfg)
+    seed = cfg.seed + 10_007 * worker_index + len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, space=space,
+                                 max_flops=cfg.max_flops, max_params=cfg.max_params,
+                                 resolution=cfg.resolution, restrict=restrict)
+    return study
+
+
+def _optimize(cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: ProxyData, *,
+              progress: bool) -> None:
+    counts = count(study.get_trials(deepcopy=False))
+    bar = Progress(label=cfg.study_name, total=cfg.trials, timeout=cfg.timeout,
+                   enabled=progress, already=counts.evaluated)
+    if counts.evaluated >= cfg.trials:
+        bar.message(f"{cfg.study_name}: {counts.evaluated} candidates already trained "
+                    f"(asked for {cfg.trials}); nothing to do")
+        bar.close()
+        return
+    if counts.total:
+        bar.message(f"resuming {cfg.study_name}: {counts.evaluated}/{cfg.trials} candidates "
+                    f"trained in {counts.total} trials")
+    objective = Objective(
+        space=space, objectives=cfg.objectives, resolution=cfg.resolution,
+        max_flops=cfg.max_flops, max_params=cfg.max_params, proxy=cfg.proxy, data=data,
+        stopping=make_early_stopping(study, pruner=cfg.pruner,
+                                     percentile=cfg.pruner_percentile,
+                                     multi_objective=cfg.multi_objective),
+        seed=cfg.seed,
+        on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
+        on_epoch=lambda n, e, a: bar.epoch(n, e, cfg.proxy.epochs, a))
+    after = AfterTrial(cfg, bar)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(objective, catch=(TrialFailed,), callbacks=[after],
+                           gc_after_trial=True)
+    finally:
+        bar.close()
+
+
+class AfterTrial:
+    """Optuna callback: rewrite the reports, show progress, decide whether to go on."""
+
+    def __init__(self, cfg: SearchConfig, bar: Progress):
+        self.cfg = cfg
+        self.bar = bar
+        self.start = time.monotonic()
+        self.durations: list[float] = []  # seconds of trained trials of this process
+        self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        counts = count(trials)
+        front = pareto_trials(study)
+        write_reports(self.cfg, study, trials=trials, front=front)
+        if trial.user_attrs.get(attrs.TRAINED) and trial.duration is not None:
+            self.durations.append(trial.duration.total_seconds())
+        self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=len(front))
+        self._decide(study, counts)
+
+    def _decide(self, study: optuna.Study, counts: Counts) -> None:
+        if counts.evaluated >= self.cfg.trials:
+            study.stop()
+        elif counts.total >= self.cap:
+            self.bar.message(f"stopping after {counts.total} proposals: the sampler keeps "
+                             f"proposing over-budget or already-seen architectures")
+            study.stop()
+        elif counts.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            raise SearchError(f"{counts.consecutive_failures} trials failed in a row; see the "
+                              f"failure column of {self.cfg.out / 'trials.csv'}")
+        elif self.cfg.timeout is not None and self.durations:
+            elapsed = time.monotonic() - self.start
+            expected = max(self.durations[-10:])
+            if elapsed + expected > self.cfg.timeout:
+                self.bar.message(f"time budget: stopping after {elapsed / 60:.1f} min, before "
+                                 f"a trial that would overrun --timeout "
+                                 f"{self.cfg.timeout / 60:.1f} min (re-run to continue)")
+                study.stop()
+
+
+def describe(t: FrozenTrial) -> str:
+    ua = t.user_attrs
+    flops = ua.get(attrs.FLOPS)
+    head = f"#{t.number} {t.state.name.lower()}"
+    cost = f"{format_amount(flops)}" if flops is not None else "?"
+    if t.state == TrialState.FAIL:
+        return f"{head}: {ua.get(attrs.FAILURE) or 'interrupted'}"
+    if ua.get(attrs.FEASIBLE) is False:
+        return f"#{t.number} over budget ({cost}), not trained"
+    acc = ua.get(attrs.PROXY_ACCURACY)
+    acc_text = f"acc {acc:.4f}" if acc is not None else "acc -"
+    if ua.get(attrs.DUPLICATE_OF) is not None:
+        return f"#{t.number} repeats #{ua[attrs.DUPLICATE_OF]}: {acc_text} {cost} (reused)"
+    epochs = len(ua.get(attrs.CURVE) or [])
+    return (f"{head} {acc_text} after {epochs} epoch(s), {cost}, "
+            f"{ua.get(attrs.PROXY_SECONDS) or 0:.0f}s  {ua.get(attrs.SUMMARY, '')}")
+
+
+def _best(trials: list[FrozenTrial]) -> float | None:
+    accs = [t.user_attrs.get(attrs.PROXY_ACCURACY) for t in trials
+            if t.state == TrialState.COMPLETE and t.user_attrs.get(attrs.FEASIBLE)
+            and t.user_attrs.get(attrs.PROXY_ACCURACY) is not None]
+    return max(accs) if accs else None
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+def write_reports(cfg: SearchConfig, study: optuna.Study, *,
+                  trials: list[FrozenTrial] | None = None,
+                  front: list[FrozenTrial] | None = None) -> SearchOutcome:
+    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic."""
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    front = pareto_trials(study) if front is None else front
+    table = trials_frame(trials)
+    pareto = table[table["number"].isin([t.number for t in front])]
+    pareto = pareto.sort_values("flops", kind="stable")
+    out = Path(cfg.out)
+    write_csv_atomic(table, out / "trials.csv")
+    write_csv_atomic(pareto, out / "pareto.csv")
+    _write_archs(out / "archs", front, study_name=cfg.study_name)
+    plot_pareto(table, pareto, max_flops=cfg.max_flops, path=out / "pareto.png",
+                title=f"{cfg.study_name}: proxy accuracy vs FLOPs at {cfg.resolution}px")
+    write_summary(out)
+    return SearchOutcome(cfg, study, table, pareto, count(trials))
+
+
+def _write_archs(folder: Path, front: list[FrozenTrial], *, study_name: str) -> None:
+    """One spec file per Pareto member; members that left the front are removed."""
+    keep = set()
+    for t in front:
+        arch_id = t.user_attrs[attrs.ARCH_ID]
+        keep.add(f"{arch_id}.yaml")
+        path = folder / f"{arch_id}.yaml"
+        if not path.exists():
+            spec = spec_from_dict(t.user_attrs[attrs.SPEC])
+            write_text(path, spec_to_yaml(spec, name=f"{study_name}-trial{t.number}"))
+    for path in folder.glob("*.yaml") if folder.exists() else []:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _outcome(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
+    trials = study.get_trials(deepcopy=False)
+    table = trials_frame(trials)
+    front = {t.number for t in pareto_trials(study)}
+    return SearchOutcome(cfg, study, table, table[table["number"].isin(front)], count(trials))
+
+
+def write_run_yaml(cfg: SearchConfig, space: SearchSpace, cheapest: Cheapest,
+                   study: optuna.Study, device: torch.device) -> None:
+    config = cfg.to_dict()
+    config["storage"] = mask_url(cfg.storage)
+    doc = {
+        "config": config,
+        "space": {"name": space.name, "source": space.source, "size": str(space.size()),
+                  "description": space.description},
+        "budget": {"max_flops": cfg.max_flops, "max_params": cfg.max_params,
+                   "cheapest_found": {"flops": cheapest.flops, "params": cheapest.params,
+                                      "summary": cheapest.spec.summary()}},
+        "study": {"name": study.study_name, "storage": mask_url(cfg.storage),
+                  "directions": cfg.directions,
+                  "trials_at_start": len(study.get_trials(deepcopy=False))},
+        "provenance": provenance(device),
+    }
+    write_text(Path(cfg.out) / "run.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+
+def load_pareto_specs(out_dir: str | os.PathLike) -> dict[str, ArchSpec]:
+    """The Pareto members' specs of a results folder, by arch_id."""
+    from nas.space import load_spec
+
+    return {p.stem: load_spec(p) for p in sorted(Path(out_dir, "archs").glob("*.yaml"))}
+
+
+def _quiet_optuna() -> None:
+    """Our progress lines replace Optuna's per-trial log lines (and its tracebacks of failed
+    trials: the reason is on the trial and in trials.csv)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+

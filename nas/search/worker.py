@@ -1,0 +1,23 @@
+"""Entry point of an extra worker process: `python -m nas.search.worker K < config.json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .config import SearchConfig
+from .runner import run
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    index = int(argv[0])
+    cfg = SearchConfig.from_dict(json.loads(sys.stdin.read()))
+    # One process per GPU: inside this process the GPU it was given is cuda:0.
+    device = cfg.device if not cfg.device.startswith("cuda:") else "cuda"
+    run(cfg.replace(device=device), progress=False, worker_index=index)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""`--workers N`: N processes of one search on this machine, sharing its storage.
+
+The calling process is worker 0 (it shows progress and writes the final reports); workers
+1..N-1 are `python -m nas.search.worker` processes that get the resolved configuration on
+stdin (so a storage password never lands on a command line or on disk) and log to
+`<out>/logs/worker-<k>.log`. With several GPUs, worker k sees only GPU k mod #GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from .config import SearchConfig
+
+
+def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess.Popen]:
+    logs = Path(cfg.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    procs = []
+    for k in range(1, cfg.workers):
+        env = dict(os.environ)
+        if gpus > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str(k % gpus)
+        with open(logs / f"worker-{k}.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "nas.search.worker", str(k)],
+                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                    env=env, cwd=os.getcwd())
+        proc.stdin.write(json.dumps(cfg.to_dict()).encode())
+        proc.stdin.close()
+        procs.append(proc)
+    return procs
+
+
+def wait_workers(procs: list[subprocess.Popen]) -> None:
+    for k, proc in enumerate(procs, 1):
+        code = proc.wait()
+        if code != 0:
+            print(f"nas-search: worker {k} exited with status {code}; see its log in "
+                  f"logs/worker-{k}.log", file=sys.stderr)

@@ -1,0 +1,86 @@
+"""Report files from tables alone: column contract, atomic writes, plot, summary."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from nas.report import LEAD_COLUMNS, plot_pareto, read_trials, write_csv_atomic, write_summary
+from nas.report.files import write_text
+from nas.report.tables import order_columns
+
+
+def table() -> pd.DataFrame:
+    return order_columns(pd.DataFrame([
+        {"param.width": 32, "number": 0, "state": "COMPLETE", "arch_id": "a" * 10,
+         "flops": 1_200_000_000, "params": 5_000_000, "proxy_accuracy": 0.81,
+         "proxy_seconds": 20.5, "feasible": True, "trained": True, "param.depth": 2,
+         "summary": "multi 224px conv1/4 | 32:conv*2"},
+        {"number": 1, "state": "COMPLETE", "arch_id": "b" * 10, "flops": 9_000_000_000,
+         "params": 50_000_000, "feasible": False, "trained": False, "param.width": 160,
+         "param.depth": 4},
+        {"number": 2, "state": "FAIL", "arch_id": "c" * 10, "flops": 2_000_000_000,
+         "params": 9_000_000, "failure": "NaN loss: loss became nan in epoch 2",
+         "feasible": True, "trained": True, "param.width": 64, "param.depth": 3},
+        {"number": 3, "state": "PRUNED", "arch_id": "d" * 10, "flops": 3_000_000_000,
+         "params": 12_000_000, "proxy_accuracy": 0.5, "feasible": True, "trained": True,
+         "param.width": 96, "param.depth": 3},
+    ]))
+
+
+def test_columns_lead_with_the_contract_and_end_with_sorted_params():
+    df = table()
+    assert tuple(df.columns[:8]) == LEAD_COLUMNS
+    assert list(df.columns[-2:]) == ["param.depth", "param.width"]
+    assert str(df["flops"].dtype) == "Int64"
+
+
+def test_csv_round_trip_keeps_exact_integers_and_missing_values(tmp_path):
+    write_csv_atomic(table(), tmp_path / "trials.csv")
+    back = read_trials(tmp_path / "trials.csv")
+    assert back["flops"].tolist() == [1_200_000_000, 9_000_000_000, 2_000_000_000,
+                                      3_000_000_000]
+    assert pd.isna(back.loc[1, "proxy_accuracy"]) and back.loc[2, "failure"].startswith("NaN")
+
+
+def test_atomic_writes_leave_no_temp_files_and_readable_permissions(tmp_path):
+    path = write_text(tmp_path / "a" / "x.md", "hello")
+    assert path.read_text() == "hello" and os.listdir(path.parent) == ["x.md"]
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044  # group/other can read (umask 022)
+
+    class Boom(Exception):
+        pass
+
+    from nas.report.files import write_atomic
+
+    def fail(tmp):
+        raise Boom
+
+    with pytest.raises(Boom):
+        write_atomic(path, fail)
+    assert path.read_text() == "hello" and os.listdir(path.parent) == ["x.md"]
+
+
+def test_pareto_plot_is_a_png(tmp_path):
+    df = table()
+    plot_pareto(df, df.iloc[[0]], max_flops=4_000_000_000, path=tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    plot_pareto(df.iloc[[]], df.iloc[[]], max_flops=10**9, path=tmp_path / "empty.png")
+    assert (tmp_path / "empty.png").exists()  # a search with nothing trained yet
+
+
+def test_summary_from_files_only_with_fidelity(tmp_path):
+    df = table()
+    write_csv_atomic(df, tmp_path / "trials.csv")
+    write_csv_atomic(df.iloc[[0]], tmp_path / "pareto.csv")
+    text = write_summary(tmp_path).read_text()
+    assert "4 trials: 1 trained to the end of the proxy, 1 stopped early, 1 failed, 1 over " \
+           "budget" in text
+    assert "Best proxy accuracy 0.8100: trial #0, 1.2GFLOPs" in text
+    assert "conv1/4 \\| 32:conv*2" in text  # a | inside a table cell is escaped
+    assert "| 2 | NaN loss: loss became nan in epoch 2 |" in text
+    (tmp_path / "fidelity.md").write_text("## Proxy fidelity\n\nKendall tau 0.7\n")
+    assert write_summary(tmp_path).read_text().rstrip().endswith("Kendall tau 0.7")

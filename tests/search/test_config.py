@@ -1,0 +1,92 @@
+"""Resolving a search's options: defaults, one-line errors, and what a study is bound to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nas.search.config import SearchConfig, check_resume, parse_duration, parse_pruner
+from nas.space import ConfigError
+from nas.train.proxy import PROXY_PRESETS, get_proxy, load_proxy
+
+
+def make(**kw) -> SearchConfig:
+    return SearchConfig.create(**{"space": "hybrid", "budget": "4GFLOPs", **kw})
+
+
+def test_defaults_follow_the_readme():
+    cfg = make()
+    assert cfg.study_name == "hybrid-4GFLOPs" and cfg.out == Path("results/hybrid-4GFLOPs")
+    assert cfg.storage == str(Path("results/hybrid-4GFLOPs/study.journal"))
+    assert cfg.max_flops == 4_000_000_000 and cfg.resolution == 224
+    assert cfg.objectives == ("accuracy", "flops") and cfg.directions == ["maximize", "minimize"]
+    assert cfg.sampler == "tpe" and cfg.pruner == "median" and cfg.proxy.name == "cpu"
+    assert cfg.trials == 20 and cfg.timeout == 12 * 60  # the CPU default fits ~15 minutes
+    gpu = make(proxy=PROXY_PRESETS["gpu"])
+    assert gpu.trials == 100 and gpu.timeout is None
+
+
+def test_a_space_path_names_the_study_by_its_file():
+    cfg = make(space="/somewhere/my_space.yaml", budget="600M")
+    assert cfg.study_name == "my_space-600M"
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"budget": "4 apples"}, "budget: cannot read"),
+    ({"objectives": "flops,params"}, "--objectives: the objectives must include accuracy"),
+    ({"objectives": "accuracy,speed"}, "--objectives: expected one of accuracy, flops"),
+    ({"sampler": "cmaes"}, "--sampler: expected one of tpe, nsga2"),
+    ({"sampler": "nsga2", "objectives": "accuracy"}, "multi-objective sampler"),
+    ({"pruner": "hyperband"}, "does not support multi-objective studies"),
+    ({"pruner": "percentile:150"}, "`0 < P < 100` must hold, but got P=150"),
+    ({"trials": 0}, "--trials: expected an integer >= 1"),
+    ({"timeout": "soon"}, "--timeout: cannot read 'soon'"),
+    ({"max_params": "lots"}, "--max-params: cannot read"),
+])
+def test_bad_options_are_one_line_errors(kw, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        make(**kw)
+
+
+def test_durations_and_pruners_parse():
+    assert parse_duration("15m") == 900 and parse_duration("1.5h") == 5400
+    assert parse_duration("90") == 90 and parse_duration(30) == 30
+    assert parse_duration("none") is None and parse_duration(0) is None
+    assert parse_pruner("percentile:25") == ("percentile", 25.0)
+    assert make(pruner="hyperband", objectives="accuracy").pruner == "hyperband"
+
+
+def test_a_study_refuses_to_resume_under_another_budget_or_proxy():
+    stored = make().fingerprint()
+    check_resume(stored, make(trials=50, sampler="random", timeout="1h"))  # may change
+    with pytest.raises(ConfigError, match="max_flops: study has 4000000000, this run asks for "
+                                          "2000000000"):
+        check_resume(stored, make(budget="2GFLOPs", study_name="hybrid-4GFLOPs"))
+    with pytest.raises(ConfigError, match="proxy: study has"):
+        check_resume(stored, make(proxy=PROXY_PRESETS["tiny"]))
+
+
+def test_configuration_round_trips_through_a_dict():
+    cfg = make(max_params="25M", objectives="accuracy,flops,params")
+    assert SearchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_proxy_presets_and_files(tmp_path):
+    import torch
+
+    assert get_proxy(None, device=torch.device("cpu")).name == "cpu"
+    assert get_proxy("auto", device=torch.device("cuda")).name == "gpu"
+    path = tmp_path / "mine.yaml"
+    path.write_text("epochs: 5\nlr: 1.0e-3\n")
+    mine = load_proxy(path)
+    assert (mine.name, mine.epochs, mine.lr) == ("mine", 5, 1e-3)
+    assert mine.train_images == PROXY_PRESETS["cpu"].train_images
+    path.write_text("epochs: 5\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml: learning_rate: unknown field"):
+        load_proxy(path)
+    path.write_text("lr: 2e-3\n")  # YAML reads this as a string
+    with pytest.raises(ConfigError, match=r"proxy.lr: expected a number >= 0.*write 2.0e-3"):
+        load_proxy(path)
+    with pytest.raises(ConfigError, match="--proxy: unknown proxy preset 'fast'"):
+        get_proxy("fast", device=torch.device("cpu"))
