@@ -9,8 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nas.cost import format_amount
-
-from .files import write_atomic
+from nas.space.io import write_atomic
 
 
 def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,

@@ -15,8 +15,8 @@ import pandas as pd
 import yaml
 
 from nas.cost import format_amount
+from nas.space.io import write_text_atomic as write_text
 
-from .files import write_text
 from .tables import read_trials
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import write_text
+from nas.space.io import write_text_atomic as write_text
 
 LEAD_COLUMNS = ("number", "state", "arch_id", "flops", "params", "proxy_accuracy",
                 "proxy_seconds", "failure")

@@ -21,12 +21,12 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.cost import format_amount
-from nas.report.files import write_text
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
 from nas.report.summary import write_summary
 from nas.report.tables import write_csv_atomic
 from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
+from nas.space.io import write_text_atomic as write_text
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
 from nas.train.proxy_data import ProxyData, load_proxy_data

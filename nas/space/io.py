@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +31,28 @@ def read_yaml(path: str | os.PathLike) -> Any:
         raise ConfigError(f"not valid YAML: {problem}", field=where, source=str(path)) from None
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+def write_atomic(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """`write(tmp_path)` fills a temp file in the same folder, which then replaces `path`:
+    a reader (or a killed run) never sees half a file. The file gets the usual mode (0666
+    less the umask), not the owner-only mode of a temp file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the real suffix last: writers such as savefig pick the format from it
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=f".tmp{path.suffix}")
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give them the usual mode
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _umask() -> int:

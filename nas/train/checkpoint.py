@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,25 @@ import torch
 
 from nas.models import NasNet
 from nas.space import ArchSpec, ConfigError
+from nas.space.io import write_atomic
 
 CHECKPOINT_NAME = "last.pt"
 FORMAT_VERSION = 1
 
 
 def save_atomic(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """torch.save through a temp file + rename, flushed to disk: a checkpoint is the one file
+    whose loss costs hours."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is a normal file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
     _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

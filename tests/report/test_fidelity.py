@@ -68,6 +68,7 @@ def test_study_files(tmp_path):
     proxy, full = _tables([0.1, 0.2, 0.3, 0.4], [10.0, 20.0, 40.0, 30.0])
     failed = pd.DataFrame({"arch_id": ["arch0"], "proxy_accuracy": [0.99], "flops": [1e6]})
     trials = pd.concat([proxy.assign(state="COMPLETE"), failed.assign(state="FAIL")])
+    trials.insert(0, "number", range(len(trials)))  # the trials.csv contract leads with it
     trials.to_csv(tmp_path / "trials.csv", index=False)
     assert write_fidelity(tmp_path) is None  # no full results yet
     full.to_csv(tmp_path / "full_training.csv", index=False)
@@ -79,3 +80,4 @@ def test_study_files(tmp_path):
     assert measures.loc["pairwise_agreement", "value"] == pytest.approx(5 / 6)
     md = (tmp_path / "fidelity.md").read_text()
     assert "| Kendall τ | 0.667" in md and "| arch3 | 4 | 0.4000 | 1 | 30.00 | 2 |" in md
+    assert "| Kendall τ | 0.667" in (tmp_path / "summary.md").read_text()  # in the summary
