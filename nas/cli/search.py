@@ -13,10 +13,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .common import run
 
 DESCRIPTION = """\
-Search a space for architectures within a FLOP budget. Every candidate's FLOPs and params are
-measured (fvcore, at --resolution) before it is built for training; over-budget candidates are
-never trained and count as infeasible for the sampler; the rest are proxy-trained and the
-Pareto front of proxy accuracy vs cost is written to --out after every trial. Running the same
+Search a space for architectures within a FLOP budget. The feasible region is worked out
+before sampling (exact closed-form costs, equal to fvcore's) and the sampler only proposes
+architectures inside it, so N trials train N candidates; each is still measured with fvcore
+(at --resolution) before it is built for training. Candidates are proxy-trained and the Pareto
+front of proxy accuracy vs cost is written to --out after every trial. Running the same
 command again resumes the study up to --trials."""
 
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
+    from nas.cost import CostMismatch
     from nas.search import SearchError, make_config
     from nas.search import run as run_config
 
@@ -81,11 +83,11 @@ def _main(argv: list[str] | None) -> int:
     if args.dry_run:
         from nas.search.dry_run import dry_run
 
-        print(dry_run(cfg, progress=not args.no_progress))
+        print(dry_run(cfg))
         return 0
     try:
         outcome = run_config(cfg, progress=not args.no_progress)
-    except SearchError as e:
+    except (SearchError, CostMismatch) as e:
         print(f"nas-search: error: {e}", file=sys.stderr)
         return 1
     c = outcome.counts

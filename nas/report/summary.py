@@ -62,6 +62,9 @@ def _header(run: dict[str, Any], out: Path) -> str:
             f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
             f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
             f"{cfg.get('seed')}.")
+    fitting = run.get("budget", {}).get("fitting")
+    if fitting:
+        lines.append(f"Architectures of the space within the budget: {fitting}.")
     if prov:
         git = prov.get("git", {})
         sha = (git.get("sha") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")

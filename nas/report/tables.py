@@ -17,8 +17,8 @@ from nas.space.io import write_text_atomic as write_text
 LEAD_COLUMNS = ("number", "state", "arch_id", "flops", "params", "proxy_accuracy",
                 "proxy_seconds", "failure")
 PARAM_PREFIX = "param."
-INT_COLUMNS = ("number", "flops", "params", "epochs", "duplicate_of", "proxy_resolution",
-               "retry_of")
+INT_COLUMNS = ("number", "flops", "params", "closed_form_flops", "closed_form_params", "epochs",
+               "duplicate_of", "proxy_resolution", "retry_of")
 
 
 def order_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@
 """
 
 from .config import OBJECTIVES, PRUNERS, SAMPLERS, SearchConfig
-from .estimate import cheapest_architecture, check_budget_reachable, estimate_fit
+from .feasible import FeasibleRegion, FeasibleSampler, restrict_sampler
 from .objective import Objective, TrialFailed
 from .pruning import CheaperTrialsRule, make_early_stopping
 from .results import count, pareto_trials, trials_frame
@@ -17,16 +17,15 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "CheaperTrialsRule",
+    "FeasibleRegion",
+    "FeasibleSampler",
     "HeartbeatJournalStorage",
     "Objective",
     "SearchConfig",
     "SearchError",
     "SearchOutcome",
     "TrialFailed",
-    "cheapest_architecture",
-    "check_budget_reachable",
     "count",
-    "estimate_fit",
     "make_config",
     "make_early_stopping",
     "make_pruner",
@@ -34,6 +33,7 @@ __all__ = [
     "open_storage",
     "open_study",
     "pareto_trials",
+    "restrict_sampler",
     "run",
     "run_search",
     "trials_frame",

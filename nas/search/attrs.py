@@ -9,6 +9,7 @@ SPEC = "spec"  # ArchSpec.to_dict() at the target resolution
 SUMMARY = "summary"  # ArchSpec.summary()
 FLOPS = "flops"  # fvcore, per image, at the target resolution
 PARAMS = "params"
+CLOSED_FORM = "closed_form"  # [FLOPs, params] by nas.cost.closed_form: must equal fvcore's
 LATENCY_MS = "latency_ms"
 COSTS = "costs"  # values of the cost objectives, in objective order (for early stopping)
 FEASIBLE = "feasible"
@@ -24,8 +25,8 @@ FAILURE = "failure"  # why a trial failed (NaN loss, out of memory, an exception
 WORKER = "worker"  # host:pid of the process that ran it
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
-TRIAL_ATTRS = (ARCH_ID, SPEC, SUMMARY, FLOPS, PARAMS, LATENCY_MS, COSTS, FEASIBLE, TRAINED,
-               DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, PROXY_SECONDS, PROXY_RESOLUTION,
-               IMAGES_PER_S, FAILURE, WORKER)
+TRIAL_ATTRS = (ARCH_ID, SPEC, SUMMARY, FLOPS, PARAMS, CLOSED_FORM, LATENCY_MS, COSTS, FEASIBLE,
+               TRAINED, DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, PROXY_SECONDS,
+               PROXY_RESOLUTION, IMAGES_PER_S, FAILURE, WORKER)
 
 STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

@@ -1,88 +1,71 @@
 """`nas-search --dry-run`: how much of the space fits the budget and what the run would cost.
 
-`fit_report` answers the first question (the seam for an exact count), `time_estimate` the
-second; nothing is trained and no study is created.
+The count is exact (`FeasibleRegion`: dynamic programming over stages on closed-form costs);
+the time comes from a few timed training steps of architectures sampled inside the region.
+Nothing is trained and no study is stored.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 
+import optuna
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from nas.cost import format_amount
+from nas.cost import NoClosedForm, measure
 from nas.models import NasNet
 from nas.space import ArchSpec, SearchSpace, load_space
 from nas.train.device import autocast, memory_format, pick_device
 from nas.train.proxy import ProxyConfig, proxy_resolution
 
 from .config import SearchConfig
-from .estimate import FitEstimate, cheapest_architecture, estimate_fit
+from .feasible import FeasibleRegion, FeasibleSampler
 
-SAMPLES = 64  # architectures measured for the Monte-Carlo share (fvcore: ~0.3s each at 224px)
+TIMED = 3  # architectures whose training steps are timed for the estimate
 
 
-def dry_run(cfg: SearchConfig, *, samples: int | None = None, progress: bool = True) -> str:
-    samples = samples or SAMPLES
+def dry_run(cfg: SearchConfig) -> str:
     space = load_space(cfg.space)
-    lines, est, feasible = fit_report(space, cfg, samples=samples, progress=progress)
-    if est is not None and feasible:
-        lines += time_estimate(cfg, est, feasible)
+    try:
+        region = FeasibleRegion(space, max_flops=cfg.max_flops, max_params=cfg.max_params,
+                                resolution=cfg.resolution)
+    except NoClosedForm as e:
+        return (f"space {space.name!r}: the feasible region needs closed-form costs ({e}); a "
+                f"search would measure every proposal with fvcore and skip those over budget")
+    lines = [region.summary()]
+    if region.problem() is None:
+        lines += time_estimate(cfg, space, region)
     return "\n".join(lines)
 
 
-def fit_report(space: SearchSpace, cfg: SearchConfig, *, samples: int, progress: bool
-               ) -> tuple[list[str], FitEstimate | None, list[ArchSpec]]:
-    """Space size, the cheapest architecture found, and a Monte-Carlo share within budget."""
-    size = space.size()
-    lines = [f"space {space.name}: {size} architectures"
-             + ("" if size.exact else " (bound: product of the choices' sizes)"),
-             f"budget: {format_amount(cfg.max_flops)} at {cfg.resolution}px"
-             + (f", {format_amount(cfg.max_params, '')} params" if cfg.max_params else "")]
-    cheapest = cheapest_architecture(space, resolution=cfg.resolution, max_flops=cfg.max_flops,
-                                     max_params=cfg.max_params)
-    lines.append(f"cheapest found: {format_amount(cheapest.flops)}, "
-                 f"{format_amount(cheapest.params, '')} params ({cheapest.spec.summary()})")
-    if cheapest.flops > cfg.max_flops or (cfg.max_params and cheapest.params > cfg.max_params):
-        lines.append("no architecture found fits the budget: a search would stop with an error")
-        return lines, None, []
-
-    bar = tqdm(total=samples, desc="measuring samples", file=sys.stderr,
-               disable=not (progress and sys.stderr.isatty()), leave=False)
-    feasible: list[ArchSpec] = []
-    est = estimate_fit(space, resolution=cfg.resolution, max_flops=cfg.max_flops,
-                       max_params=cfg.max_params, samples=samples, seed=cfg.seed,
-                       progress=lambda i: bar.update(1), keep=feasible)
-    bar.close()
-    lo, hi = est.interval()
-    fits = f"{est.fitting} of {est.samples} uniform samples fit ({est.share:.0%}, 95% CI " \
-           f"{lo:.0%}-{hi:.0%})"
-    if not math.isinf(size.count):
-        fits += f": about {est.share * size.count:,.0f} architectures" + (
-            "" if size.exact else " (of the bound)")
-    lines.append(fits)
-    return lines, est, feasible
+def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int,
+                     resolution: int) -> list[ArchSpec]:
+    """`n` architectures drawn as the search draws them (a random sampler restricted to the
+    region), from a throwaway in-memory study."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    sampler = FeasibleSampler(optuna.samplers.RandomSampler(seed=seed), region, seed=seed)
+    study = optuna.create_study(sampler=sampler)
+    return [space.sample(study.ask(), resolution=resolution) for _ in range(n)]
 
 
-def time_estimate(cfg: SearchConfig, est: FitEstimate, feasible: list[ArchSpec]) -> list[str]:
-    """Seconds per trained candidate, from a few timed training steps of fitting samples."""
+def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion) -> list[str]:
+    """Seconds per trained candidate: proxy training (timed steps) + the fvcore check."""
     device = pick_device(cfg.device)
-    per_train = [_train_seconds(spec, cfg.proxy, device) for spec in feasible[:3]]
-    train = sum(per_train) / len(per_train)
-    proposals = 1 / max(est.share, 1e-9)  # proposals per candidate that fits
-    per_candidate = train + proposals * est.seconds_per_measure
+    specs = feasible_samples(space, region, n=TIMED, seed=cfg.seed, resolution=cfg.resolution)
+    start = time.perf_counter()
+    measure(specs[0])
+    per_measure = time.perf_counter() - start
+    train = sum(_train_seconds(spec, cfg.proxy, device) for spec in specs) / len(specs)
+    per_candidate = train + per_measure
     total = cfg.trials * per_candidate
-    lines = [f"proxy {cfg.proxy.name}: about {train:.0f}s of training per candidate, "
-             f"{proposals:.1f} proposals measured per candidate ({est.seconds_per_measure:.2f}s "
-             f"each)",
-             f"run: {cfg.trials} candidates x {per_candidate:.0f}s = about {total / 60:.1f} min "
-             f"with {cfg.workers} worker(s)"]
+    lines = [f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
+             f"of fvcore measuring per candidate (timed on {len(specs)} architectures sampled "
+             f"in the region, {device.type})",
+             f"  run: {cfg.trials} candidates x {per_candidate:.0f}s = about "
+             f"{total / 60:.1f} min with {cfg.workers} worker(s)"]
     if cfg.timeout is not None and total / cfg.workers > cfg.timeout:
-        lines.append(f"--timeout {cfg.timeout / 60:.1f} min stops it first, after about "
+        lines.append(f"  --timeout {cfg.timeout / 60:.1f} min stops it first, after about "
                      f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
                      f"continue)")
     return lines

@@ -1,11 +1,14 @@
 """One trial of a search: sample, measure, (maybe) proxy-train, and record everything.
 
 The order is the point: the candidate's FLOPs and params are measured (fvcore, at the target
-resolution) and stored on the trial before it is built for training. Over budget, it is never
-trained: it completes with accuracy 0 and positive constraint values, which every Optuna
-sampler reads as infeasible (`trial.set_constraint`). An architecture seen before reuses the
-earlier result. A failure (NaN loss, out of memory, an exception while building or training)
-is recorded with its reason and the study goes on.
+resolution) and stored on the trial, with the closed-form count the sampler relied on, before
+it is built for training; the two must agree (`CostMismatch` stops the search). The sampler
+only proposes architectures within budget, but one over budget all the same (enqueued by
+hand, or from a space without closed-form costs) is never trained: it completes with accuracy
+0 and positive constraint values, which every Optuna sampler reads as infeasible
+(`trial.set_constraint`). An architecture seen before reuses the earlier result. A failure
+(NaN loss, out of memory, an exception while building or training) is recorded with its
+reason and the study goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from nas.cost import measure
+from nas.cost import CostMismatch, measure, verify_cost
 from nas.space import ArchSpec, SearchSpace
 from nas.train.proxy import (
     ProxyConfig,
@@ -113,10 +116,15 @@ class Objective:
                                  earlier.user_attrs[attrs.PARAMS],
                                  earlier.user_attrs.get(attrs.LATENCY_MS))
             else:
-                report = measure(spec)
+                closed, report = verify_cost(spec, report=measure(spec))
                 cand = Candidate(spec, report.flops, report.params)
+                if closed.method == "closed-form":
+                    trial.set_user_attr(attrs.CLOSED_FORM, [closed.flops, closed.params])
             if "latency" in self.objectives and cand.latency_ms is None:
                 cand.latency_ms = measure_latency(spec, device=self.data.device)
+        except CostMismatch as e:  # the budget guarantee is broken: stop, do not go on
+            self._fail(trial, f"closed form and fvcore disagree: {e}")
+            raise
         except Exception as e:
             raise self._fail(trial, f"measuring failed: {type(e).__name__}: {e}") from e
         trial.set_user_attr(attrs.FLOPS, cand.flops)

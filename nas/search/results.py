@@ -18,11 +18,13 @@ def trial_row(t: FrozenTrial) -> dict:
     ua = t.user_attrs
     curve = ua.get(attrs.CURVE) or []
     duration = t.duration.total_seconds() if t.duration is not None else None
+    closed = ua.get(attrs.CLOSED_FORM) or [None, None]
     row = {
         "number": t.number, "state": t.state.name, "arch_id": ua.get(attrs.ARCH_ID),
         "flops": ua.get(attrs.FLOPS), "params": ua.get(attrs.PARAMS),
         "proxy_accuracy": ua.get(attrs.PROXY_ACCURACY) if curve else None,
         "proxy_seconds": ua.get(attrs.PROXY_SECONDS), "failure": ua.get(attrs.FAILURE),
+        "closed_form_flops": closed[0], "closed_form_params": closed[1],
         "feasible": ua.get(attrs.FEASIBLE), "trained": ua.get(attrs.TRAINED),
         "duplicate_of": ua.get(attrs.DUPLICATE_OF), "epochs": len(curve) or None,
         "curve": ";".join(f"{a:.4f}" for a in curve) or None,

@@ -1,7 +1,8 @@
 """`run_search`: the budgeted search, from a configuration to the reports on disk.
 
-Order of work: check that the budget is reachable, load the proxy data, open (or resume) the
-study, start extra worker processes, then trials until the requested number of candidates was
+Order of work: work out the feasible region (a budget nothing meets is an error here, before
+any training), load the proxy data, open (or resume) the study with a sampler restricted to the
+region, start extra worker processes, then trials until the requested number of candidates was
 trained or the time budget would be overrun. The reports are rewritten after every trial.
 """
 
@@ -20,7 +21,7 @@ import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.cost import format_amount
+from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
 from nas.report.summary import write_summary
@@ -33,12 +34,12 @@ from nas.train.proxy_data import ProxyData, load_proxy_data
 
 from . import attrs
 from .config import SearchConfig, check_resume
-from .estimate import Cheapest, check_budget_reachable
+from .feasible import FeasibleRegion
 from .objective import Objective, TrialFailed
 from .progress import Progress
 from .pruning import make_early_stopping
 from .results import Counts, count, pareto_trials, trials_frame
-from .samplers import SamplerRestriction, make_pruner, make_sampler
+from .samplers import make_pruner, make_sampler
 from .storage import mask_url, open_storage
 from .workers import start_workers, wait_workers
 
@@ -59,13 +60,12 @@ class SearchOutcome:
 
 
 def run_search(*, space: str, budget: str | int, progress: bool = True,
-               restrict: SamplerRestriction | None = None, **options: object) -> SearchOutcome:
+               **options: object) -> SearchOutcome:
     """The Python API of `nas-search`: the same options, as keyword arguments
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
     `device=`, `workers=`, `max_params=`, `pruner=`)."""
-    return run(make_config(space=space, budget=budget, **options), progress=progress,
-               restrict=restrict)
+    return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
 def make_config(*, space: str, budget: str | int, proxy: object = None, device: str = "auto",
@@ -79,22 +79,20 @@ def make_config(*, space: str, budget: str | int, proxy: object = None, device: 
                                device=device, **options)
 
 
-def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0,
-        restrict: SamplerRestriction | None = None) -> SearchOutcome:
+def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> SearchOutcome:
     _quiet_optuna()
     space = load_space(cfg.space)
     device = pick_device(cfg.device)
     if device.type == "cpu" and cfg.workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
-    cheapest = check_budget_reachable(space, resolution=cfg.resolution,
-                                      max_flops=cfg.max_flops, max_params=cfg.max_params)
+    region = feasible_region(space, cfg)
     data = load_proxy_data(cfg.data, train_images=cfg.proxy.train_images,
                            val_images=cfg.proxy.val_images, seed=cfg.seed, device=device,
                            folder_size=2 * cfg.proxy.resolution)
-    study = open_study(cfg, space, worker_index=worker_index, restrict=restrict)
+    study = open_study(cfg, space, region=region, worker_index=worker_index)
     lead = worker_index == 0
     if lead:
-        write_run_yaml(cfg, space, cheapest, study, device)
+        write_run_yaml(cfg, space, region, study, device)
     workers = start_workers(cfg, device=device) if lead and cfg.workers > 1 else []
     try:
         _optimize(cfg, space, study, data, progress=progress and lead)
@@ -106,8 +104,23 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0,
     return outcome if lead else _outcome(cfg, study)
 
 
-def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
-               restrict: SamplerRestriction | None = None) -> optuna.Study:
+def feasible_region(space: SearchSpace, cfg: SearchConfig) -> FeasibleRegion | None:
+    """The architectures within budget; ConfigError when there are none. None when a mixer of
+    the space has no closed-form cost: then every proposal is measured with fvcore and those
+    over budget are skipped (reported to the sampler as infeasible)."""
+    try:
+        region = FeasibleRegion(space, max_flops=cfg.max_flops, max_params=cfg.max_params,
+                                resolution=cfg.resolution)
+    except NoClosedForm as e:
+        logging.getLogger("nas.search").warning("no closed-form cost (%s): the sampler is not "
+                                                "restricted to the budget", e)
+        return None
+    region.check()
+    return region
+
+
+def open_study(cfg: SearchConfig, space: SearchSpace, *, region: FeasibleRegion | None,
+               worker_index: int = 0) -> optuna.Study:
     """Create the study, or load it and check it was made for the same question.
 
     The sampler's seed is --seed plus the number of trials already in the study (and the
@@ -127,9 +140,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, *, worker_index: int = 0,
         else:
             check_resume(stored, cfg)
     seed = cfg.seed + 10_007 * worker_index + len(study.get_trials(deepcopy=False))
-    study.sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, space=space,
-                                 max_flops=cfg.max_flops, max_params=cfg.max_params,
-                                 resolution=cfg.resolution, restrict=restrict)
+    study.sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, region=region)
     return study
 
 
@@ -273,17 +284,23 @@ def _outcome(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
     return SearchOutcome(cfg, study, table, table[table["number"].isin(front)], count(trials))
 
 
-def write_run_yaml(cfg: SearchConfig, space: SearchSpace, cheapest: Cheapest,
+def write_run_yaml(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion | None,
                    study: optuna.Study, device: torch.device) -> None:
     config = cfg.to_dict()
     config["storage"] = mask_url(cfg.storage)
+    budget: dict = {"max_flops": cfg.max_flops, "max_params": cfg.max_params}
+    if region is not None:
+        cheapest = region.extreme_spec("cheapest")
+        cost = closed_form(cheapest)
+        budget.update(fitting=str(region.count), cheapest={
+            "flops": cost.flops, "params": cost.params, "summary": cheapest.summary()})
     doc = {
+        # what other tools read first (nas-train --from): the data and the target resolution
+        "space": space.name, "data": cfg.data, "resolution": cfg.resolution,
         "config": config,
-        "space": {"name": space.name, "source": space.source, "size": str(space.size()),
-                  "description": space.description},
-        "budget": {"max_flops": cfg.max_flops, "max_params": cfg.max_params,
-                   "cheapest_found": {"flops": cheapest.flops, "params": cheapest.params,
-                                      "summary": cheapest.spec.summary()}},
+        "space_info": {"name": space.name, "source": space.source,
+                       "description": space.description},
+        "budget": budget,
         "study": {"name": study.study_name, "storage": mask_url(cfg.storage),
                   "directions": cfg.directions,
                   "trials_at_start": len(study.get_trials(deepcopy=False))},

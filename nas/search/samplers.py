@@ -1,39 +1,29 @@
 """Optuna samplers and pruners by short name: the one place a study's strategy is built.
 
-`make_sampler` is also the seam where a sampler can be wrapped so that it only proposes
-architectures within the budget (see `restrict`): everything else takes the sampler it returns.
+`make_sampler` wraps the sampler so that it only proposes architectures within the budget
+(`nas.search.feasible.FeasibleSampler`): N trials train N feasible candidates.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 import optuna
 from optuna.samplers import BaseSampler
 
-from nas.space import SearchSpace
-
-# (sampler, space, max_flops, max_params, resolution) -> sampler that never proposes a
-# candidate over the budget. None: the search measures every candidate and reports the
-# over-budget ones to the sampler as infeasible (trial constraints).
-SamplerRestriction = Callable[..., BaseSampler]
+from .feasible import FeasibleRegion, FeasibleSampler
 
 
-def make_sampler(name: str, *, seed: int | None, trials: int, space: SearchSpace | None = None,
-                 max_flops: int | None = None, max_params: int | None = None,
-                 resolution: int | None = None,
-                 restrict: SamplerRestriction | None = None) -> BaseSampler:
-    """Optuna's sampler `name`, tuned for a search of about `trials` trained candidates.
+def make_sampler(name: str, *, seed: int | None, trials: int,
+                 region: FeasibleRegion | None = None) -> BaseSampler:
+    """Optuna's sampler `name`, tuned for a search of about `trials` trained candidates, and
+    restricted to `region` (the architectures within budget) when given.
 
-    Every sampler here reads the trials' constraints (`trial.set_constraint`), so over-budget
-    candidates count as infeasible, not as bad ones.
+    Every sampler here also reads the trials' constraints (`trial.set_constraint`), so a
+    candidate over budget all the same (one enqueued by hand) counts as infeasible.
     """
     sampler = _build(name, seed=seed, trials=trials)
-    if restrict is not None:
-        sampler = restrict(sampler, space, max_flops=max_flops, max_params=max_params,
-                           resolution=resolution)
-    return sampler
+    return FeasibleSampler(sampler, region, seed=seed) if region is not None else sampler
 
 
 def _build(name: str, *, seed: int | None, trials: int) -> BaseSampler:

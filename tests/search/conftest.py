@@ -30,7 +30,7 @@ stages:
     blocks: [[{choice: [conv, attn]}, {int: [1, 2]}]]
     heads: {param: width, div: 8}
 """
-TINY_BUDGET = "300K"  # 11 of the 16 fit
+TINY_BUDGET = "300K"  # 9 of the 16 fit
 TINY_PROXY = ProxyConfig("test", epochs=2, resolution=32, train_images=128, val_images=64,
                          batch_size=32, warmup_epochs=0.0, eval_batch_size=64)
 

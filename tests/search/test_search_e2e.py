@@ -55,17 +55,36 @@ def test_trials_csv_follows_the_contract(searched):
     assert str(df["flops"].dtype) == "Int64" and str(df["params"].dtype) == "Int64"
 
 
-def test_flops_are_measured_for_every_candidate_and_over_budget_ones_never_train(searched):
+def test_every_proposal_fits_and_both_counts_are_recorded_and_agree(searched):
+    """The sampler is restricted to the feasible region: nothing over budget is proposed, so
+    the 6 trials asked for are 6 trained candidates (repeats reuse a result, not a trial)."""
     _, out = searched
     df = read_trials(out / "trials.csv")
-    budget = parse_budget(TINY_BUDGET)
-    assert df["flops"].notna().all() and (df["flops"] > 0).all()
-    over = df[df["flops"] > budget]
-    assert (over["feasible"].astype(str) == "False").all()
-    assert (over["trained"].astype(str) == "False").all()
-    assert over["proxy_accuracy"].isna().all() and over["epochs"].isna().all()
-    under = df[df["flops"] <= budget]
-    assert (under["feasible"].astype(str) == "True").all()
+    assert df["flops"].notna().all() and (df["flops"] <= parse_budget(TINY_BUDGET)).all()
+    assert (df["feasible"].astype(str) == "True").all()
+    assert len(df[df["duplicate_of"].isna()]) == 6
+    measured = df[df["duplicate_of"].isna()]
+    assert (measured["closed_form_flops"] == measured["flops"]).all()
+    assert (measured["closed_form_params"] == measured["params"]).all()
+
+
+def test_an_enqueued_over_budget_candidate_is_measured_but_never_trained(tiny_space, tmp_path):
+    """Enqueued params bypass samplers: the fvcore check still keeps them from training."""
+    from nas.space import load_space
+
+    space = load_space(tiny_space)
+    over = next(params for params, spec in space.walk()
+                if measure(spec).flops > parse_budget(TINY_BUDGET))
+    first = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=1,
+                       out=tmp_path, device="cpu", progress=False)
+    first.study.enqueue_trial(over)
+    run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
+               out=tmp_path, device="cpu", progress=False)
+    df = read_trials(tmp_path / "trials.csv")
+    row = df[df["flops"] > parse_budget(TINY_BUDGET)]
+    assert len(row) == 1 and row["feasible"].astype(str).eq("False").all()
+    assert row["trained"].astype(str).eq("False").all() and row["epochs"].isna().all()
+    assert (df["trained"].astype(str) == "True").sum() == 2
 
 
 def test_stored_flops_are_fvcore_counts_at_the_target_resolution(searched):
@@ -119,6 +138,8 @@ def test_pareto_specs_load_in_nas_flops_and_build_model(searched, capsys):
 def test_run_yaml_records_configuration_and_provenance(searched):
     _, out = searched
     run = yaml.safe_load((out / "run.yaml").read_text())
+    assert run["data"] == "fashion-mnist" and run["resolution"] == 32  # read by nas-train
+    assert run["budget"]["fitting"].startswith("9 fit") and "exact" in run["budget"]["fitting"]
     cfg = run["config"]
     assert cfg["budget"] == TINY_BUDGET and cfg["max_flops"] == 300_000
     assert cfg["resolution"] == 32 and cfg["sampler"] == "tpe" and cfg["seed"] == 0
