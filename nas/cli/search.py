@@ -83,7 +83,8 @@ def _main(argv: list[str] | None) -> int:
     if args.dry_run:
         from nas.search.dry_run import dry_run
 
-        print(dry_run(cfg))
+        for part in dry_run(cfg):
+            print(part, flush=True)
         return 0
     try:
         outcome = run_config(cfg, progress=not args.no_progress)

@@ -8,6 +8,7 @@ Nothing is trained and no study is stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import optuna
 import torch
@@ -25,18 +26,19 @@ from .feasible import FeasibleRegion, FeasibleSampler
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
 
-def dry_run(cfg: SearchConfig) -> str:
+def dry_run(cfg: SearchConfig) -> Iterator[str]:
+    """The report in parts, the exact count first (seconds), the timed estimate after."""
     space = load_space(cfg.space)
     try:
         region = FeasibleRegion(space, max_flops=cfg.max_flops, max_params=cfg.max_params,
                                 resolution=cfg.resolution)
     except NoClosedForm as e:
-        return (f"space {space.name!r}: the feasible region needs closed-form costs ({e}); a "
-                f"search would measure every proposal with fvcore and skip those over budget")
-    lines = [region.summary()]
+        yield (f"space {space.name!r}: the feasible region needs closed-form costs ({e}); a "
+               f"search would measure every proposal with fvcore and skip those over budget")
+        return
+    yield region.summary()
     if region.problem() is None:
-        lines += time_estimate(cfg, space, region)
-    return "\n".join(lines)
+        yield "\n".join(time_estimate(cfg, space, region))
 
 
 def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import math
 import textwrap
+from collections import Counter
 
 import optuna
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from nas.cost import NoClosedForm, closed_form
 from nas.search.feasible import FeasibleRegion, FeasibleSampler, restrict_sampler
 from nas.space import ConfigError, load_space
+from nas.space.choices import Replay
 
 net_region = importlib.import_module("nas.search._private.net_region")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -245,7 +247,36 @@ def test_a_budget_just_above_the_cheapest_is_still_always_met(tmp_path):
                                max_flops=max_flops)
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= max_flops for _, cost, _ in seen)
+    assert sampler.stats["uniform draws"] == 30  # whole architectures drawn inside the region
+    # without draws, choice-by-choice restriction alone must still meet the budget
+    sampler = FeasibleSampler(optuna.samplers.RandomSampler(seed=1), sampler.region, draws=0)
+    _, seen = _run(space, sampler, n_trials=30)
+    assert all(cost.flops <= max_flops for _, cost, _ in seen)
     assert sampler.stats["repaired"] + sampler.stats["resampled"] > 0
+
+
+def test_random_search_draws_from_its_own_distribution_conditioned_on_fitting(tmp_path):
+    """Restricting a random sampler must not skew it (towards the budget's edge, say): each
+    feasible decision path comes up as often as under plain random sampling given that it
+    fits (probability: the product of 1/options of its decisions)."""
+    space = _space(tmp_path, MINI)
+    budget = sorted(closed_form(s).flops for _, s in space.walk())[60]
+    expected: dict[tuple, float] = {}
+    path: list[int] | None = []
+    while path is not None:
+        replay = Replay(path)
+        spec = space.sample(replay)
+        if closed_form(spec).flops <= budget:
+            key = tuple(sorted(replay.params.items()))
+            expected[key] = math.prod(1 / w for w in replay.widths)
+        path = replay.next_path()
+    total = sum(expected.values())
+    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=0), space, max_flops=budget)
+    study, _ = _run(space, sampler, n_trials=1200)
+    seen = Counter(tuple(sorted(t.params.items())) for t in study.trials)
+    assert set(seen) <= set(expected)
+    tv = sum(abs(seen[k] / 1200 - p / total) for k, p in expected.items()) / 2
+    assert tv < 0.15, tv  # noise at 1200 draws: ~0.08; choice-by-choice restriction: ~0.25
 
 
 def test_params_budget_and_foreign_hyperparameters(tmp_path):

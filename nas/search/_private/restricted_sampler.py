@@ -18,6 +18,8 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.space import ConfigError, RandomChooser
+
 if TYPE_CHECKING:
     from optuna.study import Study
 
@@ -31,7 +33,12 @@ class FeasibleSampler(BaseSampler):
 
     The rule. Every architecture choice goes through `sample_independent`, in the order the
     space asks its questions; the base's joint proposal (`sample_relative`) is kept aside and
-    handed out there, so nothing reaches the trial unchecked. A proposed value is kept when
+    handed out there, so nothing reaches the trial unchecked. When the base has no joint
+    proposal (a random sampler, or any sampler's start-up trials), the proposal is a whole
+    architecture drawn uniformly from the feasible region by rejection (random decisions,
+    closed-form check, at most `draws` tries): choice by choice restriction alone would skew
+    such trials towards the budget's edge, since early choices are made before anything
+    constrains them. A proposed value is kept when
     the trial can still be completed within budget (the region's dynamic programme answers
     exactly, from the cheapest completion left). Otherwise the base is asked again, up to
     `retries` times: that samples the base's own distribution restricted to the feasible
@@ -46,12 +53,13 @@ class FeasibleSampler(BaseSampler):
     """
 
     def __init__(self, base: BaseSampler, region: FeasibleRegion, *, retries: int = 4,
-                 seed: int | None = None):
+                 draws: int = 1000, seed: int | None = None):
         if retries < 0:
             raise ValueError(f"`retries >= 0` must hold, but got retries={retries}")
         self.base = base
         self.region = region
         self.retries = retries
+        self.draws = draws
         self.stats: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._proposals: dict[int, dict[str, Any]] = {}
@@ -82,9 +90,26 @@ class FeasibleSampler(BaseSampler):
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         proposal = self.base.sample_relative(study, trial, search_space) if search_space else {}
+        if not proposal:
+            proposal = self._uniform_draw()
         with self._lock:
             self._proposals[trial.number] = dict(proposal)
         return {}  # handed out one by one in sample_independent, after the check
+
+    def _uniform_draw(self) -> dict[str, Any]:
+        """The decisions of a random architecture within budget (rejection sampling), or {}
+        when `draws` tries found none (the choice-by-choice restriction then does the work)."""
+        space, resolution = self.region.space, self.region.resolution
+        for _ in range(self.draws):
+            chooser = RandomChooser(self._rng)
+            try:
+                spec = space.sample(chooser, resolution=resolution)
+            except ConfigError:  # a path invalid at this resolution
+                continue
+            if self.region.fits(spec):
+                self.stats["uniform draws"] += 1
+                return chooser.params
+        return {}
 
     # --- the restriction --------------------------------------------------------------------
 
