@@ -97,6 +97,11 @@ def bench_waste(samples: int, trials: int, seed: int) -> list[dict]:
         wasted = sum(f > budget for f in flops) / len(flops)
         rows.append(row("wasted_share", wasted, "share", space="hybrid", budget=g, n=samples,
                         detail="plain RandomSampler: samples over budget"))
+        fitting = [f / budget for f in flops if f <= budget]
+        rows.append(row("plain_budget_use", sum(fitting) / max(len(fitting), 1), "share",
+                        space="hybrid", budget=g, n=len(fitting),
+                        detail="plain RandomSampler: mean FLOPs / budget of the samples that "
+                               "fit (what an unskewed restricted random search should match)"))
         t = time.perf_counter()
         region = FeasibleRegion(space, max_flops=budget)
         count = region.count
@@ -134,7 +139,7 @@ def _restricted(space, region: FeasibleRegion, trials: int, seed: int, g: int,
         used.append(cost.flops / region.max_flops)
         study.tell(trial, math.log(cost.params))
     ms = 1000 * (time.perf_counter() - t) / trials
-    decided = sum(sampler.stats.values()) - sampler.stats["passed through"]
+    decided = sum(sampler.stats[k] for k in ("kept", "no opinion", "resampled", "repaired"))
     who = f"FeasibleSampler({sampler.base})"
     rows = [row("restricted_over_budget", over, "trials", space="hybrid", budget=g, n=trials,
                 detail=f"{who}: trials over budget"),
@@ -142,6 +147,9 @@ def _restricted(space, region: FeasibleRegion, trials: int, seed: int, g: int,
                 detail=f"{who}: ask + sample + tell, region built"),
             row("restricted_budget_use", sum(used) / len(used), "share", space="hybrid",
                 budget=g, n=trials, detail=f"{who}: mean FLOPs / budget")]
+    rows.append(row("restricted_uniform_trials", sampler.stats["uniform draws"] / trials, "share",
+                    space="hybrid", budget=g, n=trials,
+                    detail=f"{who}: trials drawn whole from the region (no joint proposal)"))
     for what in ("kept", "resampled", "repaired"):
         rows.append(row(f"restricted_{what}", sampler.stats[what] / decided, "share",
                         space="hybrid", budget=g, n=decided,

@@ -249,19 +249,26 @@ class Replay:
         self.params[name] = options[i]
         return options[i]
 
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        return self._take(name, list(choices))
+    def _options(self, name: str, options: list[Any]) -> list[Any]:
+        """The options walked at a choice (subclasses pin or thin them)."""
+        return options
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int:
-        return self._take(name, list(range(low, high + 1, step)))
-
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
+    def _float_grid(self, name: str, low: float, high: float, step: float | None) -> list[float]:
         grid = FloatRange(low, high, step).values()
         if grid is None:
             raise Continuous(name)
-        return self._take(name, grid)
+        return grid
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._take(name, self._options(name, list(choices)))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
+                    log: bool = False) -> int:
+        return self._take(name, self._options(name, list(range(low, high + 1, step))))
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        return self._take(name, self._options(name, self._float_grid(name, low, high, step)))
 
     def next_path(self) -> list[int] | None:
         """The next decision sequence in odometer order, or None when all were visited."""

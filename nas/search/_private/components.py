@@ -55,23 +55,15 @@ class Enumerate(Replay):
         self.pinned = pinned
         self.continuous = False
 
-    def _choose(self, name: str, options: list[Any]) -> Any:
-        return self._take(name, [self.pinned[name]] if name in self.pinned else options)
+    def _options(self, name: str, options: list[Any]) -> list[Any]:
+        return [self.pinned[name]] if name in self.pinned else options
 
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        return self._choose(name, list(choices))
-
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int:
-        return self._choose(name, list(range(low, high + 1, step)))
-
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
+    def _float_grid(self, name: str, low: float, high: float, step: float | None) -> list[float]:
         grid = FloatRange(low, high, step).values()
         if grid is None:
             self.continuous = True
             grid = [low, high] if high > low else [low]
-        return self._choose(name, grid)
+        return grid
 
 
 Builder = Callable[[Callable[[Leaf, str], Any]], Any]
