@@ -62,7 +62,8 @@ def _header(run: dict[str, Any], out: Path) -> str:
             f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
             f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
             f"{cfg.get('seed')}.")
-    fitting = run.get("budget", {}).get("fitting")
+    budget = run.get("budget")
+    fitting = budget.get("fitting") if isinstance(budget, dict) else None
     if fitting:
         lines.append(f"Architectures of the space within the budget: {fitting}.")
     if prov:
