@@ -23,7 +23,7 @@ command again resumes the study up to --trials."""
 
 def parser() -> argparse.ArgumentParser:
     from nas.search.config import OBJECTIVES, SAMPLERS, SEARCH_DEFAULTS
-    from nas.train.proxy import PROXY_PRESETS
+    from nas.train.proxy_config import PROXY_PRESETS
 
     p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
     p.add_argument("--space", required=True, help="a space of search_spaces/ by name, or a "
@@ -70,22 +70,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    from nas.cost import CostMismatch
-    from nas.search import SearchError, make_config
-    from nas.search import run as run_config
 
-    cfg = make_config(
-        space=args.space, budget=args.budget, max_params=args.max_params,
-        resolution=args.resolution, trials=args.trials, timeout=args.timeout,
-        sampler=args.sampler, objectives=args.objectives, pruner=args.pruner,
-        proxy=args.proxy, data=args.data, storage=args.storage, study_name=args.study_name,
-        out=args.out, seed=args.seed, device=args.device, workers=args.workers)
+    def config():  # loads torch: the dry run's count is printed before
+        from nas.search import make_config
+
+        return make_config(
+            space=args.space, budget=args.budget, max_params=args.max_params,
+            resolution=args.resolution, trials=args.trials, timeout=args.timeout,
+            sampler=args.sampler, objectives=args.objectives, pruner=args.pruner,
+            proxy=args.proxy, data=args.data, storage=args.storage,
+            study_name=args.study_name, out=args.out, seed=args.seed, device=args.device,
+            workers=args.workers)
+
     if args.dry_run:
         from nas.search.dry_run import dry_run
 
-        for part in dry_run(cfg):
+        for part in dry_run(space=args.space, budget=args.budget, max_params=args.max_params,
+                            resolution=args.resolution, config=config):
             print(part, flush=True)
         return 0
+    from nas.cost import CostMismatch
+    from nas.search import SearchError
+    from nas.search import run as run_config
+
+    cfg = config()
     try:
         outcome = run_config(cfg, progress=not args.no_progress)
     except (SearchError, CostMismatch) as e:

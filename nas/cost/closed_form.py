@@ -251,7 +251,7 @@ def closed_form(spec: ArchSpec, *, fallback: bool = False) -> Cost:
     except NoClosedForm:
         if not fallback:
             raise
-    from .measure import measure  # the one path that builds a model
+    from .measuring import measure  # the one path that builds a model
 
     report = measure(spec)
     return Cost(report.params, report.flops, dict(report.count.by_module), method="fvcore")

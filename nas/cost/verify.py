@@ -5,7 +5,7 @@ from __future__ import annotations
 from nas.space import ArchSpec
 
 from .closed_form import Cost, NoClosedForm, closed_form
-from .measure import CostReport, measure
+from .measuring import CostReport, measure
 
 
 class CostMismatch(RuntimeError):

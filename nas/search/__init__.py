@@ -1,40 +1,33 @@
 """Budgeted architecture search with Optuna: samplers, constraints, early stopping, storage.
 
-`run_search(space=..., budget=...)` is the Python API of `nas-search`.
+`run_search(space=..., budget=...)` is the Python API of `nas-search`. Names load on first
+use (PEP 562), so the feasible region (`nas.search.feasible`) is usable without torch.
 """
 
-from .config import OBJECTIVES, PRUNERS, SAMPLERS, SearchConfig
-from .feasible import FeasibleRegion, FeasibleSampler, restrict_sampler
-from .objective import Objective, TrialFailed
-from .pruning import CheaperTrialsRule, make_early_stopping
-from .results import count, pareto_trials, trials_frame
-from .runner import SearchError, SearchOutcome, make_config, open_study, run, run_search
-from .samplers import make_pruner, make_sampler
-from .storage import HeartbeatJournalStorage, open_storage
+from __future__ import annotations
 
-__all__ = [
-    "OBJECTIVES",
-    "PRUNERS",
-    "SAMPLERS",
-    "CheaperTrialsRule",
-    "FeasibleRegion",
-    "FeasibleSampler",
-    "HeartbeatJournalStorage",
-    "Objective",
-    "SearchConfig",
-    "SearchError",
-    "SearchOutcome",
-    "TrialFailed",
-    "count",
-    "make_config",
-    "make_early_stopping",
-    "make_pruner",
-    "make_sampler",
-    "open_storage",
-    "open_study",
-    "pareto_trials",
-    "restrict_sampler",
-    "run",
-    "run_search",
-    "trials_frame",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "OBJECTIVES": "config", "PRUNERS": "config", "SAMPLERS": "config", "SearchConfig": "config",
+    "FeasibleRegion": "feasible", "FeasibleSampler": "feasible",
+    "restrict_sampler": "feasible",
+    "Objective": "objective", "TrialFailed": "objective",
+    "CheaperTrialsRule": "pruning", "make_early_stopping": "pruning",
+    "count": "results", "pareto_trials": "results", "trials_frame": "results",
+    "SearchError": "runner", "SearchOutcome": "runner", "make_config": "runner",
+    "open_study": "runner", "run": "runner", "run_search": "runner",
+    "make_pruner": "samplers", "make_sampler": "samplers",
+    "HeartbeatJournalStorage": "storage", "open_storage": "storage",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

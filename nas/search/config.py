@@ -15,7 +15,7 @@ from typing import Any
 
 from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError
-from nas.train.proxy import PROXY_PRESETS, ProxyConfig
+from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 # objective name -> Optuna direction
 OBJECTIVES = {"accuracy": "maximize", "flops": "minimize", "params": "minimize",

@@ -1,44 +1,50 @@
 """`nas-search --dry-run`: how much of the space fits the budget and what the run would cost.
 
-The count is exact (`FeasibleRegion`: dynamic programming over stages on closed-form costs);
-the time comes from a few timed training steps of architectures sampled inside the region.
-Nothing is trained and no study is stored.
+The count is exact (`FeasibleRegion`: dynamic programming over stages on closed-form costs)
+and comes first, in seconds and without importing torch; the time comes after, from a few
+timed training steps of architectures sampled inside the region. Nothing is trained and no
+study is stored.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import optuna
-import torch
-import torch.nn.functional as F
 
-from nas.cost import NoClosedForm, measure
-from nas.models import NasNet
+from nas.cost import NoClosedForm
 from nas.space import ArchSpec, SearchSpace, load_space
-from nas.train.device import autocast, memory_format, pick_device
-from nas.train.proxy import ProxyConfig, proxy_resolution
 
-from .config import SearchConfig
 from .feasible import FeasibleRegion, FeasibleSampler
+
+if TYPE_CHECKING:
+    import torch
+
+    from nas.train.proxy_config import ProxyConfig
+
+    from .config import SearchConfig
 
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
 
-def dry_run(cfg: SearchConfig) -> Iterator[str]:
-    """The report in parts, the exact count first (seconds), the timed estimate after."""
-    space = load_space(cfg.space)
+def dry_run(*, space: str, budget: str, max_params: str | None = None,
+            resolution: int | None = None,
+            config: Callable[[], SearchConfig]) -> Iterator[str]:
+    """The report in parts: the region (count, extremes, per-choice ranges), then the run's
+    estimated time (`config()` gives the search's configuration; it loads torch)."""
+    loaded = load_space(space)
     try:
-        region = FeasibleRegion(space, max_flops=cfg.max_flops, max_params=cfg.max_params,
-                                resolution=cfg.resolution)
+        region = FeasibleRegion(loaded, max_flops=budget, max_params=max_params,
+                                resolution=resolution)
     except NoClosedForm as e:
-        yield (f"space {space.name!r}: the feasible region needs closed-form costs ({e}); a "
+        yield (f"space {loaded.name!r}: the feasible region needs closed-form costs ({e}); a "
                f"search would measure every proposal with fvcore and skip those over budget")
         return
     yield region.summary()
     if region.problem() is None:
-        yield "\n".join(time_estimate(cfg, space, region))
+        yield "\n".join(time_estimate(config(), loaded, region))
 
 
 def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int,
@@ -53,6 +59,9 @@ def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed
 
 def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion) -> list[str]:
     """Seconds per trained candidate: proxy training (timed steps) + the fvcore check."""
+    from nas.cost import measure
+    from nas.train.device import pick_device
+
     device = pick_device(cfg.device)
     specs = feasible_samples(space, region, n=TIMED, seed=cfg.seed, resolution=cfg.resolution)
     start = time.perf_counter()
@@ -75,6 +84,13 @@ def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion)
 
 def _train_seconds(spec: ArchSpec, proxy: ProxyConfig, device: torch.device,
                    steps: int = 3) -> float:
+    import torch
+    import torch.nn.functional as F
+
+    from nas.models import NasNet
+    from nas.train.device import autocast, memory_format
+    from nas.train.proxy import proxy_resolution
+
     size = proxy_resolution(spec, proxy.resolution)
     fmt = memory_format(device)
     model = NasNet(spec.replace(resolution=size, num_classes=10)).to(device, memory_format=fmt)
@@ -98,4 +114,6 @@ def _train_seconds(spec: ArchSpec, proxy: ProxyConfig, device: torch.device,
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
+        import torch
+
         torch.cuda.synchronize(device)

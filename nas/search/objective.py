@@ -26,12 +26,12 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from nas.cost import CostMismatch, measure, verify_cost
 from nas.space import ArchSpec, SearchSpace
 from nas.train.proxy import (
-    ProxyConfig,
     ProxyResult,
     TrainingDiverged,
     build_proxy_model,
     proxy_train,
 )
+from nas.train.proxy_config import ProxyConfig
 from nas.train.proxy_data import ProxyData
 
 from . import attrs

@@ -70,7 +70,7 @@ def run_search(*, space: str, budget: str | int, progress: bool = True,
 
 def make_config(*, space: str, budget: str | int, proxy: object = None, device: str = "auto",
                 **options: object) -> SearchConfig:
-    from nas.train.proxy import get_proxy
+    from nas.train.proxy_config import get_proxy
 
     loaded = load_space(space)
     net = next(iter(loaded.variants.values()))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from nas.train.data import FASHION_MNIST_DIR
-from nas.train.proxy import ProxyConfig
+from nas.train.proxy_config import ProxyConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

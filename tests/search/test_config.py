@@ -8,7 +8,7 @@ import pytest
 
 from nas.search.config import SearchConfig, check_resume, parse_duration, parse_pruner
 from nas.space import ConfigError
-from nas.train.proxy import PROXY_PRESETS, get_proxy, load_proxy
+from nas.train.proxy_config import PROXY_PRESETS, get_proxy, load_proxy
 
 
 def make(**kw) -> SearchConfig:

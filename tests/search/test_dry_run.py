@@ -40,3 +40,20 @@ def test_cli_errors_are_one_line(tiny_space, capsys):
     assert "unknown space 'nope'" in capsys.readouterr().err
     assert main(["--space", str(tiny_space), "--budget", "4 GB"]) == 2
     assert capsys.readouterr().err.startswith("nas-search: error: budget: cannot read '4 GB'")
+
+
+def test_the_count_needs_no_torch(tiny_space):
+    """The region (and so the dry run's count) is arithmetic: it must not wait for torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from nas.cli.search import parser\n"
+            "from nas.search.feasible import FeasibleRegion\n"
+            "from nas.space import load_space\n"
+            "parser()\n"
+            f"print(FeasibleRegion(load_space({str(tiny_space)!r}), max_flops='300K').count)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "9 fit" in out.stdout

@@ -8,12 +8,12 @@ import torch
 from nas.space import ArchSpec, ConfigError, HeadSpec, StageSpec, StemSpec
 from nas.train.data import FASHION_MNIST_DIR
 from nas.train.proxy import (
-    ProxyConfig,
     TrainingDiverged,
     build_proxy_model,
     proxy_resolution,
     proxy_train,
 )
+from nas.train.proxy_config import ProxyConfig
 from nas.train.proxy_data import ProxyData, balanced_split, load_proxy_data
 
 from ..helpers import tiny_spec
