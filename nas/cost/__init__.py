@@ -6,9 +6,7 @@ timm, fvcore) loads on first use, so `nas-search --dry-run` counts without impor
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_getattr
 from .budget import format_amount, parse_amount, parse_budget
 from .closed_form import Cost, NoClosedForm, closed_form
 
@@ -24,10 +22,4 @@ _LAZY = {
 __all__ = ["Cost", "NoClosedForm", "closed_form", "format_amount", "parse_amount",
            "parse_budget", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

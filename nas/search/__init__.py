@@ -6,8 +6,7 @@ use (PEP 562), so the feasible region (`nas.search.feasible`) is usable without 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_getattr
 
 _LAZY = {
     "OBJECTIVES": "config", "PRUNERS": "config", "SAMPLERS": "config", "SearchConfig": "config",
@@ -24,10 +23,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
