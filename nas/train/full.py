@@ -63,6 +63,26 @@ class RunConfig:
     resume: str = "auto"              # auto: continue last.pt if any; required: it must exist
     progress: bool = True             # a live progress bar on the main process
 
+    def __post_init__(self) -> None:
+        checks = (("--workers", self.workers >= 0, ">= 0", self.workers),
+                  ("--accum-steps", self.accum_steps >= 1, "at least 1", self.accum_steps),
+                  ("--checkpoint-minutes", self.checkpoint_minutes > 0, "> 0",
+                   self.checkpoint_minutes),
+                  ("--resolution", self.resolution is None or self.resolution >= 8,
+                   "at least 8 pixels", self.resolution),
+                  ("--steps-per-epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+                   "at least 1", self.steps_per_epoch),
+                  ("--precision", self.precision in PRECISIONS, " | ".join(PRECISIONS),
+                   self.precision),
+                  ("resume", self.resume in ("auto", "required"), "auto or required",
+                   self.resume))
+        for flag, ok, expected, got in checks:
+            if not ok:
+                raise ConfigError(f"expected {expected}, got {got!r}", field=flag)
+
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
 
 SYNC_EVERY = 20  # updates between the processes' "checkpoint now?" votes under DDP
 
@@ -440,11 +460,7 @@ def _precision(device: torch.device, requested: str) -> torch.dtype:
         if device.type != "cuda":
             return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    if requested not in dtypes:
-        raise ConfigError(f"expected auto, bf16, fp16 or fp32, got {requested!r}",
-                          field="--precision")
-    return dtypes[requested]
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[requested]
 
 
 def _seed_process(seed: int) -> None:

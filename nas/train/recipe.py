@@ -77,11 +77,35 @@ class Recipe:
         _check(self.epochs >= 1, "epochs", "at least 1", self.epochs)
         _check(self.batch_size >= 1, "batch_size", "at least 1", self.batch_size)
         _check(self.warmup_epochs >= 0, "warmup_epochs", ">= 0", self.warmup_epochs)
+        _check(self.lr_base > 0, "lr_base", "> 0", self.lr_base)
+        _check(self.lr_base_size >= 1, "lr_base_size", "at least 1", self.lr_base_size)
+        _check(self.lr is None or self.lr > 0, "lr", "> 0", self.lr)
+        _check(self.min_lr >= 0, "min_lr", ">= 0", self.min_lr)
+        _check(self.warmup_lr >= 0, "warmup_lr", ">= 0", self.warmup_lr)
+        _check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        _check(self.opt_eps > 0, "opt_eps", "> 0", self.opt_eps)
+        _check(self.clip_grad is None or self.clip_grad > 0, "clip_grad", "> 0", self.clip_grad)
+        _check(self.opt.lower() in _optimizers(), "opt", "one of timm's optimizers "
+               "(timm.optim.list_optimizers())", self.opt)
+        _check(self.interpolation in INTERPOLATIONS, "interpolation",
+               f"one of {', '.join(INTERPOLATIONS)}", self.interpolation)
+        _check(self.color_jitter >= 0, "color_jitter", ">= 0", self.color_jitter)
         _check(0 <= self.reprob <= 1, "reprob", "in [0, 1]", self.reprob)
+        _check(self.remode in ERASE_MODES, "remode", f"one of {', '.join(ERASE_MODES)}",
+               self.remode)
+        _check(self.mixup >= 0, "mixup", ">= 0", self.mixup)
+        _check(self.cutmix >= 0, "cutmix", ">= 0", self.cutmix)
+        _check(0 <= self.mixup_prob <= 1, "mixup_prob", "in [0, 1]", self.mixup_prob)
+        _check(0 <= self.mixup_switch_prob <= 1, "mixup_switch_prob", "in [0, 1]",
+               self.mixup_switch_prob)
         _check(0 <= self.smoothing < 1, "smoothing", "in [0, 1)", self.smoothing)
+        _check(self.repeated_aug >= 0, "repeated_aug", ">= 0", self.repeated_aug)
+        _check(0 < self.eval_crop_pct <= 1, "eval_crop_pct", "in (0, 1]", self.eval_crop_pct)
+        _check(0 <= self.drop < 1, "drop", "in [0, 1)", self.drop)
         _check(0 < self.ema_decay < 1, "ema_decay", "in (0, 1)", self.ema_decay)
         _check(self.drop_path is None or 0 <= self.drop_path < 1, "drop_path", "in [0, 1)",
                self.drop_path)
+        _check_auto_augment(self.auto_augment)
         if self.mixing and self.batch_size % 2:
             raise ConfigError(f"Mixup/CutMix pair images within a batch, so the batch must be "
                               f"even, got {self.batch_size} (or set --mixup 0 --cutmix 0)",
@@ -108,6 +132,36 @@ def _check(ok: bool, field: str, expected: str, got: Any) -> None:
     if not ok:
         flag = "--" + field.replace("_", "-")
         raise ConfigError(f"expected {expected}, got {got!r}", field=flag)
+
+
+INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "box", "hamming", "lanczos")  # timm's
+ERASE_MODES = ("pixel", "rand", "const")  # timm RandomErasing: per-pixel, per-channel, zero
+
+
+def _optimizers() -> set[str]:
+    from timm.optim import list_optimizers
+
+    return set(list_optimizers())
+
+
+def _check_auto_augment(policy: str) -> None:
+    """Parse the policy with timm now rather than fail when the first loader starts."""
+    if not policy:
+        return
+    from timm.data.auto_augment import (
+        augment_and_mix_transform,
+        auto_augment_transform,
+        rand_augment_transform,
+    )
+
+    build = {"rand": rand_augment_transform, "augmix": augment_and_mix_transform}.get(
+        policy.split("-")[0], auto_augment_transform)
+    try:
+        build(policy, {})
+    except (AssertionError, KeyError, ValueError, IndexError) as err:
+        raise ConfigError(f"expected a timm augmentation policy such as "
+                          f"'rand-m9-mstd0.5-inc1' or 'original', got {policy!r} ({err})",
+                          field="--auto-augment") from None
 
 
 # Stochastic depth by parameters: DeiT's 0.1 for small models, then Swin's T/S/B values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -106,6 +107,19 @@ def test_missing_data_is_one_clear_line(spec_file, tmp_path, capsys):
     assert "train/n01/ holds no images" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("option, field", [
+    (["--accum-steps", "0"], "--accum-steps"), (["--opt", "nosuchopt"], "--opt"),
+    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision")])
+def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, capsys, option,
+                                                        field):
+    out = tmp_path / "run"
+    assert main(["--arch", str(spec_file), "--data", f"imagenet:{tmp_path / 'none'}",
+                 "--output", str(out), *FAST, *option]) == 2
+    err = capsys.readouterr().err.strip()
+    assert field in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
 def test_gradient_accumulation_counts_updates(data, tmp_path, one_thread):
     assert accumulation_for(32, batch_size=8, world_size=2) == 2
     with pytest.raises(Exception, match="multiple of batch x processes"):
@@ -124,9 +138,17 @@ def test_sigterm_saves_and_the_same_run_continues(data, tmp_path, one_thread):
     recipe = Recipe(epochs=1, batch_size=8, warmup_epochs=0)
     spec = tiny_spec("conv", width=8, depth=1)
     trainer = FullTrainer(spec, ctx=CPU, config=config, recipe=recipe)
-    trainer._request_stop()  # what the SIGTERM handler does
+    update = trainer._update
+
+    def update_then_sigterm() -> None:  # a real SIGTERM to this process after the first update
+        update()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    trainer._update = update_then_sigterm
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Preempted):
         trainer.fit()
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is only there during fit
     state = ckpt.load(tmp_path / "last.pt")
     assert (state["epoch"], state["step"], state["finished"]) == (0, 1, False)
     result = FullTrainer(spec, ctx=CPU, config=config, recipe=recipe).fit()

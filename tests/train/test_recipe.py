@@ -35,11 +35,20 @@ def test_stochastic_depth_grows_with_model_size(params, rate):
 
 @pytest.mark.parametrize("changes, field", [
     (dict(batch_size=7), "--batch-size"), (dict(reprob=1.5), "--reprob"),
-    (dict(epochs=0), "--epochs"), (dict(ema_decay=1.0), "--ema-decay")])
+    (dict(epochs=0), "--epochs"), (dict(ema_decay=1.0), "--ema-decay"),
+    (dict(lr=-1.0), "--lr"), (dict(mixup_prob=2.0), "--mixup-prob"),
+    (dict(opt="nosuchopt"), "--opt"), (dict(auto_augment="garbage"), "--auto-augment"),
+    (dict(interpolation="foo"), "--interpolation"), (dict(remode="foo"), "--remode")])
 def test_bad_values_name_the_option(changes, field):
     with pytest.raises(ConfigError) as e:
         R.Recipe(**changes)
     assert e.value.field == field
+
+
+@pytest.mark.parametrize("changes", [dict(opt="SGD"), dict(auto_augment="original"),
+                                     dict(auto_augment=""), dict(interpolation="bilinear")])
+def test_other_timm_choices_are_accepted(changes):
+    assert R.Recipe(**changes).to_dict().items() >= changes.items()
 
 
 def test_odd_batches_are_fine_without_mixing():
