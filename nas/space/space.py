@@ -41,7 +41,8 @@ from .io import read_yaml
 from .mixers import MIXERS, relevant_fields
 from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
 
-_STAGE_FIELDS = ("downsample", "cpe", "shared", "heads", "mlp_ratio", "token_ratio",
+# head_dim is the space's way to search heads per width: heads = width / head_dim.
+_STAGE_FIELDS = ("downsample", "cpe", "shared", "heads", "head_dim", "mlp_ratio", "token_ratio",
                  "kernel_size")
 _NET_KEYS = ("resolution", "in_chans", "num_classes", "layout", "act", "stem", "head", "stages",
              "params")
@@ -210,7 +211,7 @@ class SearchSpace:
             out["variant"] = Categorical(tuple(self.variants))
         for prefix, net in self.variants.items():
             pre = f"{prefix}." if prefix else ""
-            for name, leaf in _net_leaves(net):
+            for name, _, leaf in _net_leaves(net):
                 if not isinstance(leaf, (Fixed, ParamRef)):
                     out[pre + name] = leaf
         return out
@@ -230,13 +231,26 @@ def _sample_stage(st: StageT, i: int, get: Callable[[Leaf, str], Any]) -> StageS
             mixers += [get(seg.mixer, base + "mixer")] * depth
     kwargs = {"width": get(st.width, f"stage{n}.width")}
     keep = relevant_fields(mixers) if all(m in MIXERS for m in mixers) else []
-    for name, leaf in st.fields:
-        if name == "downsample" or name in keep:
-            kwargs[name] = get(leaf, f"stage{n}.{name}")
     try:
+        for name, leaf in st.fields:
+            if name == "head_dim":
+                if "heads" in keep:
+                    kwargs["heads"] = _heads_for(kwargs["width"],
+                                                 get(leaf, f"stage{n}.head_dim"))
+            elif name == "downsample" or name in keep:
+                kwargs[name] = get(leaf, f"stage{n}.{name}")
         return StageSpec(mixers=tuple(mixers), **kwargs)
     except ConfigError as e:
         raise e.within(prefix=f"stages[{i}]") from None
+
+
+def _heads_for(width: Any, head_dim: Any) -> int:
+    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
+        raise ConfigError(f"expected a whole number >= 1, got {head_dim!r}", field="head_dim")
+    if not isinstance(width, int) or width % head_dim:
+        raise ConfigError(f"width {width} is not divisible by head_dim {head_dim}",
+                          field="head_dim")
+    return width // head_dim
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -300,12 +314,37 @@ def parse_space(data: Any, *, name: str = "space", description: str = "",
             if not isinstance(over, dict):
                 raise ConfigError("expected a mapping of fields", field=path)
             merged = {**base, **over}
-            merged["params"] = {**(base.get("params") or {}), **(over.get("params") or {})}
+            merged["params"] = {**_params_raw(base, "params"),
+                                **_params_raw(over, f"{path}.params")}
             variants[vname] = _parse_net(merged, path)
+        _check_params_used(base, variants_raw, variants)
     space = SearchSpace(name=str(data.get("name", name)), variants=variants,
                         description=str(data.get("description", description)), source=source)
     _smoke_check(space)
     return space
+
+
+def _params_raw(data: dict, field: str) -> dict:
+    raw = data.get("params") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of name -> choice, got {raw!r}", field=field)
+    return raw
+
+
+def _check_params_used(base: dict, variants_raw: dict, variants: dict[str, NetT]) -> None:
+    """A top-level param may serve only some variants; one used by none is a mistake."""
+    used = {name: _used_params(net) for name, net in variants.items()}
+    for vname, over in variants_raw.items():
+        for p in _params_raw(over, f"variants.{vname}.params"):
+            if p not in used[vname]:
+                raise ConfigError("param is never used", field=f"variants.{vname}.params.{p}")
+    for p in _params_raw(base, "params"):
+        if not any(p in u for u in used.values()):
+            raise ConfigError("param is never used by any variant", field=f"params.{p}")
+
+
+def _used_params(net: NetT) -> set[str]:
+    return {leaf.name for _, _, leaf in _net_leaves(net) if isinstance(leaf, ParamRef)}
 
 
 def _parse_net(data: dict, path: str) -> NetT:
@@ -322,9 +361,7 @@ def _parse_net(data: dict, path: str) -> NetT:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"expected a fixed integer >= 1, got {value!r}", field=at(key))
         fixed[key] = value
-    params_raw = data.get("params") or {}
-    if not isinstance(params_raw, dict):
-        raise ConfigError("expected a mapping of name -> choice", field=at("params"))
+    params_raw = _params_raw(data, at("params"))
     params = {str(k): parse_leaf(v, at(f"params.{k}")) for k, v in params_raw.items()}
     for k, leaf in params.items():
         if isinstance(leaf, ParamRef):
@@ -370,6 +407,9 @@ def _parse_stage(raw: Any, path: str) -> StageT:
     for key in ("width", "blocks"):
         if key not in raw:
             raise ConfigError(f"a stage needs {key!r}", field=path)
+    if "heads" in raw and "head_dim" in raw:
+        raise ConfigError("give heads or head_dim (heads = width / head_dim), not both",
+                          field=f"{path}.head_dim")
     blocks = raw["blocks"]
     if not isinstance(blocks, list) or not blocks:
         raise ConfigError("expected a non-empty list of segments like [[conv, 2], [attn, "
@@ -400,37 +440,40 @@ def _values(leaf: Leaf, params: dict[str, Leaf], field: str = "") -> list[Any] |
     return leaf.values()
 
 
-def _net_leaves(net: NetT) -> Iterator[tuple[str, Leaf]]:
-    yield "act", net.act
+def _net_leaves(net: NetT) -> Iterator[tuple[str, str, Leaf]]:
+    """Every leaf as (its Optuna parameter name, its path in the YAML file, leaf)."""
+    yield "act", "act", net.act
     for k, leaf in net.stem:
-        yield f"stem.{k}", leaf
+        yield f"stem.{k}", f"stem.{k}", leaf
     for k, leaf in net.head:
-        yield f"head.{k}", leaf
+        yield f"head.{k}", f"head.{k}", leaf
     for i, st in enumerate(net.stages, 1):
-        yield f"stage{i}.width", st.width
+        at = f"stages[{i - 1}]"
+        yield f"stage{i}.width", f"{at}.width", st.width
         for j, seg in enumerate(st.segments, 1):
             base = f"stage{i}.seg{j}." if len(st.segments) > 1 else f"stage{i}."
-            yield base + "depth", seg.depth
-            yield base + "mixer", seg.mixer
+            yield base + "depth", f"{at}.blocks[{j - 1}].depth", seg.depth
+            yield base + "mixer", f"{at}.blocks[{j - 1}].mixer", seg.mixer
         for k, leaf in st.fields:
-            yield f"stage{i}.{k}", leaf
-    yield from net.params.items()
+            yield f"stage{i}.{k}", f"{at}.{k}", leaf
+    for name, leaf in net.params.items():
+        yield name, f"params.{name}", leaf
 
 
 def _static_checks(net: NetT, path: str) -> None:
     where = (lambda f: f"{path}.{f}") if path else (lambda f: f)
-    used = set()
-    for name, leaf in _net_leaves(net):
+    for _, at, leaf in _net_leaves(net):
         if isinstance(leaf, ParamRef):
             if leaf.name not in net.params:
                 raise ConfigError(f"unknown param {leaf.name!r}; expected one of "
                                   f"{', '.join(net.params) or '(no params defined)'}",
-                                  field=where(name))
-            used.add(leaf.name)
-            _values(leaf, net.params, where(name))
-    for name in net.params:
-        if name not in used:
-            raise ConfigError("param is never used", field=where(f"params.{name}"))
+                                  field=where(at))
+            _values(leaf, net.params, where(at))
+    if not path:  # with variants, the loader checks use across all of them
+        used = _used_params(net)
+        for name in net.params:
+            if name not in used:
+                raise ConfigError("param is never used", field=f"params.{name}")
     for i, st in enumerate(net.stages):
         min_depth = 0
         for j, seg in enumerate(st.segments):
@@ -454,8 +497,11 @@ def _static_checks(net: NetT, path: str) -> None:
 
 
 def _check_heads(st: StageT, params: dict[str, Leaf], path: str) -> None:
-    """Every heads value must divide every width it can meet (jointly over shared params)."""
-    heads_leaf = dict(st.fields).get("heads")
+    """Every heads (or head_dim) value must divide every width it can meet (jointly over
+    shared params)."""
+    fields = dict(st.fields)
+    key = "heads" if "heads" in fields else "head_dim"
+    heads_leaf = fields.get(key)
     if heads_leaf is None:
         return
     leaves = (st.width, heads_leaf)
@@ -469,8 +515,8 @@ def _check_heads(st: StageT, params: dict[str, Leaf], path: str) -> None:
         for w in widths:
             for h in heads:
                 if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
-                    raise ConfigError(f"width {w} is not divisible by heads {h}",
-                                      field=f"{path}.heads")
+                    raise ConfigError(f"width {w} is not divisible by {key} {h}",
+                                      field=f"{path}.{key}")
 
 
 def _smoke_check(space: SearchSpace) -> None:
@@ -482,13 +528,13 @@ def _smoke_check(space: SearchSpace) -> None:
             space.sample(chooser)
         except ConfigError as e:
             picked = ", ".join(f"{k}={v!r}" for k, v in chooser.params.items())
-            raise ConfigError(f"{e.message} (for example with {picked})",
-                              field=e.field) from None
+            example = f" (for example with {picked})" if picked else ""
+            raise ConfigError(e.message + example, field=e.field) from None
 
 
 def _net_bound(net: NetT) -> float:
     total = 1.0
-    for _, leaf in _net_leaves(net):
+    for _, _, leaf in _net_leaves(net):
         if isinstance(leaf, (Fixed, ParamRef)):
             continue
         values = leaf.values()

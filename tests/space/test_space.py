@@ -108,6 +108,41 @@ def test_param_div_must_come_out_whole():
     assert ParamRef("width", times=4, div=32).apply(96) == 12
 
 
+def test_head_dim_sets_heads_per_width(tmp_path):
+    path = tmp_path / "heads.yaml"
+    path.write_text(textwrap.dedent("""\
+        # heads: attention whose head count follows the width
+        resolution: 32
+        params:
+          width: {choice: [64, 128]}
+        stem: {type: conv1, patch_size: 4}
+        stages:
+          - width: {param: width}
+            blocks: [[conv, 1], [attn, {int: [0, 1]}]]
+            head_dim: {choice: [16, 32]}
+        """))
+    space = load_space(path)
+    seen = {(s.stages[0].width, s.stages[0].heads) for _, s in space.walk()}
+    assert seen == {(64, 0), (128, 0), (64, 4), (64, 2), (128, 8), (128, 4)}
+    assert space.size().count == 6  # head_dim is not sampled without attention
+    assert "stage1.head_dim" in space.choices()
+
+
+def test_a_param_may_serve_only_some_variants(tmp_path):
+    path = tmp_path / "v.yaml"
+    path.write_text(textwrap.dedent("""\
+        # v: a top-level param that one variant uses
+        resolution: 32
+        params:
+          w: {choice: [16, 32]}
+        stem: {type: conv1, patch_size: 4}
+        variants:
+          a: {stages: [{width: {param: w}, blocks: [[conv, 1]]}]}
+          b: {stages: [{width: 8, blocks: [[conv, 1]]}]}
+        """))
+    assert load_space(path).size().count == 3
+
+
 def _error(tmp_path, text: str) -> str:
     path = tmp_path / "broken.yaml"
     path.write_text(textwrap.dedent(text))
@@ -124,7 +159,17 @@ def _error(tmp_path, text: str) -> str:
      "stages[0].width: expected exactly one of choice, int, float, param"),
     ("stages: [{width: 32, blocks: [[conv, {int: [4, 2]}]]}]",
      "stages[0].blocks[0].depth: `low <= high` must hold, but got low=4, high=2"),
-    ("stages: [{width: {param: w}, blocks: [[conv, 1]]}]", "stage1.width: unknown param 'w'"),
+    ("stages: [{width: {param: w}, blocks: [[conv, 1]]}]", "stages[0].width: unknown param 'w'"),
+    ("params: [1, 2]\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+     "params: expected a mapping of name -> choice"),
+    ("variants: {a: {params: 3, stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+     "variants.a.params: expected a mapping of name -> choice"),
+    ("params: {w: {choice: [1]}}\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+     "params.w: param is never used by any variant"),
+    ("stages: [{width: 48, blocks: [[attn, 1]], head_dim: {choice: [16, 32]}}]",
+     "stages[0].head_dim: width 48 is not divisible by head_dim 32"),
+    ("stages: [{width: 64, blocks: [[attn, 1]], heads: 2, head_dim: 32}]",
+     "stages[0].head_dim: give heads or head_dim"),
     ("params: {w: {choice: [1]}}\nstages: [{width: 32, blocks: [[conv, 1]]}]",
      "params.w: param is never used"),
     ("stages: [{width: 32, blocks: [[{choice: [conv, gmlp]}, 1]]}]",
