@@ -7,6 +7,7 @@ that both tables agree. Adding a mixer = one row here + one registered class the
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -64,11 +65,20 @@ FIELD_FLAGS = {
 
 
 def relevant_fields(mixers: Iterable[str]) -> list[str]:
-    """Conditional stage fields that matter for a stage made of these mixers."""
-    return list(_relevant_fields(tuple(dict.fromkeys(mixers))))
+    """Conditional stage fields that matter for a stage made of these mixers.
+
+    Sharing is per mixer type, so it only changes the network when a shareable mixer occurs
+    twice or more; otherwise `shared` true and false would be two ids for one network.
+    """
+    return list(_relevant_fields(tuple(mixers)))
 
 
-@functools.lru_cache(maxsize=4096)  # enumerating a space asks this for every stage it builds
-def _relevant_fields(distinct: tuple[str, ...]) -> tuple[str, ...]:
-    infos = [MIXERS[m] for m in distinct]
-    return tuple(f for f, flag in FIELD_FLAGS.items() if any(getattr(i, flag) for i in infos))
+@functools.lru_cache(maxsize=65536)  # enumerating a space asks this for every stage it builds
+def _relevant_fields(mixers: tuple[str, ...]) -> tuple[str, ...]:
+    counts = Counter(mixers)
+
+    def used(field: str, flag: str) -> bool:
+        names = [m for m, n in counts.items() if n > 1] if field == "shared" else counts
+        return any(getattr(MIXERS[m], flag) for m in names)
+
+    return tuple(f for f, flag in FIELD_FLAGS.items() if used(f, flag))

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
@@ -104,7 +105,8 @@ class StageSpec:
         _check_int(self.width, "width", low=1)
         if not self.mixers:
             raise ConfigError("a stage needs at least one block", field="blocks")
-        infos = [mixer_info(m, field=f"blocks[{i}]") for i, m in enumerate(self.mixers)]
+        infos = [mixer_info(m, field=f"blocks[{self.mixers.index(m)}]")
+                 for m in dict.fromkeys(self.mixers)]  # infos[0] is the first block's
         _check_choice(self.downsample, DOWNSAMPLES, "downsample")
         _check_bool(self.cpe, "cpe")
         _check_bool(self.shared, "shared")
@@ -144,10 +146,15 @@ class StageSpec:
     @property
     def segments(self) -> list[tuple[str, int]]:
         """Run-length form of `mixers`, e.g. [("conv", 2), ("attn", 10)]."""
-        return [(m, len(list(g))) for m, g in groupby(self.mixers)]
+        return list(_segments(self.mixers))
 
     def relevant_fields(self) -> list[str]:
         return relevant_fields(self.mixers)
+
+
+@lru_cache(maxsize=65536)  # costing and enumerating a space ask this for every stage
+def _segments(mixers: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    return tuple((m, len(list(g))) for m, g in groupby(mixers))
 
 
 @dataclass(frozen=True)

@@ -136,12 +136,18 @@ def test_histogram_bounds_bracket_the_exact_count(small, monkeypatch):
 
 
 def test_the_hybrid_space_counts_exactly_and_by_hand():
-    """Distinct stages given (width, mlp_ratio): stage 2 has 180 (20 conv+attn, 20 mlp+attn
-    and 8 all-attn block sequences; CPE x sharing wherever attn or mlp is present), stage 3
-    1,308, stage 4 111; 2 stems x 5 widths x 3 ratios x 4 stage-1 depths."""
+    """Distinct stages given (width, mlp_ratio), for a stage of 1..D blocks then 0..D attn:
+    CPE (x2) matters where attn or mlp is present, head size (x2) where attn is, token ratio
+    (x2) where mlp is, sharing (x2) where attn or mlp occurs twice or more (it is per mixer
+    type; conv does not share).
+      conv^a attn^b: b = 0: D; b = 1: 4D; b >= 2: 8D(D-1)
+      mlp^a attn^b:  (1,0): 4; (1,1): 8; a >= 2, b = 0: 8(D-1); b >= 1 but not (1,1): 16(D^2-1)
+      attn^n, n = 1..2D: 4 + 8(2D-1)
+    D = 4: 116 + 276 + 60 = 452; D = 12: 1,116 + 2,388 + 188 = 3,692; D = 3: 63 + 156 + 44 = 263;
+    times 2 stems x 5 widths x 3 ratios x 4 stage-1 depths."""
     region = FeasibleRegion(load_space("hybrid"), max_flops="4GFLOPs")
     count = region.count
-    assert count.exact and count.total == 2 * 5 * 3 * 4 * 180 * 1308 * 111
+    assert count.exact and count.total == 2 * 5 * 3 * 4 * 452 * 3692 * 263
     assert 0 < count.low < count.total
     loose = FeasibleRegion(load_space("hybrid"), max_flops="4GFLOPs", max_params="10M").count
     assert loose.exact and 0 < loose.low < count.low

@@ -51,6 +51,15 @@ def test_irrelevant_fields_are_canonicalised():
     assert noisy.heads == 0 and noisy.cpe and not noisy.shared
 
 
+def test_sharing_matters_only_where_a_shareable_mixer_repeats():
+    """Sharing is per mixer type: one attn block (and conv, which never shares) is one network."""
+    once = ("conv", "conv", "attn")
+    assert StageSpec(64, once, heads=2, shared=True) == StageSpec(64, once, heads=2)
+    twice = ("mlp", "attn", "attn")
+    assert StageSpec(64, twice, heads=2, shared=True) != StageSpec(64, twice, heads=2)
+    assert StageSpec(64, ("mlp", "mlp"), shared=True).shared
+
+
 def test_int_and_float_ratio_are_one_spec():
     assert StageSpec(32, ("conv",), mlp_ratio=3) == StageSpec(32, ("conv",), mlp_ratio=3.0)
 

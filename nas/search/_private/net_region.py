@@ -14,7 +14,8 @@ import numpy as np
 from nas.space import ArchSpec
 
 from .components import NetComponents, Option, State, Vec
-from .counting import INF, count_within, fits, pareto, shift_add
+from .counting import INF, Rows, count_within, fits, pareto, shift_add
+from .counting import TooManyRows as _TooMany
 
 MEET_CAP = 6_000_000  # cost rows held on each side of the meet; beyond it, bounds
 HIST_BINS = 4096  # resolution of the bounds: the error is < components / HIST_BINS of the budget
@@ -194,42 +195,52 @@ class NetRegion:
         return self.path_counts[1][0][self.start]
 
     def count(self, budget: Vec) -> tuple[int, int, str]:
-        """(low, high, how): equal when exact."""
+        """(low, high, how): equal when exact.
+
+        Meet in the middle: the cost rows of every prefix up to component m and of every
+        suffix from m, per state at m. Rows of equal cost are merged with a multiplicity (head
+        counts, sharing without a params budget, ... cost the same), which keeps large spaces
+        exact; past MEET_CAP rows on a side it falls back to bounds."""
         into, out = self.path_counts
         sizes = [sum(into[m].values()) + sum(out[m].values()) for m in range(len(self.levels))]
         m = int(np.argmin(sizes))
-        if sizes[m] > 2 * MEET_CAP:
+        try:
+            fwd, bwd = self._prefixes(m, budget), self._suffixes(m, budget)
+        except _TooMany:
             return self._bounds(budget)
-        fwd, bwd = self._prefixes(m, budget), self._suffixes(m, budget)
         n = sum(count_within(fwd[s], bwd[s], budget) for s in fwd if s in bwd)
         return n, n, "exact"
 
-    def _prefixes(self, m: int, budget: Vec) -> dict[State, np.ndarray]:
-        cur = {self.start: np.zeros((1, 2), dtype=np.int64)}
+    def _steps(self, j: int, s: State) -> list[tuple[np.ndarray, State, int]]:
+        """Component j's options from s as (cost, next state, how many distinct options)."""
+        merged: dict[tuple[Vec, State], int] = defaultdict(int)
+        for o in self.unique(j, s):
+            merged[(o.cost[0], o.cost[1] if self.use_params else 0), o.next] += 1
+        return [(np.array(cost, dtype=np.int64), nxt, n) for (cost, nxt), n in merged.items()]
+
+    def _prefixes(self, m: int, budget: Vec) -> dict[State, Rows]:
+        cur = {self.start: Rows.one()}
         for j in range(m):
-            nxt: dict[State, list[np.ndarray]] = defaultdict(list)
-            for s, arr in cur.items():
-                for o in self.unique(j, s):
-                    rows = arr + np.array(o.cost, dtype=np.int64)
-                    lo = self.lo[j + 1][o.next]
-                    keep = (rows[:, 0] + lo[0] <= budget[0]) & (rows[:, 1] + lo[1] <= budget[1])
-                    if keep.any():
-                        nxt[o.next].append(rows[keep])
-            cur = {s: np.concatenate(parts) for s, parts in nxt.items()}
+            nxt: dict[State, list[Rows]] = defaultdict(list)
+            for s, rows in cur.items():
+                for cost, state, n in self._steps(j, s):
+                    lo = self.lo[j + 1][state]
+                    moved = rows.shifted(cost, n).within((budget[0] - lo[0], budget[1] - lo[1]))
+                    if len(moved):
+                        nxt[state].append(moved)
+            cur = {s: Rows.merged(parts, MEET_CAP) for s, parts in nxt.items()}
         return cur
 
-    def _suffixes(self, m: int, budget: Vec) -> dict[State, np.ndarray]:
-        cur = {s: np.zeros((1, 2), dtype=np.int64) for s in self.levels[-1]}
+    def _suffixes(self, m: int, budget: Vec) -> dict[State, Rows]:
+        cur = {s: Rows.one() for s in self.levels[-1]}
         for j in reversed(range(m, len(self.c))):
-            nxt: dict[State, np.ndarray] = {}
+            nxt: dict[State, Rows] = {}
             for s in self.levels[j]:
-                parts = [cur[o.next] + np.array(o.cost, dtype=np.int64)
-                         for o in self.unique(j, s) if o.next in cur]
+                parts = [cur[state].shifted(cost, n).within(budget)
+                         for cost, state, n in self._steps(j, s) if state in cur]
+                parts = [p for p in parts if len(p)]
                 if parts:
-                    rows = np.concatenate(parts)
-                    rows = rows[(rows[:, 0] <= budget[0]) & (rows[:, 1] <= budget[1])]
-                    if len(rows):
-                        nxt[s] = rows
+                    nxt[s] = Rows.merged(parts, MEET_CAP)
             cur = nxt
         return cur
 
