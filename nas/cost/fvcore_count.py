@@ -23,7 +23,10 @@ with warnings.catch_warnings():  # fvcore's focal_loss uses the deprecated torch
     from fvcore.nn import FlopCountAnalysis
     from fvcore.nn.jit_handles import conv_flop_count, get_shape
 
-_HEAVY = re.compile(r"conv|matmul|\bmm\b|::mm|bmm|addmm|linear|einsum|attention|baddbmm")
+# Ops that multiply-accumulate over a dimension: fvcore skipping one means a low count.
+_HEAVY = re.compile(r"conv|matmul|::mm\b|bmm|addmm|::mv\b|addmv|::dot\b|vdot|::inner\b|"
+                    r"::outer\b|::ger\b|::addr\b|tensordot|linear|bilinear|einsum|attention|"
+                    r"::_scaled_mm\b|::kron\b|::cdist\b")
 
 
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> Counter[str]:
