@@ -12,6 +12,7 @@ from typing import Any
 from .common import run
 
 FIELDS = ("name", "arch_id", "resolution", "params", "flops")
+AUDIT_FIELDS = ("by_operator", "uncounted")  # fvcore's audit in CSV: "op=n;op=n"
 BOTH_FIELDS = (*FIELDS, "closed_form_params", "closed_form_flops", "params_difference",
                "flops_difference")
 METHODS = ("fvcore", "closed-form", "both")
@@ -62,7 +63,7 @@ def _count(model: str, resolution: int | None, method: str) -> dict[str, Any]:
     from nas.space import ConfigError
 
     spec = resolve_spec(model)
-    if resolution:
+    if resolution is not None:
         spec = spec.replace(resolution=resolution)
     row: dict[str, Any] = {"name": model, "arch_id": spec.arch_id,
                            "resolution": spec.resolution}
@@ -90,13 +91,18 @@ def _print_json(rows: list[dict[str, Any]], method: str) -> None:
 
 
 def _print_csv(rows: list[dict[str, Any]], method: str) -> None:
-    w = csv.DictWriter(sys.stdout, fieldnames=BOTH_FIELDS if method == "both" else FIELDS,
-                       extrasaction="ignore")
+    fields = BOTH_FIELDS if method == "both" else FIELDS
+    if method != "closed-form":
+        fields = (*fields, *AUDIT_FIELDS)
+    w = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
     for r in rows:
         if method == "both":
             r = {**r, "closed_form_params": r["closed_form"]["params"],
                  "closed_form_flops": r["closed_form"]["flops"]}
+        if method != "closed-form":
+            r = {**r, **{k: ";".join(f"{op}={n}" for op, n in sorted(r[k].items()))
+                         for k in AUDIT_FIELDS}}
         w.writerow(r)
 
 

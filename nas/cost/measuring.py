@@ -58,7 +58,7 @@ def measure(spec_or_name: ArchSpec | str | os.PathLike, *, resolution: int | Non
             batch_size: int = 1) -> CostReport:
     """Params and fvcore FLOPs (per image) of a spec, preset name or spec file."""
     spec = resolve_spec(spec_or_name)
-    if resolution:
+    if resolution is not None:
         spec = spec.replace(resolution=resolution)
     model = build_for_counting(spec)
     return measure_model(model, name=_name(spec_or_name, spec), batch_size=batch_size)

@@ -70,14 +70,19 @@ class FeasibleRegion:
         self.max_params = (None if max_params is None
                            else parse_amount(max_params, what="params", field="max_params"))
         self.budget = (self.max_flops, INF if self.max_params is None else self.max_params)
+        if resolution is not None and (isinstance(resolution, bool)
+                                       or not isinstance(resolution, int) or resolution < 1):
+            raise ConfigError(f"expected an integer >= 1, got {resolution!r}",
+                              field="resolution")
         self.variants: dict[str, NetRegion] = {}
         for name, net in space.variants.items():
             comps = NetComponents(net, f"{name}." if name else "",
-                                  resolution=resolution or net.resolution)
+                                  resolution=net.resolution if resolution is None else resolution)
             region = NetRegion(comps, budget=self.budget)
             if not region.empty:
                 self.variants[name] = region
-        self.resolution = resolution or next(iter(space.variants.values())).resolution
+        self.resolution = (next(iter(space.variants.values())).resolution if resolution is None
+                           else resolution)
         if not self.variants:
             raise ConfigError(f"no architecture of this space is valid at resolution "
                               f"{self.resolution}", field="resolution", source=space.source)

@@ -143,7 +143,8 @@ class SearchSpace:
             return ArchSpec(
                 stages=tuple(stages), stem=stem,
                 head=HeadSpec(**{k: get(v, f"head.{k}") for k, v in net.head}),
-                act=get(net.act, "act"), resolution=resolution or net.resolution,
+                act=get(net.act, "act"),
+                resolution=net.resolution if resolution is None else resolution,
                 in_chans=net.in_chans, num_classes=net.num_classes,
                 layout="single" if len(stages) == 1 else "multi",
             )

@@ -23,7 +23,7 @@ def test_spec_file_and_resolution(tmp_path, capsys):
     save_spec(PRESETS["spach_ms_xxs_patch4_224_conv"], path)
     assert main([str(path), "--resolution", "64", "--format", "csv"]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
-    assert header == "name,arch_id,resolution,params,flops"
+    assert header == "name,arch_id,resolution,params,flops,by_operator,uncounted"
     assert row.split(",")[2] == "64"
 
 
@@ -31,6 +31,17 @@ def test_table_shows_the_audit(capsys):
     assert main(["convmixer_768_32"]) == 0
     out = capsys.readouterr().out
     assert "20,779,874,304" in out and "uncounted aten::add" in out
+
+
+def test_csv_carries_the_audit_and_resolution_zero_is_refused(capsys):
+    assert main(["convmixer_768_32", "--format", "csv", "--resolution", "70"]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    record = dict(zip(header.split(","), row.split(",")))
+    assert record["resolution"] == "70"
+    assert "conv=" in record["by_operator"] and "batch_norm=" in record["by_operator"]
+    assert "aten::add=" in record["uncounted"]
+    assert main(["convmixer_768_32", "--resolution", "0"]) == 2
+    assert "resolution: expected an integer >= 1, got 0" in capsys.readouterr().err
 
 
 def test_list(capsys):
@@ -61,7 +72,7 @@ def test_both_methods_and_their_difference(tmp_path, capsys):
     save_spec(PRESETS["coatnet_0_224"], path)
     assert main([str(path), "--resolution", "64", "--method", "both", "--format", "csv"]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
-    assert header.split(",") == list(BOTH_FIELDS)
+    assert header.split(",") == [*BOTH_FIELDS, "by_operator", "uncounted"]
     values = dict(zip(header.split(","), row.split(",")))
     assert values["params"] == values["closed_form_params"]
     assert values["flops"] == values["closed_form_flops"]

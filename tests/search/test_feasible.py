@@ -163,6 +163,8 @@ def test_budgets_outside_the_space_say_so(tmp_path):
     high = FeasibleRegion(space, max_flops="1T")
     assert high.problem() is None and "constrains nothing" in high.summary()
     assert high.count.low == high.count.total
+    with pytest.raises(ConfigError, match="resolution: expected an integer >= 1, got 0"):
+        FeasibleRegion(space, max_flops="1T", resolution=0)
 
 
 def test_summary_names_the_count_and_marks_choices_that_never_fit():
