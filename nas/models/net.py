@@ -6,6 +6,7 @@ Stages take and return NCHW maps. Inside a stage, blocks that work on tokens (SP
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import torch
@@ -17,6 +18,7 @@ from torch.utils.checkpoint import checkpoint
 
 from nas.blocks import BlockArgs, ConvDownsample, build_stem, get_block
 from nas.space import ArchSpec, StageSpec
+from nas.space.spec import POOLS
 
 
 class Stage(nn.Module):
@@ -97,7 +99,7 @@ class NasNet(nn.Module):
         changes = {k: v for k, v in (("num_classes", num_classes), ("in_chans", in_chans),
                                      ("resolution", img_size)) if v is not None}
         spec = spec.replace(**changes) if changes else spec
-        self.spec = spec
+        self.spec = spec = _with_pool(spec, global_pool)
         self.num_classes = spec.num_classes
         self.in_chans = spec.in_chans
         self.drop_rate = drop_rate
@@ -180,7 +182,7 @@ class NasNet(nn.Module):
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         self.num_classes = num_classes
         self.head.reset(num_classes, pool_type=global_pool)
-        self.spec = self.spec.replace(num_classes=num_classes)
+        self.spec = _with_pool(self.spec.replace(num_classes=num_classes), global_pool)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -226,3 +228,12 @@ def _spach_init(module: nn.Module, name: str = "") -> None:
     elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d, nn.GroupNorm)):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+def _with_pool(spec: ArchSpec, pool: str | None) -> ArchSpec:
+    """The spec of a model whose pooling timm changed, so that spec, cost and checkpoint keep
+    describing it. Pools the spec cannot express (timm's '' for feature maps, 'max', ...)
+    leave it as it was: the backbone it describes is unchanged."""
+    if pool not in POOLS or pool == spec.head.pool:
+        return spec
+    return spec.replace(head=dataclasses.replace(spec.head, pool=pool))

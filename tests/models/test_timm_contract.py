@@ -38,6 +38,19 @@ def test_model_contract_at_low_resolution():
     assert model(x).shape == (2, model.num_features)
 
 
+def test_a_pool_timm_sets_is_part_of_the_spec():
+    """model.spec must keep describing the model (checkpoints rebuild from it, costs use it)."""
+    from nas.cost import closed_form, measure_model
+
+    spec = PRESETS["spach_ms_xxs_patch4_224_conv"].replace(resolution=64)
+    assert spec.head.pool == "fast"
+    model = timm.create_model("nas_spach_ms_xxs_patch4_224_conv", img_size=64, global_pool="avg")
+    assert model.spec.head.pool == "avg"
+    assert closed_form(model.spec).flops == measure_model(model).flops
+    model.reset_classifier(5, "fast")
+    assert model.spec.head.pool == "fast" and model.spec.num_classes == 5
+
+
 def test_features_only_through_timm():
     model = timm.create_model("nas_coatnet_0_224", features_only=True, img_size=64)
     outs = model(torch.randn(1, 3, 64, 64))
