@@ -39,8 +39,10 @@ def empty_model(factory: Callable[[], nn.Module]) -> nn.Module:
         model = factory()
     model = model.to_empty(device="cpu")
     for module in model.modules():  # non-persistent buffers (relative position indices)
-        if hasattr(module, "_init_buffers"):
-            module._init_buffers()
+        init = (getattr(module, "init_non_persistent_buffers", None)  # timm's public name
+                or getattr(module, "_init_buffers", None))  # before timm 1.0.20 or so
+        if init is not None:
+            init()
     return model.eval()
 
 

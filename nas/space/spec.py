@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
@@ -363,6 +364,7 @@ def _check_bool(value: Any, field: str) -> None:
 
 
 def _check_float(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"expected a positive number, got {value!r}", field=field)
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or not math.isfinite(value)):
+        raise ConfigError(f"expected a positive finite number, got {value!r}", field=field)
     return float(value)

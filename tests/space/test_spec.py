@@ -101,6 +101,8 @@ def test_blocks_accept_per_block_lists(tmp_path):
     (lambda d: d.update(layout="single"), "layout", "expected 'multi'"),
     (lambda d: d["stem"].update(type="conv3"), "stem.type", "expected one of"),
     (lambda d: d["stages"][1].update(width=True), "stages[1].width", "integer"),
+    (lambda d: d["stages"][1].update(mlp_ratio=float("inf")), "stages[1].mlp_ratio",
+     "positive finite number"),
 ])
 def test_bad_specs_name_the_field(change, field, words):
     data = yaml.safe_load(spec_to_yaml(hybrid_like()))
