@@ -59,11 +59,12 @@ def test_every_preset_params_part_by_part(name):
 def _at_resolution(spec: ArchSpec, near: int) -> ArchSpec:
     """The smallest resolution >= near that the spec accepts (an MLP stage needs tokens)."""
     r = spec.fit_resolution(near)
-    while True:
+    for _ in range(64):
         try:
             return spec.replace(resolution=r)
         except ConfigError:
             r += spec.total_stride()
+    raise AssertionError(f"no resolution from {near} up to {r} fits {spec.summary()}")
 
 
 @pytest.mark.slow
