@@ -242,7 +242,7 @@ class FeasibleRegion:
                          f"{_range(c, d, ''):>19}")
         if choices:
             lines.append("  per choice, FLOPs of the cheapest..dearest network taking it "
-                         "(x: never fits the budget)")
+                         "(✗: never fits the budget)")
             lines += self._choice_lines()
         return "\n".join(lines)
 
@@ -261,8 +261,8 @@ class FeasibleRegion:
             for value, (lo, hi) in values.items():
                 never = lo > self.max_flops or (
                     self.max_params is not None and params[name][value][0] > self.max_params)
-                cells.append(f"{value}{'x' if never else ''}: "
-                             f"{format_amount(lo, '')}..{format_amount(hi, '')}")
+                cells.append(f"{value}: {format_amount(lo, '')}..{format_amount(hi, '')}"
+                             + (" ✗" if never else ""))
             lines.append(f"    {name:<20} " + "  ".join(cells))
         return lines
 
