@@ -25,7 +25,7 @@ from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
 from nas.report.summary import write_summary
-from nas.report.tables import write_csv_atomic
+from nas.report.tables import front_title, write_csv_atomic
 from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
 from nas.space.io import write_text_atomic as write_text
 from nas.space.spec import spec_from_dict
@@ -256,8 +256,9 @@ def write_reports(cfg: SearchConfig, study: optuna.Study, *,
     write_csv_atomic(table, out / "trials.csv")
     write_csv_atomic(pareto, out / "pareto.csv")
     _write_archs(out / "archs", front, study_name=cfg.study_name)
-    plot_pareto(table, pareto, max_flops=cfg.max_flops, path=out / "pareto.png",
-                title=f"{cfg.study_name}: proxy accuracy vs FLOPs at {cfg.resolution}px")
+    plot_pareto(table, pareto, max_flops=cfg.max_flops, max_params=cfg.max_params,
+                objectives=cfg.objectives, path=out / "pareto.png",
+                title=f"{cfg.study_name}: {front_title(cfg.objectives)} at {cfg.resolution}px")
     write_summary(out)
     return SearchOutcome(cfg, study, table, pareto, count(trials))
 
