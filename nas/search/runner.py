@@ -21,6 +21,7 @@ import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from nas._files import locked
 from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
@@ -44,6 +45,7 @@ from .storage import mask_url, open_storage
 from .workers import start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
+REPORTS_LOCK = ".reports.lock"  # in the out folder: report writers take turns
 
 
 class SearchError(RuntimeError):
@@ -187,13 +189,12 @@ class AfterTrial:
         self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        front = len(write_reports(self.cfg, study).pareto)
         trials = study.get_trials(deepcopy=False)
         counts = count(trials)
-        front = pareto_trials(study)
-        write_reports(self.cfg, study, trials=trials, front=front)
         if trial.user_attrs.get(attrs.TRAINED) and trial.duration is not None:
             self.durations.append(trial.duration.total_seconds())
-        self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=len(front))
+        self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=front)
         self._decide(study, counts)
 
     def _decide(self, study: optuna.Study, counts: Counts) -> None:
@@ -243,12 +244,19 @@ def _best(trials: list[FrozenTrial]) -> float | None:
 
 # --- reports ---------------------------------------------------------------------------------
 
-def write_reports(cfg: SearchConfig, study: optuna.Study, *,
-                  trials: list[FrozenTrial] | None = None,
-                  front: list[FrozenTrial] | None = None) -> SearchOutcome:
-    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic."""
-    trials = study.get_trials(deepcopy=False) if trials is None else trials
-    front = pareto_trials(study) if front is None else front
+def write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
+    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic.
+
+    Every worker process rewrites them after its trials. They take turns (a lock file in the
+    out folder) and each reads the study once it holds the lock, so a later writer never
+    replaces newer reports with its older view (nor deletes the spec of a new front member)."""
+    with locked(Path(cfg.out) / REPORTS_LOCK):
+        return _write_reports(cfg, study)
+
+
+def _write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
+    trials = study.get_trials(deepcopy=False)
+    front = pareto_trials(study)
     table = trials_frame(trials)
     pareto = table[table["number"].isin([t.number for t in front])]
     pareto = pareto.sort_values("flops", kind="stable")

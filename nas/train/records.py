@@ -12,10 +12,10 @@ import io
 import os
 import platform
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nas._files import locked
 from nas.space.io import write_text_atomic
 
 LOG_NAME = "log.csv"
@@ -51,7 +51,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def append_result(row: dict[str, Any], csv_path: Path) -> bool:
     """Append `row` unless one with the same checkpoint is there; True when appended."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(csv_path.with_name(f".{csv_path.name}.lock")):
+    with locked(csv_path.with_name(f".{csv_path.name}.lock")):
         rows = read_rows(csv_path)
         if any(r.get("checkpoint") == str(row["checkpoint"]) for r in rows):
             return False
@@ -86,21 +86,6 @@ def _rewrite(csv_path: Path, rows: list[dict[str, Any]]) -> None:
     w.writeheader()
     w.writerows(rows)
     write_text_atomic(csv_path, buf.getvalue())
-
-
-@contextmanager
-def _locked(lock_path: Path):
-    with open(lock_path, "a") as f:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: runs then only append one at a time by convention
-            yield
-            return
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def git_sha() -> str:
