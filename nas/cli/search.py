@@ -22,7 +22,8 @@ command again resumes the study up to --trials."""
 
 
 def parser() -> argparse.ArgumentParser:
-    from nas.search.config import OBJECTIVES, SAMPLERS, SEARCH_DEFAULTS
+    from nas.search.config import OBJECTIVES, SEARCH_DEFAULTS
+    from nas.search.samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
     from nas.train.proxy_config import PROXY_PRESETS
 
     p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
@@ -42,9 +43,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--objectives", default="accuracy,flops",
                    help=f"comma list of {', '.join(OBJECTIVES)}; accuracy is maximised, the "
                    f"others minimised (default: accuracy,flops)")
-    p.add_argument("--pruner", default="median", help="early stopping: median, percentile:P, "
-                   "hyperband, successive-halving (single objective) or none (default: "
-                   "median; with several objectives, against cheaper candidates only)")
+    pruners = ", ".join(f"{n}:P" if n == "percentile" else n for n in PRUNERS)
+    p.add_argument("--pruner", default="median", help=f"early stopping: {pruners}; with "
+                   f"several objectives only {', '.join(MULTI_OBJECTIVE_PRUNERS)}, against "
+                   f"cheaper candidates only (default: median)")
     p.add_argument("--proxy", default="auto", metavar="PRESET|FILE.yaml",
                    help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
                    f"its fields (default: gpu on a GPU, else cpu)")

@@ -17,11 +17,11 @@ from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
+from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+
 # objective name -> Optuna direction
 OBJECTIVES = {"accuracy": "maximize", "flops": "minimize", "params": "minimize",
               "latency": "minimize"}
-SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
-PRUNERS = ("median", "percentile", "hyperband", "successive-halving", "none")
 
 # Trials and wall-clock budget (seconds) a search gets by default with each proxy preset. The
 # CPU default is sized so the README's main command ends within ~15 minutes on 2 cores: the
@@ -91,7 +91,7 @@ class SearchConfig:
 
     def check(self) -> None:
         multi = len(self.objectives) > 1
-        if multi and self.pruner in ("hyperband", "successive-halving"):
+        if multi and self.pruner not in MULTI_OBJECTIVE_PRUNERS:
             raise ConfigError(
                 f"Optuna's {self.pruner} pruner does not support multi-objective studies; use "
                 f"median or percentile:P (cost-aware rules that do), or --objectives accuracy",
