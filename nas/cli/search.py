@@ -34,7 +34,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int,
                    help="side in px at which the budget is counted (default: the space's, 224)")
     p.add_argument("--trials", type=int, help="candidates to train in the study in all; "
-                   "over-budget and repeated proposals do not count (default: "
+                   "over-budget and repeated proposals do not count, candidates that fail in "
+                   "training do (they were trained) (default: "
                    + ", ".join(f"{k} {v[0]}" for k, v in SEARCH_DEFAULTS.items()) + " by proxy)")
     p.add_argument("--timeout", help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
                    "no trial starts that would overrun it (default: 12m with the cpu proxy)")
@@ -102,8 +103,9 @@ def _main(argv: list[str] | None) -> int:
         print(f"nas-search: error: {e}", file=sys.stderr)
         return 1
     c = outcome.counts
+    failed_in_training = c.evaluated - c.complete - c.pruned
     print(f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
-          f"{c.pruned} stopped early), {c.failed} failed, {c.infeasible} over budget, "
+          f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
           f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/")
     return 0
 

@@ -41,7 +41,8 @@ class SearchConfig:
     max_flops: int
     resolution: int  # px at which FLOPs/params/latency are measured
     objectives: tuple[str, ...]
-    trials: int  # candidates to train (over-budget and duplicate proposals do not count)
+    trials: int  # candidates to train, failed ones included (over-budget and duplicate
+    #              proposals do not count)
     timeout: float | None  # seconds of wall clock for this invocation
     sampler: str
     pruner: str
