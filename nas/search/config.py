@@ -75,7 +75,7 @@ class SearchConfig:
         pruner_name, percentile = parse_pruner(pruner)
         cfg = cls(
             space=str(space), budget=budget_text, max_flops=parse_budget(budget),
-            resolution=_positive_int(resolution or space_resolution, "--resolution"),
+            resolution=space_resolution if resolution is None else check_resolution(resolution),
             objectives=parse_objectives(objectives),
             trials=_positive_int(default_trials if trials is None else trials, "--trials"),
             timeout=default_timeout if timeout is None else parse_duration(timeout),
@@ -194,6 +194,17 @@ def parse_duration(value: float | str) -> float | None:
     if seconds < 0:
         raise ConfigError(f"must not be negative, got {value!r}", field="--timeout")
     return seconds or None
+
+
+MIN_RESOLUTION = 8  # px; as nas-train's --resolution
+
+
+def check_resolution(value: Any, *, field: str = "--resolution") -> int:
+    """A resolution given by the user: an integer of at least MIN_RESOLUTION pixels."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_RESOLUTION:
+        raise ConfigError(f"expected an integer of at least {MIN_RESOLUTION} pixels, got "
+                          f"{value!r}", field=field)
+    return value
 
 
 def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:

@@ -17,6 +17,7 @@ import optuna
 from nas.cost import NoClosedForm
 from nas.space import ArchSpec, SearchSpace, load_space
 
+from .config import SearchConfig, check_resolution
 from .feasible import FeasibleRegion, FeasibleSampler
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from nas.train.proxy_config import ProxyConfig
 
-    from .config import SearchConfig
 
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
@@ -35,6 +35,8 @@ def dry_run(*, space: str, budget: str, max_params: str | None = None,
     """The report in parts: the region (count, extremes, per-choice ranges), then the run's
     estimated time (`config()` gives the search's configuration; it loads torch)."""
     loaded = load_space(space)
+    if resolution is not None:
+        resolution = check_resolution(resolution)
     try:
         region = FeasibleRegion(loaded, max_flops=budget, max_params=max_params,
                                 resolution=resolution)

@@ -32,6 +32,7 @@ from ._private.components import NetComponents
 from ._private.counting import INF
 from ._private.net_region import NetRegion
 from ._private.restricted_sampler import FeasibleSampler
+from .config import check_resolution
 
 __all__ = ["FeasibleRegion", "FeasibleSampler", "RegionCount", "dry_run_summary",
            "restrict_sampler"]
@@ -70,14 +71,18 @@ class FeasibleRegion:
         self.max_params = (None if max_params is None
                            else parse_amount(max_params, what="params", field="max_params"))
         self.budget = (self.max_flops, INF if self.max_params is None else self.max_params)
+        if resolution is not None:
+            resolution = check_resolution(resolution, field="resolution")
         self.variants: dict[str, NetRegion] = {}
         for name, net in space.variants.items():
             comps = NetComponents(net, f"{name}." if name else "",
-                                  resolution=resolution or net.resolution)
+                                  resolution=net.resolution if resolution is None
+                                  else resolution)
             region = NetRegion(comps, budget=self.budget)
             if not region.empty:
                 self.variants[name] = region
-        self.resolution = resolution or next(iter(space.variants.values())).resolution
+        self.resolution = (next(iter(space.variants.values())).resolution
+                           if resolution is None else resolution)
         if not self.variants:
             raise ConfigError(f"no architecture of this space is valid at resolution "
                               f"{self.resolution}", field="resolution", source=space.source)

@@ -43,6 +43,9 @@ def test_a_space_path_names_the_study_by_its_file():
     ({"trials": 0}, "--trials: expected an integer >= 1"),
     ({"timeout": "soon"}, "--timeout: cannot read 'soon'"),
     ({"max_params": "lots"}, "--max-params: cannot read"),
+    ({"resolution": 0}, "--resolution: expected an integer of at least 8 pixels, got 0"),
+    ({"resolution": -224}, "--resolution: expected an integer of at least 8 pixels, got -224"),
+    ({"resolution": 4}, "--resolution: expected an integer of at least 8 pixels, got 4"),
 ])
 def test_bad_options_are_one_line_errors(kw, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):

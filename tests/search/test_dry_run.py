@@ -37,6 +37,14 @@ def test_a_budget_below_the_cheapest_says_so(tiny_space, capsys):
     assert "is below the cheapest architecture" in err
 
 
+def test_a_resolution_of_zero_is_an_error_not_the_spaces(tiny_space, capsys):
+    assert main(["--space", str(tiny_space), "--budget", "300K", "--resolution", "0",
+                 "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("nas-search: error: --resolution: expected an integer "
+                                        "of at least 8 pixels, got 0")
+
+
 def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
     """8 candidates of about 60 s each: 8 min on one worker, 4 on two; the timeout line
     follows the same wall time."""

@@ -160,6 +160,14 @@ def test_budgets_outside_the_space_say_so(tmp_path):
     assert high.count.low == high.count.total
 
 
+def test_a_given_resolution_is_used_and_checked_not_replaced_by_the_spaces():
+    space = load_space("hybrid")
+    assert FeasibleRegion(space, max_flops="4G", resolution=160).resolution == 160
+    assert FeasibleRegion(space, max_flops="4G").resolution == 224
+    with pytest.raises(ConfigError, match="resolution: expected an integer of at least 8"):
+        FeasibleRegion(space, max_flops="4G", resolution=0)
+
+
 def test_summary_names_the_count_and_marks_choices_that_never_fit():
     space = load_space("hybrid")
     region = FeasibleRegion(space, max_flops="1GFLOPs")
