@@ -170,12 +170,14 @@ class FullTrainer:
         _seed_process(self.config.seed + self.ctx.rank)  # different augmentations per process
 
     def describe(self) -> str:
+        from nas.cost import format_amount
+
         r, c = self.recipe, self.config
         trained = (f", trained as {self.spec.arch_id}" if self.spec.arch_id != self.arch_id
                    else "")
         lines = [
             f"{self.name} (arch_id {self.arch_id}{trained}): {self.spec.summary()}",
-            f"  {self.params / 1e6:.2f}M params, drop_path {self.drop_path}, "
+            f"  {format_amount(self.params, ' params')}, drop_path {self.drop_path}, "
             f"{self.ctx.describe()}, precision {str(self.dtype).replace('torch.', '')}",
             f"  data {self.source}: {len(self.data.train)} train / {len(self.data.val)} val "
             f"images, {self.data.num_classes} classes, {self.spec.resolution}px",

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from nas.cli.train import main
+from nas.cost import format_amount
 from nas.space import load_spec, save_spec
 from nas.train import checkpoint as ckpt
 from nas.train.distributed import DistContext, accumulation_for
@@ -136,6 +137,15 @@ def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert field in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_description_shows_a_small_model_in_thousands_of_params(data, tmp_path):
+    config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, progress=False)
+    trainer = FullTrainer(tiny_spec("conv", width=8, depth=1), ctx=CPU, config=config,
+                          recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0))
+    assert trainer.params < 10**5
+    assert f"  {format_amount(trainer.params, ' params')}, drop_path" in trainer.describe()
+    assert "K params" in trainer.describe() and "0.00M" not in trainer.describe()
 
 
 def test_gradient_accumulation_counts_updates(data, tmp_path, one_thread):

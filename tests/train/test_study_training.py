@@ -85,6 +85,23 @@ def test_study_without_data_or_unknown_pick(study, capsys):
     assert "ffffffffff.yaml" in capsys.readouterr().err
 
 
+def test_top_beyond_the_front_says_how_many_will_be_trained(study, monkeypatch, capsys):
+    trained = []
+
+    def train_picks(_study, arch_ids, **_):  # stands in for the training: none failed
+        trained.extend(arch_ids)
+        return []
+
+    monkeypatch.setattr("nas.train.study.train_picks", train_picks)
+    assert main(["--from", str(study), "--top", "5", *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "nas-train: warning: --top 5, but the study's Pareto front has 3 member(s): " \
+           "training 3" in err
+    assert len(trained) == 3
+    assert main(["--from", str(study), "--top", "3", *FAST]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_one_pick_per_gpu_queue(study, monkeypatch):
     """Three picks on two 'GPUs': children pinned by CUDA_VISIBLE_DEVICES, queued, each
