@@ -37,7 +37,7 @@ HELP = {  # what the less obvious values mean; sources and units are in nas/trai
     "drop": "classifier dropout", "ema": "keep an EMA of the weights",
     "workers": "DataLoader processes per training process",
     "accum_steps": "micro-batches per optimiser update",
-    "checkpoint_minutes": "also checkpoint inside an epoch this often",
+    "checkpoint_minutes": "also checkpoint inside an epoch this often (0: every update)",
     "precision": "auto | bf16 | fp16 | fp32 (auto: bf16 on GPU, fp32 on CPU)",
     "grad_checkpointing": "recompute activations in backward (less memory)",
     "steps_per_epoch": "cap on updates per epoch (smoke runs, benchmarks)",

@@ -66,8 +66,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         checks = (("--workers", self.workers >= 0, ">= 0", self.workers),
                   ("--accum-steps", self.accum_steps >= 1, "at least 1", self.accum_steps),
-                  ("--checkpoint-minutes", self.checkpoint_minutes > 0, "> 0",
-                   self.checkpoint_minutes),
+                  ("--checkpoint-minutes", self.checkpoint_minutes >= 0,
+                   ">= 0 (0: after every update)", self.checkpoint_minutes),
                   ("--resolution", self.resolution is None or self.resolution >= 8,
                    "at least 8 pixels", self.resolution),
                   ("--steps-per-epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,

@@ -128,7 +128,8 @@ def test_missing_data_is_one_clear_line(spec_file, tmp_path, capsys):
 
 @pytest.mark.parametrize("option, field", [
     (["--accum-steps", "0"], "--accum-steps"), (["--opt", "nosuchopt"], "--opt"),
-    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision")])
+    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision"),
+    (["--checkpoint-minutes", "-1"], "--checkpoint-minutes")])
 def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, capsys, option,
                                                         field):
     out = tmp_path / "run"
