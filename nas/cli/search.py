@@ -22,7 +22,8 @@ command again resumes the study up to --trials."""
 
 
 def parser() -> argparse.ArgumentParser:
-    from nas.search.config import OBJECTIVES, SAMPLERS, SEARCH_DEFAULTS
+    from nas.search.config import OBJECTIVES, SEARCH_DEFAULTS
+    from nas.search.samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
     from nas.train.proxy_config import PROXY_PRESETS
 
     p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
@@ -33,7 +34,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int,
                    help="side in px at which the budget is counted (default: the space's, 224)")
     p.add_argument("--trials", type=int, help="candidates to train in the study in all; "
-                   "over-budget and repeated proposals do not count (default: "
+                   "over-budget and repeated proposals do not count, candidates that fail in "
+                   "training do (they were trained) (default: "
                    + ", ".join(f"{k} {v[0]}" for k, v in SEARCH_DEFAULTS.items()) + " by proxy)")
     p.add_argument("--timeout", help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
                    "no trial starts that would overrun it (default: 12m with the cpu proxy)")
@@ -42,9 +44,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--objectives", default="accuracy,flops",
                    help=f"comma list of {', '.join(OBJECTIVES)}; accuracy is maximised, the "
                    f"others minimised (default: accuracy,flops)")
-    p.add_argument("--pruner", default="median", help="early stopping: median, percentile:P, "
-                   "hyperband, successive-halving (single objective) or none (default: "
-                   "median; with several objectives, against cheaper candidates only)")
+    pruners = ", ".join(f"{n}:P" if n == "percentile" else n for n in PRUNERS)
+    p.add_argument("--pruner", default="median", help=f"early stopping: {pruners}; with "
+                   f"several objectives only {', '.join(MULTI_OBJECTIVE_PRUNERS)}, against "
+                   f"cheaper candidates only (default: median)")
     p.add_argument("--proxy", default="auto", metavar="PRESET|FILE.yaml",
                    help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
                    f"its fields (default: gpu on a GPU, else cpu)")
@@ -100,8 +103,9 @@ def _main(argv: list[str] | None) -> int:
         print(f"nas-search: error: {e}", file=sys.stderr)
         return 1
     c = outcome.counts
+    failed_in_training = c.evaluated - c.complete - c.pruned
     print(f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
-          f"{c.pruned} stopped early), {c.failed} failed, {c.infeasible} over budget, "
+          f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
           f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/")
     return 0
 

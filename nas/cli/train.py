@@ -18,6 +18,7 @@ from typing import Any
 from .common import run
 
 DEFAULT_OUTPUT = Path("results/train")
+DEFAULT_TOP = 2
 ALIASES = {"auto_augment": ["--aa"]}  # DeiT's and timm's name for the RandAugment policy
 HELP = {  # what the less obvious values mean; sources and units are in nas/train/recipe.py
     "warmup_epochs": "epochs of linear warmup from --warmup-lr",
@@ -36,7 +37,7 @@ HELP = {  # what the less obvious values mean; sources and units are in nas/trai
     "drop": "classifier dropout", "ema": "keep an EMA of the weights",
     "workers": "DataLoader processes per training process",
     "accum_steps": "micro-batches per optimiser update",
-    "checkpoint_minutes": "also checkpoint inside an epoch this often",
+    "checkpoint_minutes": "also checkpoint inside an epoch this often (0: every update)",
     "precision": "auto | bf16 | fp16 | fp32 (auto: bf16 on GPU, fp32 on CPU)",
     "grad_checkpointing": "recompute activations in backward (less memory)",
     "steps_per_epoch": "cap on updates per epoch (smoke runs, benchmarks)",
@@ -53,8 +54,9 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--arch", metavar="PRESET|SPEC.yaml", help="one architecture to train")
     what.add_argument("--from", dest="study", metavar="STUDY",
                       help="a nas-search output folder: train its Pareto picks")
-    p.add_argument("--top", type=int, default=2,
-                   help="with --from: how many picks (best proxy accuracy per log-FLOP band)")
+    p.add_argument("--top", type=int,
+                   help=f"with --from: how many picks (best proxy accuracy per log-FLOP band; "
+                        f"default {DEFAULT_TOP})")
     p.add_argument("--pick", metavar="ARCH_ID",
                    help="with --from: train only this architecture of the study")
     p.add_argument("--data", help="fashion-mnist | imagenet:PATH | folder:PATH "
@@ -159,6 +161,10 @@ def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
     common = dict(resume="required" if args.resume else "auto", progress=not args.no_progress,
                   resolution=args.resolution, **run_fields)
     if args.arch:
+        for flag, value in (("--top", args.top), ("--pick", args.pick)):
+            if value is not None:
+                raise ConfigError("chooses among a study's Pareto members: give it with --from "
+                                  "STUDY, not with --arch", field=flag)
         if not args.data:
             raise ConfigError("give the data to train on", field="--data")
         spec = resolve_spec(args.arch)
@@ -174,7 +180,8 @@ def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
                           source=str(study.root))
     common["resolution"] = args.resolution or study.resolution
     config = _run_config(run_dir=study.root / "full", data=data, **common)
-    return run_study(study.root, top=args.top, pick=args.pick, recipe=recipe, config=config,
+    top = DEFAULT_TOP if args.top is None else args.top
+    return run_study(study.root, top=top, pick=args.pick, recipe=recipe, config=config,
                      ctx=ctx, output=args.output, argv=argv, parallel=args.parallel)
 
 

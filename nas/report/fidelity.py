@@ -36,8 +36,10 @@ class Fidelity:
     spearman_p: float
     pairs_right: int           # pairs the proxy ordered as full training did
     pairs: int                 # pairs with a strict order in both
-    top_k_overlap: dict[int, int]   # k -> architectures in both top-k sets
-    regret: float              # best full top-1 minus that of the proxy's best (points)
+    top_k_overlap: dict[int, int | None]  # k -> architectures in both top-k sets; None: a
+    #                                       tie across rank k leaves a top-k set undefined
+    regret: float              # best full top-1 minus that of the proxy's best (points;
+    #                            the mean of those tied for the proxy's best)
 
     @property
     def n(self) -> int:
@@ -48,7 +50,8 @@ class Fidelity:
                 ("spearman_rho", self.spearman_rho, self.spearman_p),
                 ("pairwise_agreement", self.pairs_right / self.pairs if self.pairs else math.nan,
                  math.nan)]
-        rows += [(f"top{k}_overlap", v / k, math.nan) for k, v in self.top_k_overlap.items()]
+        rows += [(f"top{k}_overlap", math.nan if v is None else v / k, math.nan)
+                 for k, v in self.top_k_overlap.items()]
         rows.append(("regret_top1_points", self.regret, math.nan))
         out = pd.DataFrame(rows, columns=["measure", "value", "p_value"])
         out["n"] = self.n
@@ -76,8 +79,9 @@ def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
         rho, rho_p = spearmanr(table.proxy_accuracy, table.top1)
     right, pairs = _pair_agreement(table.proxy_accuracy.tolist(), table.top1.tolist())
     ks = [k for k in TOP_K if k < len(table)] or [1]
-    overlap = {k: len(_top(table, "proxy_rank", k) & _top(table, "full_rank", k)) for k in ks}
-    proxy_best = table.loc[table.proxy_rank == 1, "top1"].iloc[0]
+    overlap = {k: _overlap(table, k) for k in ks}
+    # several tied for the proxy's best: any could have been picked, so their mean counts
+    proxy_best = table.loc[table.proxy_accuracy == table.proxy_accuracy.max(), "top1"].mean()
     return Fidelity(table, float(tau), float(tau_p), float(rho), float(rho_p), right, pairs,
                     overlap, float(table.top1.max() - proxy_best))
 
@@ -86,6 +90,19 @@ def _ranks(table: pd.DataFrame, column: str) -> pd.Series:
     """1 = best; ties broken by arch_id so the top-k sets are well defined."""
     order = table.sort_values([column, "arch_id"], ascending=[False, True]).index
     return pd.Series(range(1, len(table) + 1), index=order).reindex(table.index)
+
+
+def _overlap(table: pd.DataFrame, k: int) -> int | None:
+    """Architectures in both top-k sets; None when either accuracy ties across rank k, where
+    which architectures make the top k is only the tie-break's (arch_id) choice."""
+    if _tied_across(table.proxy_accuracy, k) or _tied_across(table.top1, k):
+        return None
+    return len(_top(table, "proxy_rank", k) & _top(table, "full_rank", k))
+
+
+def _tied_across(values: pd.Series, k: int) -> bool:
+    ranked = values.sort_values(ascending=False).to_numpy()
+    return k < len(ranked) and ranked[k - 1] == ranked[k]
 
 
 def _top(table: pd.DataFrame, rank_column: str, k: int) -> set[str]:
@@ -166,7 +183,9 @@ def fidelity_markdown(fid: Fidelity) -> str:
         f"| Kendall τ | {_num(fid.kendall_tau)} (p = {_num(fid.kendall_p, 2)}) |",
         f"| Spearman ρ | {_num(fid.spearman_rho)} (p = {_num(fid.spearman_p, 2)}) |",
         f"| pairs in the right order | {pairs} |"]
-    lines += [f"| top-{k} overlap | {v} of {k} |" for k, v in fid.top_k_overlap.items()]
+    lines += [f"| top-{k} overlap | "
+              + (f"{v} of {k} |" if v is not None else f"n/a (accuracies tie across rank {k}) |")
+              for k, v in fid.top_k_overlap.items()]
     lines += [f"| regret of the proxy's best | {fid.regret:.2f} points of top-1 |", "",
               f"Verdict: {verdict(fid)}", "",
               "| arch_id | MFLOPs | proxy accuracy | proxy rank | full top-1 (%) | full rank |",

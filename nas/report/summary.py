@@ -17,7 +17,7 @@ import yaml
 from nas.cost import format_amount
 from nas.space.io import write_text_atomic as write_text
 
-from .tables import read_trials
+from .tables import front_title, read_trials
 
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
@@ -29,7 +29,8 @@ def write_summary(out_dir: str | os.PathLike) -> Path:
     if trials is not None:
         parts.append(_status(trials))
     if pareto is not None:
-        parts.append(_front(pareto, out))
+        objectives = run.get("config", {}).get("objectives") or ("accuracy", "flops")
+        parts.append(_front(pareto, out, objectives))
     if trials is not None:
         parts.append(_failures(trials))
     fidelity = out / "fidelity.md"
@@ -100,15 +101,18 @@ def _status(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _front(pareto: pd.DataFrame, out: Path) -> str:
-    lines = ["## Pareto front (proxy accuracy vs FLOPs)", ""]
+def _front(pareto: pd.DataFrame, out: Path, objectives: list[str] | tuple[str, ...]) -> str:
+    lines = [f"## Pareto front ({front_title(objectives)})", ""]
     if pareto.empty:
         return "\n".join([*lines, "No feasible trained candidate yet."])
-    lines += ["| trial | arch_id | FLOPs | params | proxy accuracy | architecture |",
-              "|---:|---|---:|---:|---:|---|"]
+    latency = "latency" in objectives and "latency_ms" in pareto
+    lines += ["| trial | arch_id | FLOPs | params | " + ("latency (ms) | " if latency else "")
+              + "proxy accuracy | architecture |",
+              "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|"]
     for _, r in pareto.iterrows():
+        ms = f"{r['latency_ms']:.3g} | " if latency else ""
         lines.append(f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
-                     f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | "
+                     f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
                      f"{r['proxy_accuracy']:.4f} | {_cell(r.get('summary', ''))} |")
     lines += ["", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
                   f"`build_model` load them)."]

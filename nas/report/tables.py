@@ -17,8 +17,22 @@ from nas.space.io import write_text_atomic as write_text
 LEAD_COLUMNS = ("number", "state", "arch_id", "flops", "params", "proxy_accuracy",
                 "proxy_seconds", "failure")
 PARAM_PREFIX = "param."
+# search objective -> (its column, its name in titles)
+OBJECTIVE_COLUMNS = {"accuracy": ("proxy_accuracy", "proxy accuracy"),
+                     "flops": ("flops", "FLOPs"), "params": ("params", "params"),
+                     "latency": ("latency_ms", "latency")}
 INT_COLUMNS = ("number", "flops", "params", "closed_form_flops", "closed_form_params", "epochs",
                "duplicate_of", "proxy_resolution", "retry_of")
+
+
+def front_title(objectives: tuple[str, ...] | list[str]) -> str:
+    """What the Pareto front trades: 'proxy accuracy vs FLOPs', 'proxy accuracy vs params and
+    latency'; with accuracy alone the front is the best trial."""
+    names = [OBJECTIVE_COLUMNS[o][1] for o in objectives if o != "accuracy"]
+    if not names:
+        return "proxy accuracy"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"proxy accuracy vs {listed}"
 
 
 def order_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .._lazy import lazy_getattr
 
 _LAZY = {
-    "OBJECTIVES": "config", "PRUNERS": "config", "SAMPLERS": "config", "SearchConfig": "config",
+    "OBJECTIVES": "config", "SearchConfig": "config",
     "FeasibleRegion": "feasible", "FeasibleSampler": "feasible",
     "restrict_sampler": "feasible",
     "Objective": "objective", "TrialFailed": "objective",
@@ -17,7 +17,8 @@ _LAZY = {
     "count": "results", "pareto_trials": "results", "trials_frame": "results",
     "SearchError": "runner", "SearchOutcome": "runner", "make_config": "runner",
     "open_study": "runner", "run": "runner", "run_search": "runner",
-    "make_pruner": "samplers", "make_sampler": "samplers",
+    "PRUNERS": "samplers", "SAMPLERS": "samplers", "make_pruner": "samplers",
+    "make_sampler": "samplers",
     "HeartbeatJournalStorage": "storage", "open_storage": "storage",
 }
 

@@ -17,11 +17,11 @@ from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
+from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+
 # objective name -> Optuna direction
 OBJECTIVES = {"accuracy": "maximize", "flops": "minimize", "params": "minimize",
               "latency": "minimize"}
-SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
-PRUNERS = ("median", "percentile", "hyperband", "successive-halving", "none")
 
 # Trials and wall-clock budget (seconds) a search gets by default with each proxy preset. The
 # CPU default is sized so the README's main command ends within ~15 minutes on 2 cores: the
@@ -41,7 +41,8 @@ class SearchConfig:
     max_flops: int
     resolution: int  # px at which FLOPs/params/latency are measured
     objectives: tuple[str, ...]
-    trials: int  # candidates to train (over-budget and duplicate proposals do not count)
+    trials: int  # candidates to train, failed ones included (over-budget and duplicate
+    #              proposals do not count)
     timeout: float | None  # seconds of wall clock for this invocation
     sampler: str
     pruner: str
@@ -74,7 +75,7 @@ class SearchConfig:
         pruner_name, percentile = parse_pruner(pruner)
         cfg = cls(
             space=str(space), budget=budget_text, max_flops=parse_budget(budget),
-            resolution=_positive_int(resolution or space_resolution, "--resolution"),
+            resolution=space_resolution if resolution is None else check_resolution(resolution),
             objectives=parse_objectives(objectives),
             trials=_positive_int(default_trials if trials is None else trials, "--trials"),
             timeout=default_timeout if timeout is None else parse_duration(timeout),
@@ -91,7 +92,7 @@ class SearchConfig:
 
     def check(self) -> None:
         multi = len(self.objectives) > 1
-        if multi and self.pruner in ("hyperband", "successive-halving"):
+        if multi and self.pruner not in MULTI_OBJECTIVE_PRUNERS:
             raise ConfigError(
                 f"Optuna's {self.pruner} pruner does not support multi-objective studies; use "
                 f"median or percentile:P (cost-aware rules that do), or --objectives accuracy",
@@ -193,6 +194,17 @@ def parse_duration(value: float | str) -> float | None:
     if seconds < 0:
         raise ConfigError(f"must not be negative, got {value!r}", field="--timeout")
     return seconds or None
+
+
+MIN_RESOLUTION = 8  # px; as nas-train's --resolution
+
+
+def check_resolution(value: Any, *, field: str = "--resolution") -> int:
+    """A resolution given by the user: an integer of at least MIN_RESOLUTION pixels."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_RESOLUTION:
+        raise ConfigError(f"expected an integer of at least {MIN_RESOLUTION} pixels, got "
+                          f"{value!r}", field=field)
+    return value
 
 
 def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:

@@ -17,6 +17,7 @@ import optuna
 from nas.cost import NoClosedForm
 from nas.space import ArchSpec, SearchSpace, load_space
 
+from .config import SearchConfig, check_resolution
 from .feasible import FeasibleRegion, FeasibleSampler
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from nas.train.proxy_config import ProxyConfig
 
-    from .config import SearchConfig
 
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
@@ -35,6 +35,8 @@ def dry_run(*, space: str, budget: str, max_params: str | None = None,
     """The report in parts: the region (count, extremes, per-choice ranges), then the run's
     estimated time (`config()` gives the search's configuration; it loads torch)."""
     loaded = load_space(space)
+    if resolution is not None:
+        resolution = check_resolution(resolution)
     try:
         region = FeasibleRegion(loaded, max_flops=budget, max_params=max_params,
                                 resolution=resolution)
@@ -42,9 +44,9 @@ def dry_run(*, space: str, budget: str, max_params: str | None = None,
         yield (f"space {loaded.name!r}: the feasible region needs closed-form costs ({e}); a "
                f"search would measure every proposal with fvcore and skip those over budget")
         return
+    region.check()  # nothing fits: the same one-line error as the search itself
     yield region.summary()
-    if region.problem() is None:
-        yield "\n".join(time_estimate(config(), loaded, region))
+    yield "\n".join(time_estimate(config(), loaded, region))
 
 
 def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int,
@@ -69,13 +71,13 @@ def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion)
     per_measure = time.perf_counter() - start
     train = sum(_train_seconds(spec, cfg.proxy, device) for spec in specs) / len(specs)
     per_candidate = train + per_measure
-    total = cfg.trials * per_candidate
+    wall = cfg.trials * per_candidate / cfg.workers  # the workers train candidates side by side
     lines = [f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
              f"of fvcore measuring per candidate (timed on {len(specs)} architectures sampled "
              f"in the region, {device.type})",
-             f"  run: {cfg.trials} candidates x {per_candidate:.0f}s = about "
-             f"{total / 60:.1f} min with {cfg.workers} worker(s)"]
-    if cfg.timeout is not None and total / cfg.workers > cfg.timeout:
+             f"  run: {cfg.trials} candidates x {per_candidate:.0f}s / {cfg.workers} worker(s) = "
+             f"about {wall / 60:.1f} min"]
+    if cfg.timeout is not None and wall > cfg.timeout:
         lines.append(f"  --timeout {cfg.timeout / 60:.1f} min stops it first, after about "
                      f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
                      f"continue)")

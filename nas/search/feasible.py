@@ -32,6 +32,7 @@ from ._private.components import NetComponents
 from ._private.counting import INF
 from ._private.net_region import NetRegion
 from ._private.restricted_sampler import FeasibleSampler
+from .config import check_resolution
 
 __all__ = ["FeasibleRegion", "FeasibleSampler", "RegionCount", "dry_run_summary",
            "restrict_sampler"]
@@ -70,19 +71,18 @@ class FeasibleRegion:
         self.max_params = (None if max_params is None
                            else parse_amount(max_params, what="params", field="max_params"))
         self.budget = (self.max_flops, INF if self.max_params is None else self.max_params)
-        if resolution is not None and (isinstance(resolution, bool)
-                                       or not isinstance(resolution, int) or resolution < 1):
-            raise ConfigError(f"expected an integer >= 1, got {resolution!r}",
-                              field="resolution")
+        if resolution is not None:
+            resolution = check_resolution(resolution, field="resolution")
         self.variants: dict[str, NetRegion] = {}
         for name, net in space.variants.items():
             comps = NetComponents(net, f"{name}." if name else "",
-                                  resolution=net.resolution if resolution is None else resolution)
+                                  resolution=net.resolution if resolution is None
+                                  else resolution)
             region = NetRegion(comps, budget=self.budget)
             if not region.empty:
                 self.variants[name] = region
-        self.resolution = (next(iter(space.variants.values())).resolution if resolution is None
-                           else resolution)
+        self.resolution = (next(iter(space.variants.values())).resolution
+                           if resolution is None else resolution)
         if not self.variants:
             raise ConfigError(f"no architecture of this space is valid at resolution "
                               f"{self.resolution}", field="resolution", source=space.source)
@@ -247,7 +247,7 @@ class FeasibleRegion:
                          f"{_range(c, d, ''):>19}")
         if choices:
             lines.append("  per choice, FLOPs of the cheapest..dearest network taking it "
-                         "(x: never fits the budget)")
+                         "(✗: never fits the budget)")
             lines += self._choice_lines()
         return "\n".join(lines)
 
@@ -266,8 +266,8 @@ class FeasibleRegion:
             for value, (lo, hi) in values.items():
                 never = lo > self.max_flops or (
                     self.max_params is not None and params[name][value][0] > self.max_params)
-                cells.append(f"{value}{'x' if never else ''}: "
-                             f"{format_amount(lo, '')}..{format_amount(hi, '')}")
+                cells.append(f"{value}: {format_amount(lo, '')}..{format_amount(hi, '')}"
+                             + (" ✗" if never else ""))
             lines.append(f"    {name:<20} " + "  ".join(cells))
         return lines
 

@@ -22,7 +22,9 @@ def trial_row(t: FrozenTrial) -> dict:
     row = {
         "number": t.number, "state": t.state.name, "arch_id": ua.get(attrs.ARCH_ID),
         "flops": ua.get(attrs.FLOPS), "params": ua.get(attrs.PARAMS),
-        "proxy_accuracy": ua.get(attrs.PROXY_ACCURACY) if curve else None,
+        # a failed trial has no result: its epochs before the failure stay in `curve`
+        "proxy_accuracy": (ua.get(attrs.PROXY_ACCURACY)
+                           if curve and t.state != TrialState.FAIL else None),
         "proxy_seconds": ua.get(attrs.PROXY_SECONDS), "failure": ua.get(attrs.FAILURE),
         "closed_form_flops": closed[0], "closed_form_params": closed[1],
         "feasible": ua.get(attrs.FEASIBLE), "trained": ua.get(attrs.TRAINED),

@@ -21,11 +21,12 @@ import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from nas._files import locked
 from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
 from nas.report.summary import write_summary
-from nas.report.tables import write_csv_atomic
+from nas.report.tables import front_title, write_csv_atomic
 from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
 from nas.space.io import write_text_atomic as write_text
 from nas.space.spec import spec_from_dict
@@ -44,6 +45,7 @@ from .storage import mask_url, open_storage
 from .workers import start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
+REPORTS_LOCK = ".reports.lock"  # in the out folder: report writers take turns
 
 
 class SearchError(RuntimeError):
@@ -187,13 +189,12 @@ class AfterTrial:
         self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        front = len(write_reports(self.cfg, study).pareto)
         trials = study.get_trials(deepcopy=False)
         counts = count(trials)
-        front = pareto_trials(study)
-        write_reports(self.cfg, study, trials=trials, front=front)
         if trial.user_attrs.get(attrs.TRAINED) and trial.duration is not None:
             self.durations.append(trial.duration.total_seconds())
-        self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=len(front))
+        self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=front)
         self._decide(study, counts)
 
     def _decide(self, study: optuna.Study, counts: Counts) -> None:
@@ -243,12 +244,19 @@ def _best(trials: list[FrozenTrial]) -> float | None:
 
 # --- reports ---------------------------------------------------------------------------------
 
-def write_reports(cfg: SearchConfig, study: optuna.Study, *,
-                  trials: list[FrozenTrial] | None = None,
-                  front: list[FrozenTrial] | None = None) -> SearchOutcome:
-    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic."""
-    trials = study.get_trials(deepcopy=False) if trials is None else trials
-    front = pareto_trials(study) if front is None else front
+def write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
+    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic.
+
+    Every worker process rewrites them after its trials. They take turns (a lock file in the
+    out folder) and each reads the study once it holds the lock, so a later writer never
+    replaces newer reports with its older view (nor deletes the spec of a new front member)."""
+    with locked(Path(cfg.out) / REPORTS_LOCK):
+        return _write_reports(cfg, study)
+
+
+def _write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
+    trials = study.get_trials(deepcopy=False)
+    front = pareto_trials(study)
     table = trials_frame(trials)
     pareto = table[table["number"].isin([t.number for t in front])]
     pareto = pareto.sort_values("flops", kind="stable")
@@ -256,8 +264,9 @@ def write_reports(cfg: SearchConfig, study: optuna.Study, *,
     write_csv_atomic(table, out / "trials.csv")
     write_csv_atomic(pareto, out / "pareto.csv")
     _write_archs(out / "archs", front, study_name=cfg.study_name)
-    plot_pareto(table, pareto, max_flops=cfg.max_flops, path=out / "pareto.png",
-                title=f"{cfg.study_name}: proxy accuracy vs FLOPs at {cfg.resolution}px")
+    plot_pareto(table, pareto, max_flops=cfg.max_flops, max_params=cfg.max_params,
+                objectives=cfg.objectives, path=out / "pareto.png",
+                title=f"{cfg.study_name}: {front_title(cfg.objectives)} at {cfg.resolution}px")
     write_summary(out)
     return SearchOutcome(cfg, study, table, pareto, count(trials))
 

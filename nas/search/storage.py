@@ -108,8 +108,15 @@ def _open(storage: str, *, heartbeat_interval: int, grace_period: int,
           max_retry: int | None) -> optuna.storages.BaseStorage:
     retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     if not is_url(storage):
-        return HeartbeatJournalStorage(storage, heartbeat_interval=heartbeat_interval,
-                                       grace_period=grace_period, stale_callback=retry)
+        if Path(storage).is_dir():
+            raise ConfigError(f"{storage} is a folder; give a journal file path (e.g. "
+                              f"{Path(storage) / 'study.journal'})", field="--storage")
+        try:
+            return HeartbeatJournalStorage(storage, heartbeat_interval=heartbeat_interval,
+                                           grace_period=grace_period, stale_callback=retry)
+        except OSError as e:  # a folder that cannot be made, a read-only file system...
+            raise ConfigError(f"cannot create the journal file {storage}: "
+                              f"{e.strerror or e}", field="--storage") from None
     if storage.startswith("redis"):
         raise ConfigError("Redis storages are not supported; use a PostgreSQL URL or a "
                           "journal file path", field="--storage")

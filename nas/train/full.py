@@ -66,8 +66,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         checks = (("--workers", self.workers >= 0, ">= 0", self.workers),
                   ("--accum-steps", self.accum_steps >= 1, "at least 1", self.accum_steps),
-                  ("--checkpoint-minutes", self.checkpoint_minutes > 0, "> 0",
-                   self.checkpoint_minutes),
+                  ("--checkpoint-minutes", self.checkpoint_minutes >= 0,
+                   ">= 0 (0: after every update)", self.checkpoint_minutes),
                   ("--resolution", self.resolution is None or self.resolution >= 8,
                    "at least 8 pixels", self.resolution),
                   ("--steps-per-epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,
@@ -115,6 +115,8 @@ class FullTrainer:
                  name: str = "", data: ImageData | None = None):
         """`data`: datasets to use instead of loading `config.data` (benchmarks)."""
         self.recipe, self.config, self.ctx = recipe, config, ctx
+        # arch_id names the spec asked for (a study's archs/<arch_id>.yaml); self.spec, what is
+        # trained, takes the data's classes and the training resolution: its id may differ
         self.arch_id, self.name = spec.arch_id, name or spec.arch_id
         self.run_dir = Path(config.run_dir)
         resolution = config.resolution or spec.resolution
@@ -168,10 +170,14 @@ class FullTrainer:
         _seed_process(self.config.seed + self.ctx.rank)  # different augmentations per process
 
     def describe(self) -> str:
+        from nas.cost import format_amount
+
         r, c = self.recipe, self.config
+        trained = (f", trained as {self.spec.arch_id}" if self.spec.arch_id != self.arch_id
+                   else "")
         lines = [
-            f"{self.name} (arch_id {self.arch_id}): {self.spec.summary()}",
-            f"  {self.params / 1e6:.2f}M params, drop_path {self.drop_path}, "
+            f"{self.name} (arch_id {self.arch_id}{trained}): {self.spec.summary()}",
+            f"  {format_amount(self.params, ' params')}, drop_path {self.drop_path}, "
             f"{self.ctx.describe()}, precision {str(self.dtype).replace('torch.', '')}",
             f"  data {self.source}: {len(self.data.train)} train / {len(self.data.val)} val "
             f"images, {self.data.num_classes} classes, {self.spec.resolution}px",
@@ -417,8 +423,8 @@ class FullTrainer:
 
         last = self.pos.history[-1]
         hours = self._elapsed() / 3600
-        return {
-            "arch_id": self.arch_id, "name": self.name,
+        return {  # costs and accuracies are those of self.spec: trained_arch_id names it
+            "arch_id": self.arch_id, "trained_arch_id": self.spec.arch_id, "name": self.name,
             "flops": measure(self.spec).flops, "params": self.params,
             "top1": last["top1"], "top5": last["top5"],
             "best_top1": max(h["top1"] for h in self.pos.history),

@@ -114,7 +114,7 @@ def _load_folder(root: Path | None, *, train_images: int, val_images: int,
                  gen: torch.Generator, size: int, name: str) -> ProxyData:
     if root is None:
         raise ConfigError("a folder data source needs a path", field="--data")
-    classes = check_image_folder(root)
+    classes = check_image_folder(root, splits=("train",))  # val/ is nas-train's, not ours
     files: list[Path] = []
     labels: list[int] = []
     for k, c in enumerate(classes):

@@ -12,10 +12,10 @@ import io
 import os
 import platform
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nas._files import locked
 from nas.space.io import write_text_atomic
 
 LOG_NAME = "log.csv"
@@ -24,10 +24,13 @@ FULL_TRAINING_CSV = "full_training.csv"
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "top1", "top5", "ema_top1", "ema_top5",
                  "lr", "images_per_s", "train_seconds", "epoch_seconds")
 
-# accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs
-RESULT_COLUMNS = ("arch_id", "name", "flops", "params", "top1", "top5", "best_top1",
-                  "ema_top1", "epochs", "resolution", "num_classes", "data", "global_batch",
-                  "gpu_hours", "wall_hours", "device", "checkpoint", "finished_at", "git_sha")
+# accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
+# arch_id: the architecture asked for; trained_arch_id: the one trained (spec.yaml of the run:
+# the data's classes, the training resolution), whose flops, params and accuracies these are.
+RESULT_COLUMNS = ("arch_id", "trained_arch_id", "name", "flops", "params", "top1", "top5",
+                  "best_top1", "ema_top1", "epochs", "resolution", "num_classes", "data",
+                  "global_batch", "gpu_hours", "wall_hours", "device", "checkpoint",
+                  "finished_at", "git_sha")
 
 
 def write_epoch_log(history: list[dict[str, Any]], run_dir: Path) -> None:
@@ -48,10 +51,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def append_result(row: dict[str, Any], csv_path: Path) -> bool:
     """Append `row` unless one with the same checkpoint is there; True when appended."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(csv_path.with_name(f".{csv_path.name}.lock")):
-        if any(r.get("checkpoint") == str(row["checkpoint"]) for r in read_rows(csv_path)):
+    with locked(csv_path.with_name(f".{csv_path.name}.lock")):
+        rows = read_rows(csv_path)
+        if any(r.get("checkpoint") == str(row["checkpoint"]) for r in rows):
             return False
-        new = not csv_path.is_file() or csv_path.stat().st_size == 0
+        columns = _columns(csv_path)
+        if columns and columns != list(RESULT_COLUMNS):  # an older layout: rewrite it whole
+            _rewrite(csv_path, [*rows, row])
+            return True
+        new = not columns
         with open(csv_path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore",
                                lineterminator="\n")
@@ -63,19 +71,21 @@ def append_result(row: dict[str, Any], csv_path: Path) -> bool:
     return True
 
 
-@contextmanager
-def _locked(lock_path: Path):
-    with open(lock_path, "a") as f:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: runs then only append one at a time by convention
-            yield
-            return
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def _columns(path: Path) -> list[str]:
+    """The header of a CSV file; [] when there is none."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def _rewrite(csv_path: Path, rows: list[dict[str, Any]]) -> None:
+    """All rows under the current columns (columns an old file lacks stay empty)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(csv_path, buf.getvalue())
 
 
 def git_sha() -> str:

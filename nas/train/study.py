@@ -183,6 +183,9 @@ def run_study(root: str | Path, *, top: int, pick: str | None, recipe: Recipe,
     else:
         picks = pick_top(study.pareto, top)
         arch_ids = list(picks.arch_id)
+        if len(picks) < top and ctx.is_main:
+            print(f"nas-train: warning: --top {top}, but the study's Pareto front has "
+                  f"{len(picks)} member(s): training {len(picks)}", file=sys.stderr, flush=True)
         if ctx.is_main and config.progress:
             print("\n".join(study_summary_lines(study, picks)), flush=True)
 

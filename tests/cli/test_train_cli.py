@@ -28,3 +28,13 @@ def test_arch_or_from_is_required(capsys):
         parser().parse_args([])
     assert main(["--arch", "spach_xxs_patch16_224_conv"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--top", "3"], ["--pick", "0123456789"]])
+def test_top_and_pick_are_refused_with_arch(option, capsys):
+    """They choose among a study's picks; with --arch they would be silently ignored."""
+    assert main(["--arch", "spach_xxs_patch16_224_conv", "--data", "fashion-mnist",
+                 *option]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nas-train: error: {option[0]}: chooses among a study's Pareto")
+    assert "--from" in err and len(err.splitlines()) == 1

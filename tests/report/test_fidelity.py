@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from nas.report.fidelity import proxy_fidelity, verdict, write_fidelity
+from nas.report.fidelity import fidelity_markdown, proxy_fidelity, verdict, write_fidelity
 
 
 def _tables(proxy: list[float], full: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,6 +47,29 @@ def test_ties_use_tau_b_and_all_equal_is_undefined():
     assert (fid.pairs_right, fid.pairs) == (2, 2)
     flat = proxy_fidelity(*_tables([0.5, 0.5], [60.0, 61.0]))
     assert math.isnan(flat.kendall_tau) and verdict(flat).startswith("undefined")
+
+
+def test_a_tie_across_rank_k_leaves_top_k_overlap_undefined(tmp_path):
+    """Which of two tied architectures is 'in the top 3' is the tie-break's choice, not the
+    proxy's: the overlap is n/a rather than 3 or 2 by arch_id."""
+    fid = proxy_fidelity(*_tables([0.9, 0.8, 0.7, 0.7, 0.5], [90.0, 80.0, 70.0, 60.0, 50.0]))
+    assert fid.top_k_overlap == {1: 1, 3: None}
+    measures = fid.measures().set_index("measure")
+    assert measures.loc["top1_overlap", "value"] == 1
+    assert math.isnan(measures.loc["top3_overlap", "value"])
+    md = fidelity_markdown(fid)
+    assert "| top-3 overlap | n/a (accuracies tie across rank 3) |" in md
+    assert "| top-1 overlap | 1 of 1 |" in md
+    # a tie in full training counts the same; a tie inside the top k does not matter
+    full_tie = proxy_fidelity(*_tables([0.9, 0.8, 0.7, 0.6, 0.5], [90.0, 90.0, 70.0, 60.0,
+                                                                   50.0]))
+    assert full_tie.top_k_overlap == {1: None, 3: 3}
+
+
+def test_a_tie_for_the_proxys_best_averages_the_regret():
+    fid = proxy_fidelity(*_tables([0.9, 0.9, 0.5], [60.0, 80.0, 70.0]))
+    assert fid.regret == pytest.approx(80 - (60 + 80) / 2)  # not 20 by the arch_id order
+    assert fid.top_k_overlap == {1: None}
 
 
 def test_repeats_are_averaged_and_the_latest_full_run_counts():

@@ -72,6 +72,48 @@ def test_pareto_plot_is_a_png(tmp_path):
     assert (tmp_path / "empty.png").exists()  # a search with nothing trained yet
 
 
+def _costs() -> pd.DataFrame:
+    """a is cheapest in FLOPs, b in params; c is the most accurate."""
+    return order_columns(pd.DataFrame([
+        {"number": n, "state": "COMPLETE", "arch_id": a * 10, "flops": f, "params": p,
+         "proxy_accuracy": acc} for n, a, f, p, acc in
+        ((0, "a", 1e9, 9e6, 0.7), (1, "b", 2e9, 3e6, 0.8), (2, "c", 3e9, 6e6, 0.9))]))
+
+
+def _staircases(fig) -> list:
+    return [line for line in fig.axes[0].lines if line.get_drawstyle().startswith("steps")]
+
+
+def test_the_front_is_drawn_on_its_own_cost_axis(tmp_path):
+    df = _costs()
+    fig = plot_pareto(df, df.iloc[[1, 2]], max_flops=4 * 10**9, path=tmp_path / "p.png",
+                      objectives=("accuracy", "params"))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "parameters (M)" and "vs params" in ax.get_title()
+    (step,) = _staircases(fig)
+    assert list(step.get_xdata()) == [3.0, 6.0]  # params of b and c, not their FLOPs
+    assert list(ax.lines) == [step]  # no FLOP budget line on a params axis
+    # the legend sits outside the axes, where it hides no point
+    assert ax.get_legend() is None and len(fig.legends) == 1
+
+
+def test_a_front_over_several_costs_is_marked_without_a_staircase(tmp_path):
+    df = _costs()
+    fig = plot_pareto(df, df, max_flops=4 * 10**9, path=tmp_path / "p.png",
+                      objectives=("accuracy", "flops", "params"))
+    assert _staircases(fig) == [] and fig.axes[0].get_xlabel().startswith("GFLOPs")
+    two = plot_pareto(df, df, max_flops=4 * 10**9, path=tmp_path / "q.png")
+    assert len(_staircases(two)) == 1  # accuracy vs FLOPs: the staircase is the front
+
+
+def test_the_summary_names_the_front_by_its_objectives(tmp_path):
+    df = _costs()
+    write_csv_atomic(df, tmp_path / "trials.csv")
+    write_csv_atomic(df.iloc[[1, 2]], tmp_path / "pareto.csv")
+    (tmp_path / "run.yaml").write_text("config: {objectives: [accuracy, params]}\n")
+    assert "## Pareto front (proxy accuracy vs params)" in write_summary(tmp_path).read_text()
+
+
 def test_summary_from_files_only_with_fidelity(tmp_path):
     df = table()
     write_csv_atomic(df, tmp_path / "trials.csv")

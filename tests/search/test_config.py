@@ -43,6 +43,9 @@ def test_a_space_path_names_the_study_by_its_file():
     ({"trials": 0}, "--trials: expected an integer >= 1"),
     ({"timeout": "soon"}, "--timeout: cannot read 'soon'"),
     ({"max_params": "lots"}, "--max-params: cannot read"),
+    ({"resolution": 0}, "--resolution: expected an integer of at least 8 pixels, got 0"),
+    ({"resolution": -224}, "--resolution: expected an integer of at least 8 pixels, got -224"),
+    ({"resolution": 4}, "--resolution: expected an integer of at least 8 pixels, got 4"),
 ])
 def test_bad_options_are_one_line_errors(kw, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
@@ -90,3 +93,39 @@ def test_proxy_presets_and_files(tmp_path):
         load_proxy(path)
     with pytest.raises(ConfigError, match="--proxy: unknown proxy preset 'fast'"):
         get_proxy("fast", device=torch.device("cpu"))
+
+
+def test_every_registered_sampler_and_pruner_is_accepted_and_builds():
+    """A new sampler or pruner is one entry in nas/search/samplers.py: the options follow."""
+    from nas.search.samplers import (
+        MULTI_OBJECTIVE_PRUNERS,
+        PRUNER_FACTORIES,
+        SAMPLER_FACTORIES,
+        make_pruner,
+        make_sampler,
+    )
+
+    for name in SAMPLER_FACTORIES:
+        objectives = "accuracy,flops" if name.startswith("nsga") else "accuracy"
+        assert make(sampler=name, objectives=objectives).sampler == name
+        assert make_sampler(name, seed=0, trials=20) is not None
+    for name in PRUNER_FACTORIES:
+        option = "percentile:25" if name == "percentile" else name
+        assert make(pruner=option, objectives="accuracy").pruner == name
+        assert make_pruner(name, percentile=25.0) is not None
+        if name not in MULTI_OBJECTIVE_PRUNERS:
+            with pytest.raises(ConfigError, match="does not support multi-objective"):
+                make(pruner=option)
+
+
+def test_the_option_parser_needs_no_optuna():
+    """--help and the dry run's count start fast: the registries import Optuna lazily."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from nas.cli.search import parser\n"
+            "assert 'successive-halving' in parser().format_help()\n"
+            "assert 'optuna' not in sys.modules, 'optuna was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

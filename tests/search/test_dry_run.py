@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import nas.search.dry_run as dry_run_module
 from nas.cli.search import main
 from nas.cost import measure, parse_budget
 from nas.space import load_space
@@ -28,8 +29,44 @@ def test_a_budget_above_the_dearest_says_so(tiny_space, capsys):
 
 
 def test_a_budget_below_the_cheapest_says_so(tiny_space, capsys):
-    assert main(["--space", str(tiny_space), "--budget", "10K", "--dry-run"]) == 0
-    assert "is below the cheapest architecture" in capsys.readouterr().out
+    """Nothing fits: one error line and exit 2, as the search itself says, and no table."""
+    assert main(["--space", str(tiny_space), "--budget", "10K", "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "\n" not in err.strip()
+    assert err.startswith("nas-search: error: budget: budget 10KFLOPs")
+    assert "is below the cheapest architecture" in err
+
+
+def test_a_resolution_of_zero_is_an_error_not_the_spaces(tiny_space, capsys):
+    assert main(["--space", str(tiny_space), "--budget", "300K", "--resolution", "0",
+                 "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("nas-search: error: --resolution: expected an integer "
+                                        "of at least 8 pixels, got 0")
+
+
+def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
+    """8 candidates of about 60 s each: 8 min on one worker, 4 on two; the timeout line
+    follows the same wall time."""
+    from nas.search import make_config
+    from nas.search.dry_run import time_estimate
+    from nas.search.feasible import FeasibleRegion
+
+    monkeypatch.setattr(dry_run_module, "_train_seconds", lambda *a, **k: 60.0)
+    monkeypatch.setattr("nas.cost.measure", lambda spec: None)  # no fvcore time to add
+    space = load_space(tiny_space)
+    region = FeasibleRegion(space, max_flops="300K")
+
+    def run_line(**kw) -> list[str]:
+        cfg = make_config(space=str(tiny_space), budget="300K", proxy="tiny", device="cpu",
+                          **kw)
+        return time_estimate(cfg, space, region)
+
+    assert "= about 8.0 min" in run_line(workers=1)[1]
+    two = run_line(workers=2, timeout="3m")
+    assert "/ 2 worker(s) = about 4.0 min" in two[1]
+    assert "--timeout 3.0 min stops it first, after about 5 candidates" in two[2]
+    assert len(run_line(workers=2, timeout="5m")) == 2  # 4 min: the timeout is not reached
 
 
 def test_cli_errors_are_one_line(tiny_space, capsys):

@@ -11,7 +11,7 @@ from nas.search import SearchError, run_search
 from nas.space import ConfigError
 from nas.train.proxy import build_proxy_model
 
-from .conftest import TINY_BUDGET, TINY_PROXY, needs_fmnist
+from .conftest import TINY_BUDGET, TINY_PROXY, needs_fmnist, write_proxy
 
 pytestmark = needs_fmnist
 
@@ -66,6 +66,27 @@ def test_nan_and_out_of_memory_trials_are_failed_with_reasons_and_the_study_goes
     assert len(failed) >= 1 and failed["failure"].str.startswith("out of memory").all()
     summary = (tmp_path / "oom" / "summary.md").read_text()
     assert "## Failures" in summary and "out of memory" in summary
+
+
+def test_the_last_line_counts_failed_candidates_among_the_trained(tiny_space, tmp_path,
+                                                                   monkeypatch, capsys):
+    """They count toward --trials (they were trained), so the line says so."""
+    import re
+
+    from nas.cli.search import main
+
+    break_by_mixer(monkeypatch, {"attn": "nan"})
+    proxy = write_proxy(tmp_path / "proxy.yaml")
+    assert main(["--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
+                 "--trials", "3", "--seed", "1", "--device", "cpu", "--out",
+                 str(tmp_path / "out"), "--no-progress"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    m = re.search(r": 3 candidates trained \((\d+) complete, (\d+) stopped early, (\d+) "
+                  r"failed\), \d+ over budget", line)
+    assert m, line
+    df = read_trials(tmp_path / "out" / "trials.csv")
+    assert int(m[3]) == (df["state"] == "FAIL").sum() >= 1
+    assert sum(map(int, m.groups())) == 3
 
 
 def test_a_search_where_every_candidate_fails_stops_with_the_reason(tiny_space, tmp_path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import textwrap
 from collections import Counter
 
@@ -163,8 +164,16 @@ def test_budgets_outside_the_space_say_so(tmp_path):
     high = FeasibleRegion(space, max_flops="1T")
     assert high.problem() is None and "constrains nothing" in high.summary()
     assert high.count.low == high.count.total
-    with pytest.raises(ConfigError, match="resolution: expected an integer >= 1, got 0"):
+    with pytest.raises(ConfigError, match="resolution: expected an integer of at least 8"):
         FeasibleRegion(space, max_flops="1T", resolution=0)
+
+
+def test_a_given_resolution_is_used_and_checked_not_replaced_by_the_spaces():
+    space = load_space("hybrid")
+    assert FeasibleRegion(space, max_flops="4G", resolution=160).resolution == 160
+    assert FeasibleRegion(space, max_flops="4G").resolution == 224
+    with pytest.raises(ConfigError, match="resolution: expected an integer of at least 8"):
+        FeasibleRegion(space, max_flops="4G", resolution=0)
 
 
 def test_summary_names_the_count_and_marks_choices_that_never_fit():
@@ -174,7 +183,10 @@ def test_summary_names_the_count_and_marks_choices_that_never_fit():
     assert f"{region.count.low:,} fit" in text and "exact" in text
     assert "cheapest" in text and "dearest" in text and "stage3" in text
     (lo, _), = [v for k, v in region.choice_ranges()["width"].items() if k == 160]
-    assert lo > 10**9 and "160x:" in text  # the widest nets cannot be made to fit 1 GFLOPs
+    assert lo > 10**9  # the widest nets cannot be made to fit 1 GFLOPs
+    (width,) = [line for line in text.splitlines() if line.strip().startswith("width ")]
+    marks = dict(re.findall(r"(\d+): \S+( ✗)?", width))  # the mark apart from the value
+    assert marks == {"32": "", "64": "", "96": "", "128": " ✗", "160": " ✗"}
 
 
 def test_a_mixer_without_formula_is_a_clear_error_not_a_guess(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -87,3 +88,14 @@ def test_passwords_are_masked():
     assert mask_url("postgresql+psycopg2://nas:pw@h:5432/db") == \
         "postgresql+psycopg2://nas:***@h:5432/db"
     assert mask_url("results/x/study.journal") == "results/x/study.journal"
+
+
+def test_a_journal_path_that_cannot_be_created_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = blocker / "study.journal"  # its folder would have to be inside a file
+    with pytest.raises(ConfigError, match=re.escape(f"--storage: cannot create the journal "
+                                                    f"file {path}: ")):
+        open_storage(str(path))
+    with pytest.raises(ConfigError, match="is a folder; give a journal file path"):
+        open_storage(str(tmp_path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,11 +14,13 @@ import pytest
 import torch
 
 from nas.cli.train import main
-from nas.space import save_spec
+from nas.cost import format_amount
+from nas.space import load_spec, save_spec
 from nas.train import checkpoint as ckpt
 from nas.train.distributed import DistContext, accumulation_for
 from nas.train.full import FullTrainer, Preempted, RunConfig
 from nas.train.recipe import Recipe
+from nas.train.records import RESULT_COLUMNS, append_result
 from tests.helpers import tiny_spec
 
 from .full_fixtures import FAST, make_image_folder, subprocess_env, train_command
@@ -65,11 +68,27 @@ def test_one_epoch_end_to_end(data, spec_file, tmp_path, one_thread):
     assert row.arch_id == run_dir.name and row["name"] == "tiny" and row.epochs == 1
     assert row.flops > 0 and row.params > 0 and row.num_classes == 4
     assert row.gpu_hours == 0 and row.device == "1x cpu" and Path(row.checkpoint).is_file()
+    # the costs are of what was trained (4 classes, not the spec's 10): spec.yaml names it
+    trained = load_spec(run_dir / "spec.yaml")
+    assert trained.num_classes == 4 and row.trained_arch_id == trained.arch_id != row.arch_id
+    result = json.loads((run_dir / "result.json").read_text())
+    assert (result["arch_id"], result["trained_arch_id"]) == (row.arch_id, trained.arch_id)
     # the same command again: nothing to train, no second row
     saved = (run_dir / "last.pt").stat().st_mtime_ns
     assert main(args) == 0
     assert len(pd.read_csv(out / "full_training.csv")) == 1
     assert (run_dir / "last.pt").stat().st_mtime_ns == saved
+
+
+def test_a_full_training_csv_of_an_older_layout_is_rewritten_in_the_current_one(tmp_path):
+    path = tmp_path / "full_training.csv"
+    path.write_text("arch_id,name,top1,checkpoint\n0123456789,old,71.5,/runs/old/last.pt\n")
+    assert append_result({"arch_id": "abcdefabcd", "trained_arch_id": "fedcbafedc",
+                          "name": "new", "top1": 80.0, "checkpoint": "/runs/new/last.pt"}, path)
+    rows = pd.read_csv(path, dtype={"arch_id": str, "trained_arch_id": str})
+    assert tuple(rows.columns) == RESULT_COLUMNS
+    assert list(rows.arch_id) == ["0123456789", "abcdefabcd"] and rows.top1.tolist() == [71.5, 80]
+    assert pd.isna(rows.trained_arch_id[0]) and rows.trained_arch_id[1] == "fedcbafedc"
 
 
 def test_the_checkpoint_alone_rebuilds_the_model(data, spec_file, tmp_path, one_thread):
@@ -109,7 +128,8 @@ def test_missing_data_is_one_clear_line(spec_file, tmp_path, capsys):
 
 @pytest.mark.parametrize("option, field", [
     (["--accum-steps", "0"], "--accum-steps"), (["--opt", "nosuchopt"], "--opt"),
-    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision")])
+    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision"),
+    (["--checkpoint-minutes", "-1"], "--checkpoint-minutes")])
 def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, capsys, option,
                                                         field):
     out = tmp_path / "run"
@@ -118,6 +138,15 @@ def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert field in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_description_shows_a_small_model_in_thousands_of_params(data, tmp_path):
+    config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, progress=False)
+    trainer = FullTrainer(tiny_spec("conv", width=8, depth=1), ctx=CPU, config=config,
+                          recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0))
+    assert trainer.params < 10**5
+    assert f"  {format_amount(trainer.params, ' params')}, drop_path" in trainer.describe()
+    assert "K params" in trainer.describe() and "0.00M" not in trainer.describe()
 
 
 def test_gradient_accumulation_counts_updates(data, tmp_path, one_thread):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from itertools import pairwise
+
 import pandas as pd
 import pytest
 import torch
@@ -85,16 +90,74 @@ def test_study_without_data_or_unknown_pick(study, capsys):
     assert "ffffffffff.yaml" in capsys.readouterr().err
 
 
+def test_top_beyond_the_front_says_how_many_will_be_trained(study, monkeypatch, capsys):
+    trained = []
+
+    def train_picks(_study, arch_ids, **_):  # stands in for the training: none failed
+        trained.extend(arch_ids)
+        return []
+
+    monkeypatch.setattr("nas.train.study.train_picks", train_picks)
+    assert main(["--from", str(study), "--top", "5", *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "nas-train: warning: --top 5, but the study's Pareto front has 3 member(s): " \
+           "training 3" in err
+    assert len(trained) == 3
+    assert main(["--from", str(study), "--top", "3", *FAST]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def _spy_on_children(monkeypatch, *, child: list[str] | None = None) -> dict[str, str]:
+    """pick -> the CUDA_VISIBLE_DEVICES its child was started with; `child` replaces the
+    child's command (it gets the pick as its last argument)."""
+    real_popen, seen = subprocess.Popen, {}
+
+    def popen(cmd, *, env, **kw):
+        seen[cmd[-1]] = env.get("CUDA_VISIBLE_DEVICES")
+        return real_popen(cmd if child is None else [*child, cmd[-1]], env=env, **kw)
+
+    monkeypatch.setattr("nas.train.study.subprocess.Popen", popen)
+    return seen
+
+
+# a stand-in child: records the GPU it sees and when it ran, then exits 0
+FAKE_CHILD = """\
+import json, os, sys, time
+start = time.time()
+time.sleep(0.6)
+with open(os.path.join(sys.argv[1], sys.argv[2] + ".json"), "w") as f:
+    json.dump([os.environ.get("CUDA_VISIBLE_DEVICES"), start, time.time()], f)
+"""
+
+
+def test_one_pick_per_gpu_queue_pins_each_child_to_a_free_gpu(tmp_path, monkeypatch):
+    """Five picks on two 'GPUs': each child sees only its GPU, and no GPU runs two at once."""
+    records = tmp_path / "records"
+    records.mkdir()
+    _spy_on_children(monkeypatch, child=[sys.executable, "-c", FAKE_CHILD, str(records)])
+    picks = [f"pick{i}" for i in range(5)]
+    assert launch_per_gpu(picks, argv=[], gpus=2, log_dir_for=lambda a: tmp_path / a) == []
+    runs = {p: json.loads((records / f"{p}.json").read_text()) for p in picks}
+    assert {gpu for gpu, _, _ in runs.values()} == {"0", "1"}
+    assert runs["pick0"][0] == "0" and runs["pick1"][0] == "1"  # both GPUs start at once
+    for gpu in ("0", "1"):
+        spans = sorted((start, end) for g, start, end in runs.values() if g == gpu)
+        assert all(end <= next_start for (_, end), (next_start, _) in pairwise(spans))
+    assert all((tmp_path / p / "train.log").is_file() for p in picks)
+
+
 @pytest.mark.slow
 def test_one_pick_per_gpu_queue(study, monkeypatch):
     """Three picks on two 'GPUs': children pinned by CUDA_VISIBLE_DEVICES, queued, each
     logging to its run folder, rows appended under the lock. (CPU children stand in here.)"""
     for key, value in subprocess_env().items():
         monkeypatch.setenv(key, value)
+    gpu_of = _spy_on_children(monkeypatch)
     arch_ids = list(load_study(study).pareto.arch_id)
     failed = launch_per_gpu(arch_ids, argv=["--from", str(study), *FAST], gpus=2,
                             log_dir_for=lambda a: study / "full" / a)
     assert failed == []
+    assert [gpu_of[a] for a in arch_ids[:2]] == ["0", "1"] and gpu_of[arch_ids[2]] in ("0", "1")
     rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})
     assert sorted(rows.arch_id) == sorted(arch_ids)
     assert all((study / "full" / a / "train.log").is_file() for a in arch_ids)
