@@ -247,7 +247,7 @@ class FeasibleRegion:
                          f"{_range(c, d, ''):>19}")
         if choices:
             lines.append("  per choice, FLOPs of the cheapest..dearest network taking it "
-                         "(✗: never fits the budget)")
+                         "(/never: no network taking it fits the budget)")
             lines += self._choice_lines()
         return "\n".join(lines)
 
@@ -267,7 +267,7 @@ class FeasibleRegion:
                 never = lo > self.max_flops or (
                     self.max_params is not None and params[name][value][0] > self.max_params)
                 cells.append(f"{value}: {format_amount(lo, '')}..{format_amount(hi, '')}"
-                             + (" ✗" if never else ""))
+                             + (" /never" if never else ""))
             lines.append(f"    {name:<20} " + "  ".join(cells))
         return lines
 
