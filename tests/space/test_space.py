@@ -108,9 +108,14 @@ def test_param_div_must_come_out_whole():
     assert ParamRef("width", times=4, div=32).apply(96) == 12
 
 
+def _load(tmp_path, text: str):
+    path = tmp_path / "space.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_space(path)
+
+
 def test_head_dim_sets_heads_per_width(tmp_path):
-    path = tmp_path / "heads.yaml"
-    path.write_text(textwrap.dedent("""\
+    space = _load(tmp_path, """\
         # heads: attention whose head count follows the width
         resolution: 32
         params:
@@ -120,8 +125,7 @@ def test_head_dim_sets_heads_per_width(tmp_path):
           - width: {param: width}
             blocks: [[conv, 1], [attn, {int: [0, 1]}]]
             head_dim: {choice: [16, 32]}
-        """))
-    space = load_space(path)
+        """)
     seen = {(s.stages[0].width, s.stages[0].heads) for _, s in space.walk()}
     assert seen == {(64, 0), (128, 0), (64, 4), (64, 2), (128, 8), (128, 4)}
     assert space.size().count == 6  # head_dim is not sampled without attention
@@ -129,8 +133,7 @@ def test_head_dim_sets_heads_per_width(tmp_path):
 
 
 def test_a_param_may_serve_only_some_variants(tmp_path):
-    path = tmp_path / "v.yaml"
-    path.write_text(textwrap.dedent("""\
+    space = _load(tmp_path, """\
         # v: a top-level param that one variant uses
         resolution: 32
         params:
@@ -139,8 +142,8 @@ def test_a_param_may_serve_only_some_variants(tmp_path):
         variants:
           a: {stages: [{width: {param: w}, blocks: [[conv, 1]]}]}
           b: {stages: [{width: 8, blocks: [[conv, 1]]}]}
-        """))
-    assert load_space(path).size().count == 3
+        """)
+    assert space.size().count == 3
 
 
 def _error(tmp_path, text: str) -> str:
