@@ -265,10 +265,22 @@ class ArchSpec:
     def from_dict(cls, data: Any) -> ArchSpec:
         return spec_from_dict(data)
 
+    def canonical(self) -> dict[str, Any]:
+        """`to_dict()` with every field at its default left out: what `arch_id` hashes, so a
+        new field with a default changes no existing id."""
+        full = self.to_dict()
+        out = _drop_defaults(full, _TOP_DEFAULTS)
+        for part, defaults in (("stem", _STEM_DEFAULTS), ("head", _HEAD_DEFAULTS)):
+            out[part] = _drop_defaults(full[part], defaults)
+            if not out[part]:
+                del out[part]
+        out["stages"] = [_drop_defaults(s, _STAGE_DEFAULTS) for s in full["stages"]]
+        return out
+
     @property
     def arch_id(self) -> str:
-        """Stable 10-hex-digit id of the canonical form."""
-        canon = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        """Stable 10-hex-digit id of the canonical form (`canonical()`)."""
+        canon = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(canon.encode()).hexdigest()[:10]
 
     def summary(self) -> str:
@@ -277,6 +289,22 @@ class ArchSpec:
         for s in self.stages:
             parts.append(f"{s.width}:" + "+".join(f"{m}*{n}" for m, n in s.segments))
         return " | ".join(parts)
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING}
+
+
+_TOP_DEFAULTS = _defaults(ArchSpec)
+_STEM_DEFAULTS = _defaults(StemSpec)
+_HEAD_DEFAULTS = _defaults(HeadSpec)
+_STAGE_DEFAULTS = _defaults(StageSpec)
+
+
+def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items()
+            if k not in defaults or type(v) is not type(defaults[k]) or v != defaults[k]}
 
 
 # --- reading specs from plain data --------------------------------------------------------
