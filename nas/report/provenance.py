@@ -36,16 +36,9 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     return {"sha": sha, "dirty": bool(dirty)}
 
 
-def device_description(device: Any) -> str:
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def provenance(device: Any = "cpu") -> dict[str, Any]:
+    from nas.train.device import device_description  # loads torch: only when asked
+
     return {"versions": library_versions(), "git": git_commit(), "host": socket.gethostname(),
             "device": device_description(device),
             "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}

@@ -113,7 +113,7 @@ class SearchConfig:
         """What a study is bound to: results under another of these are not comparable."""
         return {"space": Path(self.space).stem, "max_flops": self.max_flops,
                 "max_params": self.max_params, "resolution": self.resolution,
-                "objectives": list(self.objectives), "proxy": self.proxy.to_dict(),
+                "objectives": list(self.objectives), "proxy": self.proxy.canonical(),
                 "data": self.data}
 
     def to_dict(self) -> dict[str, Any]:

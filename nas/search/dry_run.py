@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import optuna
 
@@ -19,12 +18,6 @@ from nas.space import ArchSpec, SearchSpace, load_space
 
 from .config import SearchConfig, check_resolution
 from .feasible import FeasibleRegion, FeasibleSampler
-
-if TYPE_CHECKING:
-    import torch
-
-    from nas.train.proxy_config import ProxyConfig
-
 
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
@@ -62,6 +55,7 @@ def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed
 def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion) -> list[str]:
     """Seconds per trained candidate: proxy training (timed steps) + the fvcore check."""
     from nas.cost import measure
+    from nas.evaluate.forecast import run_seconds
     from nas.train.device import pick_device
 
     device = pick_device(cfg.device)
@@ -69,7 +63,7 @@ def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion)
     start = time.perf_counter()
     measure(specs[0])
     per_measure = time.perf_counter() - start
-    train = sum(_train_seconds(spec, cfg.proxy, device) for spec in specs) / len(specs)
+    train = sum(run_seconds(spec, cfg.proxy, device=device) for spec in specs) / len(specs)
     per_candidate = train + per_measure
     wall = cfg.trials * per_candidate / cfg.workers  # the workers train candidates side by side
     lines = [f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
@@ -82,40 +76,3 @@ def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion)
                      f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
                      f"continue)")
     return lines
-
-
-def _train_seconds(spec: ArchSpec, proxy: ProxyConfig, device: torch.device,
-                   steps: int = 3) -> float:
-    import torch
-    import torch.nn.functional as F
-
-    from nas.models import NasNet
-    from nas.train.device import autocast, memory_format
-    from nas.train.proxy import proxy_resolution
-
-    size = proxy_resolution(spec, proxy.resolution)
-    fmt = memory_format(device)
-    model = NasNet(spec.replace(resolution=size, num_classes=10)).to(device, memory_format=fmt)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randn(proxy.batch_size, spec.in_chans, size, size, device=device)
-    y = torch.randint(0, 10, (proxy.batch_size,), device=device)
-    for i in range(steps + 1):
-        if i == 1:
-            _sync(device)
-            start = time.perf_counter()
-        with autocast(device):
-            loss = F.cross_entropy(model(x.contiguous(memory_format=fmt)), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    _sync(device)
-    per_image = (time.perf_counter() - start) / (steps * proxy.batch_size)
-    images = proxy.epochs * proxy.train_images
-    return per_image * images * 1.1  # + validation, about a tenth
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        import torch
-
-        torch.cuda.synchronize(device)

@@ -21,6 +21,7 @@ from timm.scheduler import CosineLRScheduler
 
 from nas.models import NasNet
 from nas.space import ArchSpec, ConfigError
+from nas.space.scaling import scale_widths
 
 from .device import autocast, memory_format
 from .proxy_config import ProxyConfig
@@ -39,6 +40,7 @@ class ProxyResult:
     images_per_s: float = 0.0  # training throughput
     resolution: int = 0  # px the candidate was built and trained at
     stopped: bool = False  # ended early by `on_epoch`
+    train_accuracy: float | None = None  # top-1 on training images seen, in eval mode (asked for)
 
     @property
     def epochs(self) -> int:
@@ -62,16 +64,27 @@ def proxy_resolution(spec: ArchSpec, near: int, *, limit: int = 8) -> int:
     raise ConfigError(f"no resolution between {near} and {size} px fits {spec.summary()}")
 
 
+def proxy_spec(spec: ArchSpec, *, cfg: ProxyConfig, num_classes: int) -> ArchSpec:
+    """What the proxy trains in place of `spec`: widths scaled by `cfg.width_scale`, at the
+    smallest resolution >= the proxy's it accepts, with the data's classes."""
+    scaled = scale_widths(spec, cfg.width_scale)
+    size = proxy_resolution(scaled, cfg.resolution)
+    return scaled.replace(resolution=size, num_classes=num_classes)
+
+
 def build_proxy_model(spec: ArchSpec, *, cfg: ProxyConfig, data: ProxyData) -> NasNet:
-    size = proxy_resolution(spec, cfg.resolution)
-    return NasNet(spec.replace(resolution=size, num_classes=data.num_classes))
+    return NasNet(proxy_spec(spec, cfg=cfg, num_classes=data.num_classes))
 
 
 def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
-                on_epoch: EpochHook | None = None, seed: int = 0) -> ProxyResult:
+                on_epoch: EpochHook | None = None, seed: int = 0,
+                train_eval_images: int = 0) -> ProxyResult:
     """Train `model` (built by `build_proxy_model`) for `cfg.epochs` and validate each epoch.
 
-    `on_epoch(epochs_done, accuracy)` returning True stops the run (early stopping).
+    `seed` orders the batches and flips (the model's initial weights are the caller's: seed
+    torch before building it). `on_epoch(epochs_done, accuracy)` returning True stops the run
+    (early stopping). `train_eval_images` > 0 also measures, at the end, accuracy on that many
+    of the training images (the train/validation gap says whether a network overfits).
     Raises TrainingDiverged when the loss stops being finite.
     """
     device = data.device
@@ -116,20 +129,27 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
         if on_epoch is not None and on_epoch(epoch, result.accuracy) and epoch < cfg.epochs:
             result.stopped = True
             break
+    if train_eval_images > 0:
+        n = min(train_eval_images, len(data.train_y))
+        result.train_accuracy = evaluate(model, data, batch_size=cfg.eval_batch_size,
+                                         images=(data.train_x[:n], data.train_y[:n]))
     result.seconds = time.perf_counter() - start
-    result.images_per_s = len(result.curve) * len(data.train_y) / max(train_time, 1e-9)
+    images = min(len(data.train_y), cfg.steps_per_epoch * cfg.batch_size)
+    result.images_per_s = len(result.curve) * images / max(train_time, 1e-9)
     return result
 
 
 @torch.no_grad()
-def evaluate(model: NasNet, data: ProxyData, *, batch_size: int) -> float:
-    """Top-1 accuracy on the proxy validation images."""
+def evaluate(model: NasNet, data: ProxyData, *, batch_size: int,
+             images: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Top-1 accuracy on the proxy validation images (or on `images`, (uint8 x, labels))."""
     model.eval()
     fmt = memory_format(data.device)
     res, chans = model.spec.resolution, model.spec.in_chans
+    xs, ys = images if images is not None else (data.val_x, data.val_y)
     correct = torch.zeros((), dtype=torch.long, device=data.device)
-    for x, y in zip(data.val_x.split(batch_size), data.val_y.split(batch_size)):
+    for x, y in zip(xs.split(batch_size), ys.split(batch_size)):
         with autocast(data.device):
             logits = model(data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt))
         correct += (logits.argmax(-1) == y).sum()
-    return correct.item() / len(data.val_y)
+    return correct.item() / len(ys)

@@ -1,0 +1,212 @@
+"""`run_all`: train a batch of runs (architectures x fidelities x seeds) into a run table.
+
+Resumable: keys already in the table are skipped, each finished run is appended at once, so a
+killed batch loses only the runs in flight and re-running the same call finishes it. Runs go
+in the order given (callers put what they need first first). With `workers > 1` they run in
+that many spawned processes: on CPU each gets an equal share of the cores (several small
+trainings use 2 cores better than one does), on GPUs worker k uses GPU k mod #GPUs. At most
+`workers` runs are in flight, so a run that kills its process (the OOM killer, a segfault) is
+known: it is tried once more in a fresh process, then recorded as failed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from nas.train.device import pick_device
+from nas.train.proxy_data import ProxyData
+
+from .runs import (
+    RunKey,
+    RunRecord,
+    RunRequest,
+    blank_record,
+    load_fidelity_data,
+    train_run,
+)
+from .table import RunTable
+
+OnRecord = Callable[[RunRecord], None]
+
+
+def run_all(requests: Sequence[RunRequest], *, table: RunTable, workers: int = 1,
+            device: str = "auto", progress: bool = True, label: str = "runs",
+            on_record: OnRecord | None = None) -> list[RunRecord]:
+    """Train every request not yet in `table`; return the table's records of `requests`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"`workers >= 1` must hold, but got workers={workers!r}")
+    wanted = list({r.key: r for r in requests}.values())
+    done = table.keys()
+    pending = [r for r in wanted if r.key not in done]
+    bar = RunProgress(label=label, total=len(wanted), already=len(wanted) - len(pending),
+                      enabled=progress)
+
+    def finished(record: RunRecord) -> None:
+        table.append(record)
+        bar.update(record)
+        if on_record is not None:
+            on_record(record)
+
+    try:
+        if pending and workers == 1:
+            _run_here(pending, device=pick_device(device), finished=finished, bar=bar)
+        elif pending:
+            _run_in_pool(pending, workers=workers, device=pick_device(device),
+                         finished=finished, bar=bar)
+    finally:
+        bar.close()
+    by_key = {r.key: r for r in table.records()}
+    return [by_key[r.key] for r in wanted if r.key in by_key]
+
+
+def _run_here(pending: list[RunRequest], *, device: torch.device,
+              finished: Callable[[RunRecord], None], bar: RunProgress) -> None:
+    cache = DataCache(device)
+    for request in pending:
+        bar.started(request)
+        finished(train_run(request, cache.get(request), on_epoch=bar.epoch_hook(request)))
+
+
+def _run_in_pool(pending: list[RunRequest], *, workers: int, device: torch.device,
+                 finished: Callable[[RunRecord], None], bar: RunProgress) -> None:
+    queue = list(pending)
+    deaths: Counter[RunKey] = Counter()
+    while queue:
+        with _pool(workers, device) as pool:
+            in_flight: dict[Future, RunRequest] = {}
+            broken = False
+            while (queue or in_flight) and not broken:
+                while queue and len(in_flight) < workers:
+                    request = queue.pop(0)
+                    bar.started(request)
+                    in_flight[pool.submit(_task, request)] = request
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    request = in_flight.pop(future)
+                    try:
+                        finished(RunRecord.from_dict(future.result()))
+                    except BrokenProcessPool:
+                        broken = True
+                        in_flight[future] = request  # retried below with the others
+            for request in in_flight.values():  # in flight when a worker died
+                deaths[request.key] += 1
+                if deaths[request.key] < 2:
+                    queue.insert(0, request)
+                else:
+                    finished(_died(request))
+
+
+def _died(request: RunRequest) -> RunRecord:
+    return blank_record(request, device=torch.device("cpu"), failure=(
+        "the worker process died twice while training it (out of memory?)"))
+
+
+def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
+    ctx = multiprocessing.get_context("spawn")  # fork after OpenMP may hang the children
+    if device.type == "cuda":
+        gpus = torch.cuda.device_count()
+        devices = [f"cuda:{k % gpus}" for k in range(workers)]
+        threads = 0
+    else:
+        devices = ["cpu"] * workers
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+    slots = ctx.Queue()
+    for d in devices:
+        slots.put(d)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(slots, threads))
+
+
+# --- inside a worker process ---------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(slots: Any, threads: int) -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(slots.get())
+    _WORKER.update(cache=DataCache(device), parent=os.getppid())
+
+
+def _task(request: RunRequest) -> dict[str, Any]:
+    def orphan_check(epoch: int, accuracy: float) -> bool:
+        if os.getppid() != _WORKER["parent"]:  # the batch was killed: stop, do not linger
+            os._exit(1)
+        return False
+
+    record = train_run(request, _WORKER["cache"].get(request), on_epoch=orphan_check)
+    return record.to_dict()
+
+
+class DataCache:
+    """The proxy data of the last fidelity used (runs are grouped by fidelity, so one copy)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.key: str | None = None
+        self.data: ProxyData | None = None
+
+    def get(self, request: RunRequest) -> ProxyData:
+        f = request.fidelity
+        key = f"{f.data}|{f.data_seed}|{f.proxy.train_images}|{f.proxy.val_images}|" \
+              f"{f.proxy.resolution}"
+        if key != self.key:
+            self.data = None  # free the old subset first
+            self.data = load_fidelity_data(f, device=self.device)
+            self.key = key
+        return self.data
+
+
+# --- progress --------------------------------------------------------------------------------
+
+class RunProgress:
+    """A tqdm bar on a terminal; one line per finished run otherwise (logs, CI)."""
+
+    def __init__(self, *, label: str, total: int, already: int, enabled: bool):
+        self.total, self.done, self.enabled = total, already, enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, initial=already, desc=label, unit="run", file=sys.stderr,
+                        dynamic_ncols=True, disable=not self.tty)
+        if enabled and already and not self.tty:
+            print(f"{label}: {already}/{total} runs already in the table", file=sys.stderr)
+
+    def started(self, request: RunRequest) -> None:
+        if self.tty:
+            self.bar.set_postfix_str(f"{request.fidelity.name} seed {request.seed} "
+                                     f"{request.label or request.spec.arch_id}")
+
+    def epoch_hook(self, request: RunRequest) -> Callable[[int, float], bool]:
+        def hook(epoch: int, accuracy: float) -> bool:
+            if self.tty:
+                self.bar.set_postfix_str(f"{request.fidelity.name} seed {request.seed} "
+                                         f"{request.label or request.spec.arch_id} epoch "
+                                         f"{epoch}/{request.fidelity.proxy.epochs} "
+                                         f"acc {accuracy:.3f}")
+            return False
+        return hook
+
+    def update(self, record: RunRecord) -> None:
+        self.done += 1
+        acc = f"acc {record.accuracy:.4f}" if record.accuracy is not None else record.failure
+        line = (f"{record.fidelity} seed {record.seed} {record.label or record.arch_id}: {acc}"
+                f" ({record.seconds or 0:.0f}s)")
+        if self.tty:
+            self.bar.update(1)
+            self.bar.write(line, file=sys.stderr)
+        elif self.enabled:
+            print(f"[{self.done}/{self.total}] {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,53 @@
+"""A fidelity: everything that decides what an accuracy means, except the architecture and
+the seed. Two runs compare only when their fidelities are equal.
+
+The proxy's hyperparameters, the data source and the seed of the data subset (which images the
+proxy trains and validates on). The run seed (model init, batch order) is separate, so several
+seeds of one architecture see the same images and differ only by the training's randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nas.train.proxy_config import ProxyConfig
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    proxy: ProxyConfig
+    data: str = "fashion-mnist"
+    data_seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.proxy.name
+
+    def canonical(self) -> dict[str, Any]:
+        """What the id hashes: the proxy's canonical fields (not its name: a renamed file is
+        the same fidelity), the data and its seed."""
+        proxy = {k: v for k, v in self.proxy.canonical().items() if k != "name"}
+        return {"proxy": proxy, "data": self.data, "data_seed": self.data_seed}
+
+    @property
+    def fidelity_id(self) -> str:
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+    def describe(self) -> str:
+        """One line, e.g. `cpu: 6000 images x 1 epoch at 32px, 5000 val, lr 0.002`."""
+        p = self.proxy
+        width = f", widths x{p.width_scale:g}" if p.width_scale != 1 else ""
+        return (f"{p.name}: {p.train_images} images x {p.epochs} epoch(s) at {p.resolution}px"
+                f"{width}, {p.val_images} val, batch {p.batch_size}, lr {p.lr:g}; {self.data} "
+                f"(data seed {self.data_seed})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"proxy": self.proxy.to_dict(), "data": self.data, "data_seed": self.data_seed}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fidelity:
+        return cls(ProxyConfig(**data["proxy"]), data["data"], int(data["data_seed"]))

@@ -1,0 +1,166 @@
+"""One run: an architecture trained under a fidelity with a seed, and the record it leaves.
+
+`train_once` is the single training path of the project's proxy runs: the search's trials (and
+their repeats), calibrations and comparisons all go through it. `train_run` wraps it into a
+`RunRecord` that never raises for a failing architecture (NaN loss, out of memory, a block
+that cannot be built), so a batch of runs goes on past one bad candidate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nas.cost import closed_form
+from nas.space import ArchSpec
+from nas.train.device import device_description
+from nas.train.proxy import EpochHook, ProxyResult, TrainingDiverged, build_proxy_model
+from nas.train.proxy import proxy_train as _proxy_train
+from nas.train.proxy_data import ProxyData, load_proxy_data
+
+from .fidelity import Fidelity
+
+RunKey = tuple[str, str, int]  # (arch_id, fidelity_id, seed)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    spec: ArchSpec  # at the target resolution (FLOPs and params are counted there)
+    fidelity: Fidelity
+    seed: int  # model init and batch order; the data subset is the fidelity's
+    label: str = ""  # a name for reports: a preset's name, `draw 3`
+    train_eval: bool = False  # also measure accuracy on training images (overfitting)
+
+    @property
+    def key(self) -> RunKey:
+        return (self.spec.arch_id, self.fidelity.fidelity_id, self.seed)
+
+
+@dataclass
+class RunRecord:
+    """One line of a run table. `status` is `ok` or `failed` (with `failure`)."""
+
+    arch_id: str
+    fidelity: str  # the proxy's name
+    fidelity_id: str
+    seed: int
+    status: str
+    accuracy: float | None = None  # validation top-1 after the last epoch
+    train_accuracy: float | None = None
+    curve: list[float] = field(default_factory=list)
+    seconds: float | None = None
+    images_per_s: float | None = None
+    proxy_resolution: int | None = None
+    flops: int | None = None  # at the spec's (target) resolution
+    params: int | None = None
+    label: str = ""
+    summary: str = ""
+    failure: str | None = None
+    data: str = ""
+    data_seed: int = 0
+    device: str = ""
+    host: str = ""
+    finished: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> RunKey:
+        return (self.arch_id, self.fidelity_id, self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def load_fidelity_data(fidelity: Fidelity, *, device: torch.device | str = "cpu") -> ProxyData:
+    p = fidelity.proxy
+    return load_proxy_data(fidelity.data, train_images=p.train_images, val_images=p.val_images,
+                           seed=fidelity.data_seed, device=device,
+                           folder_size=2 * p.resolution)
+
+
+def train_once(spec: ArchSpec, *, fidelity: Fidelity, seed: int, data: ProxyData,
+               on_epoch: EpochHook | None = None, train_eval: bool = False) -> ProxyResult:
+    """Build `spec` as the proxy trains it, seeded, and train it. Raises on failure."""
+    torch.manual_seed(seed)
+    model = build_proxy_model(spec, cfg=fidelity.proxy, data=data)
+    return _proxy_train(model, data, fidelity.proxy, on_epoch=on_epoch, seed=seed,
+                        train_eval_images=fidelity.proxy.val_images if train_eval else 0)
+
+
+def train_run(request: RunRequest, data: ProxyData, *,
+              on_epoch: EpochHook | None = None) -> RunRecord:
+    """`train_once` as a record: failures are recorded with their reason, not raised."""
+    record = blank_record(request, device=data.device)
+    try:
+        result = train_once(request.spec, fidelity=request.fidelity, seed=request.seed,
+                            data=data, on_epoch=on_epoch, train_eval=request.train_eval)
+    except TrainingDiverged as e:
+        record.failure = f"NaN loss: {e}"
+    except Exception as e:  # one architecture's failure must not end the batch
+        if is_oom(e):
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            record.failure = f"out of memory: {first_line(e)}"
+        else:
+            record.failure = f"{type(e).__name__}: {first_line(e)}"
+    else:
+        record.status = "ok"
+        record.accuracy = result.accuracy
+        record.train_accuracy = result.train_accuracy
+        record.curve = [round(a, 6) for a in result.curve]
+        record.seconds = round(result.seconds, 3)
+        record.images_per_s = round(result.images_per_s, 1)
+        record.proxy_resolution = result.resolution
+    record.finished = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return record
+
+
+def blank_record(request: RunRequest, *, device: torch.device,
+                 failure: str | None = None) -> RunRecord:
+    """The record of `request` before training: status failed until the run succeeds."""
+    spec = request.spec
+    cost = cost_of(spec)
+    return RunRecord(
+        arch_id=spec.arch_id, fidelity=request.fidelity.name,
+        fidelity_id=request.fidelity.fidelity_id, seed=request.seed, status="failed",
+        flops=cost[0], params=cost[1], label=request.label, summary=spec.summary(),
+        data=request.fidelity.data, data_seed=request.fidelity.data_seed,
+        device=device_description(device), host=f"{socket.gethostname()}:{os.getpid()}",
+        spec=spec.to_dict(), failure=failure)
+
+
+_COSTS: dict[str, tuple[int, int]] = {}
+
+
+def cost_of(spec: ArchSpec) -> tuple[int, int]:
+    """(FLOPs, params) at the spec's resolution: the closed form, fvcore where it has none."""
+    if spec.arch_id not in _COSTS:
+        cost = closed_form(spec, fallback=True)
+        _COSTS[spec.arch_id] = (cost.flops, cost.params)
+    return _COSTS[spec.arch_id]
+
+
+def is_oom(e: BaseException) -> bool:
+    if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and ("out of memory" in text
+                                            or "can't allocate memory" in text)
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+

@@ -1,0 +1,174 @@
+"""The statistics of noisy accuracies: seed noise, rank agreement with intervals, paired
+differences. Pure numpy/scipy/pandas on run tables, shared by calibration, comparison and the
+search's report.
+
+Conventions. Kendall's tau is tau-b (ties in either ranking count as neither concordant nor
+discordant, scipy's default). Intervals are two-sided at `level` (0.90 unless asked):
+percentile bootstrap over architectures for rank statistics, Student t over seeds for means
+and paired differences.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+LEVEL = 0.90
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        if math.isnan(self.estimate):
+            return "n/a"
+        return f"{self.estimate:.2f} [{self.low:.2f}, {self.high:.2f}]"
+
+
+def kendall(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
+    """Kendall's tau-b; nan when either side is constant or has fewer than 2 values."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan
+    return float(stats.kendalltau(a, b).statistic)
+
+
+def spearman(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def bootstrap(statistic, *columns: np.ndarray, level: float = LEVEL, n: int = BOOTSTRAP,
+              seed: int = 0) -> Interval:
+    """Percentile interval of `statistic(*columns)` over resampled rows (architectures)."""
+    columns = tuple(np.asarray(c, dtype=float) for c in columns)
+    estimate = statistic(*columns)
+    rows = len(columns[0])
+    if rows < 3 or math.isnan(estimate):
+        return Interval(estimate, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(*(c[idx] for c in columns))
+                      for idx in rng.integers(0, rows, size=(n, rows))])
+    draws = draws[~np.isnan(draws)]
+    if len(draws) == 0:
+        return Interval(estimate, math.nan, math.nan)
+    tail = (1 - level) / 2
+    return Interval(estimate, float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail)))
+
+
+# --- seed noise ------------------------------------------------------------------------------
+
+def per_arch(runs: pd.DataFrame, value: str = "accuracy") -> pd.DataFrame:
+    """arch_id -> mean, std (ddof 1; nan with one seed), n of `value` over seeds."""
+    ok = runs.dropna(subset=[value])
+    return ok.groupby("arch_id")[value].agg(mean="mean", std="std", n="count")
+
+
+def pooled_std(runs: pd.DataFrame, value: str = "accuracy") -> float:
+    """Within-architecture seed std, pooled over architectures (weighted by degrees of
+    freedom); nan when no architecture has two seeds."""
+    g = per_arch(runs, value)
+    g = g[g["n"] >= 2]
+    dof = (g["n"] - 1).sum()
+    if dof == 0:
+        return math.nan
+    return float(math.sqrt(((g["n"] - 1) * g["std"] ** 2).sum() / dof))
+
+
+def between_std(runs: pd.DataFrame, value: str = "accuracy") -> float:
+    """Std of the architectures' mean accuracies: the spread a ranking has to resolve."""
+    means = per_arch(runs, value)["mean"]
+    return float(means.std()) if len(means) >= 2 else math.nan
+
+
+def signal_to_noise(runs: pd.DataFrame, value: str = "accuracy") -> float:
+    """between_std / pooled_std: above ~3 seeds rarely swap architectures that differ."""
+    noise = pooled_std(runs, value)
+    return between_std(runs, value) / noise if noise > 0 else math.nan
+
+
+def seed_vs_seed_tau(runs: pd.DataFrame, value: str = "accuracy") -> float:
+    """Mean Kendall tau between the rankings of two seeds, over every pair of seeds (on the
+    architectures both have)."""
+    wide = runs.dropna(subset=[value]).pivot_table(index="arch_id", columns="seed",
+                                                   values=value, aggfunc="first")
+    taus = []
+    for a, b in combinations(wide.columns, 2):
+        both = wide[[a, b]].dropna()
+        taus.append(kendall(both[a], both[b]))
+    taus = [t for t in taus if not math.isnan(t)]
+    return float(np.mean(taus)) if taus else math.nan
+
+
+def top_overlap(proxy: np.ndarray, reference: np.ndarray, *, share: float = 0.25) -> float:
+    """Share of the reference's top `share` of architectures that the proxy also puts there
+    (ties at the cut broken by position, i.e. by the callers' arch_id order)."""
+    proxy, reference = np.asarray(proxy, float), np.asarray(reference, float)
+    k = max(1, math.ceil(share * len(proxy)))
+    top_p = set(np.argsort(-proxy, kind="stable")[:k])
+    top_r = set(np.argsort(-reference, kind="stable")[:k])
+    return len(top_p & top_r) / k
+
+
+# --- means and paired differences ----------------------------------------------------------
+
+def mean_interval(values: np.ndarray | pd.Series, *, level: float = LEVEL) -> Interval:
+    """Student-t interval of the mean of seeds."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return Interval(math.nan, math.nan, math.nan)
+    m = float(v.mean())
+    if len(v) < 2:
+        return Interval(m, math.nan, math.nan)
+    half = stats.t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return Interval(m, m - half, m + half)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """a - b over the seeds both have, as a paired-t interval."""
+
+    diff: Interval
+    n: int
+    detectable: float  # the smallest |a - b| this many seeds at this noise would call real
+
+    @property
+    def verdict(self) -> str:
+        if math.isnan(self.diff.low):
+            return "too few seeds"
+        if self.diff.low > 0:
+            return "better"
+        if self.diff.high < 0:
+            return "worse"
+        return "tie at this noise"
+
+    def within(self, margin: float) -> bool:
+        """Equivalence (TOST at the interval's level): the whole interval inside +-margin."""
+        return not math.isnan(self.diff.low) and -margin < self.diff.low and \
+            self.diff.high < margin
+
+
+def paired_difference(a: pd.Series, b: pd.Series, *, level: float = LEVEL
+                      ) -> PairedDifference:
+    """`a` and `b` indexed by seed; the seeds both have are paired (same init stream, same
+    batch order, same data), which removes what the seeds share from the noise."""
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
+    d = (both["a"] - both["b"]).to_numpy(dtype=float)
+    n = len(d)
+    interval = mean_interval(d, level=level)
+    if n < 2:
+        return PairedDifference(interval, n, math.nan)
+    t = stats.t.ppf((1 + level) / 2, n - 1)
+    return PairedDifference(interval, n, float(t * d.std(ddof=1) / math.sqrt(n)))

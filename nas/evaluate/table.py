@@ -1,0 +1,83 @@
+"""The run table: every finished run of a study, one JSON line each, appended as runs finish.
+
+Append-only under a lock, so several processes (or a resumed run) can write one table, and a
+process killed mid-write leaves at most a torn last line, which is ignored on reading: a killed
+batch loses only the runs in flight. Re-running a batch skips every key already here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from nas._files import locked
+
+from .runs import RunKey, RunRecord
+
+# Column order of the CSV views (calibration.csv, compare.csv); the spec goes last.
+COLUMNS = ("arch_id", "label", "fidelity", "fidelity_id", "seed", "status", "accuracy",
+           "train_accuracy", "flops", "params", "seconds", "images_per_s", "proxy_resolution",
+           "curve", "failure", "data", "data_seed", "device", "host", "finished", "summary",
+           "spec")
+
+
+class RunTable:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.lock = self.path.with_name(self.path.name + ".lock")
+
+    def records(self) -> list[RunRecord]:
+        """Every complete line; the first record of a key wins (a key is written once)."""
+        if not self.path.exists():
+            return []
+        seen: dict[RunKey, RunRecord] = {}
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = RunRecord.from_dict(json.loads(line))
+                except (json.JSONDecodeError, TypeError):
+                    continue  # a torn last line of a killed writer
+                seen.setdefault(record.key, record)
+        return list(seen.values())
+
+    def keys(self) -> set[RunKey]:
+        return {r.key for r in self.records()}
+
+    def append(self, record: RunRecord) -> None:
+        line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
+        with locked(self.lock):
+            self._end_torn_line()
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def _end_torn_line(self) -> None:
+        """A writer killed mid-line left no newline: start ours on a fresh line."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return
+        with open(self.path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+
+    def frame(self) -> pd.DataFrame:
+        return records_frame(self.records())
+
+
+def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        row = r.to_dict()
+        row["curve"] = ";".join(f"{a:.4f}" for a in r.curve) or None
+        row["spec"] = json.dumps(r.spec, separators=(",", ":"))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in ("seed", "flops", "params", "proxy_resolution", "data_seed"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return df
