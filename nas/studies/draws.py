@@ -88,7 +88,10 @@ def presets_near(space: SearchSpace, *, max_flops: int, within: float = 0.25,
 
     out = []
     for name, preset in PRESETS.items():
-        spec = preset if resolution is None else preset.replace(resolution=resolution)
+        try:
+            spec = preset if resolution is None else preset.replace(resolution=resolution)
+        except ConfigError:  # not a valid network at this resolution
+            continue
         if not space.contains(spec):
             continue
         cost = closed_form(spec)

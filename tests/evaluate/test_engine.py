@@ -1,0 +1,130 @@
+"""The evaluation engine: every request trained once, failures recorded, resumable after a
+SIGKILL without losing or repeating a finished run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nas.evaluate import Fidelity, RunRecord, RunRequest, RunTable, run_all, train_run
+from nas.train.proxy_config import ProxyConfig
+
+from ..helpers import tiny_spec
+from ..search.conftest import ROOT, cli_env, needs_fmnist
+
+PROXY = ProxyConfig("t", epochs=1, resolution=32, train_images=64, val_images=32,
+                    batch_size=32, warmup_epochs=0.0, eval_batch_size=32)
+
+
+def requests(n_seeds: int = 2) -> list[RunRequest]:
+    fid = Fidelity(PROXY)
+    specs = [tiny_spec("conv", width=8), tiny_spec("attn", width=8)]
+    return [RunRequest(s, fid, seed, label=f"{s.stages[1].mixers[0]}")
+            for seed in range(n_seeds) for s in specs]
+
+
+@needs_fmnist
+def test_every_request_runs_once_and_a_rerun_trains_nothing(tmp_path):
+    table = RunTable(tmp_path / "runs.jsonl")
+    first = run_all(requests(), table=table, progress=False)
+    assert [r.status for r in first] == ["ok"] * 4
+    assert all(0 <= r.accuracy <= 1 and len(r.curve) == 1 and r.seconds > 0 for r in first)
+    assert len({(r.arch_id, r.seed) for r in first}) == 4
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    again = run_all(requests(), table=table, progress=False)
+    assert (tmp_path / "runs.jsonl").read_text().splitlines() == lines  # nothing trained
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in first]
+
+
+@needs_fmnist
+def test_seeds_change_the_result_and_the_same_seed_repeats_it(tmp_path):
+    reqs = requests()
+    fid = reqs[0].fidelity
+    from nas.evaluate import load_fidelity_data
+
+    data = load_fidelity_data(fid)
+    a, b = (train_run(r, data) for r in (reqs[0], reqs[2]))  # conv, seeds 0 and 1
+    again = train_run(reqs[0], data)
+    assert a.curve == again.curve
+    assert a.curve != b.curve
+
+
+def test_a_failing_architecture_is_recorded_and_the_batch_goes_on(tmp_path, monkeypatch):
+    import nas.evaluate.runs as runs
+
+    def explode(spec, **kw):
+        if spec.stages[1].mixers[0] == "attn":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(spec, **kw)
+
+    real = runs.train_once
+    monkeypatch.setattr(runs, "train_once", explode)
+    monkeypatch.setattr("nas.evaluate.engine.DataCache.get", lambda self, r: _blobs())
+    records = run_all(requests(1), table=RunTable(tmp_path / "r.jsonl"), progress=False)
+    assert [r.status for r in records] == ["ok", "failed"]
+    assert records[1].failure.startswith("out of memory")
+    assert records[1].accuracy is None and records[1].flops > 0
+
+
+def test_a_torn_last_line_is_ignored_and_the_next_append_starts_fresh(tmp_path):
+    table = RunTable(tmp_path / "runs.jsonl")
+    rec = RunRecord(arch_id="a" * 10, fidelity="t", fidelity_id="f" * 8, seed=0, status="ok",
+                    accuracy=0.5)
+    table.append(rec)
+    with open(table.path, "a") as f:
+        f.write('{"arch_id": "bbbbbbbbbb", "fidel')  # a writer killed mid-line
+    assert [r.key for r in table.records()] == [rec.key]
+    table.append(RunRecord(arch_id="c" * 10, fidelity="t", fidelity_id="f" * 8, seed=0,
+                           status="ok", accuracy=0.7))
+    assert [r.arch_id for r in table.records()] == ["a" * 10, "c" * 10]
+
+
+_SCRIPT = """
+import sys
+from tests.evaluate.test_engine import requests
+from nas.evaluate import RunTable, run_all
+if __name__ == "__main__":
+    run_all(requests(3), table=RunTable(sys.argv[1]), workers=int(sys.argv[2]),
+            progress=False)
+"""
+
+
+@needs_fmnist
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_loses_only_the_runs_in_flight(tmp_path, workers):
+    script = tmp_path / "batch.py"
+    script.write_text(_SCRIPT)
+    path = tmp_path / "runs.jsonl"
+    cmd = [sys.executable, str(script), str(path), str(workers)]
+    env = {**cli_env(), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-run
+    proc.wait()
+    before = [json.loads(line) for line in path.read_text().splitlines()]
+    assert 2 <= len(before) < 6, "killed too late to test anything"
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=600)
+    after = [json.loads(line) for line in path.read_text().splitlines()]
+    keys = [(r["arch_id"], r["fidelity_id"], r["seed"]) for r in after]
+    assert len(keys) == len(set(keys)) == 6  # every run once: none lost, none repeated
+    assert after[:len(before)] == before  # finished runs kept as they were
+
+
+def _blobs():
+    from ..train.test_proxy import blobs
+
+    data = blobs()
+    data.num_classes = 10  # the specs have 10 classes; labels 0-3 fit
+    return data
