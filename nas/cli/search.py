@@ -57,7 +57,15 @@ def parser() -> argparse.ArgumentParser:
                    "postgresql+psycopg2://user:pw@host/db (default: OUT/study.journal)")
     p.add_argument("--study-name", help="default: <space>-<budget>, e.g. hybrid-4GFLOPs")
     p.add_argument("--out", help="results folder (default: results/<study-name>/)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", default="auto", metavar="auto|K",
+                   help="seeds per candidate: auto trains candidates on the current front or "
+                   "within the noise band below it with up to 3 seeds (their mean is the "
+                   "trial's value); K trains every completed candidate K times (default: auto)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the sampler and of the first training run of each candidate "
+                   "(repeats use the next seeds)")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help="seed of the proxy's data subset, fixed for the whole study (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--workers", type=int, default=1,
                    help="processes on this machine sharing the study (one per GPU on GPUs)")
@@ -83,7 +91,7 @@ def _main(argv: list[str] | None) -> int:
             sampler=args.sampler, objectives=args.objectives, pruner=args.pruner,
             proxy=args.proxy, data=args.data, storage=args.storage,
             study_name=args.study_name, out=args.out, seed=args.seed, device=args.device,
-            workers=args.workers)
+            workers=args.workers, repeats=args.repeats, data_seed=args.data_seed)
 
     if args.dry_run:
         from nas.search.dry_run import dry_run
@@ -107,7 +115,21 @@ def _main(argv: list[str] | None) -> int:
     print(f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
           f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
           f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/")
+    print(noise_line(outcome.study))
     return 0
+
+
+def noise_line(study) -> str:
+    """The seed noise this run measured: what separates a real difference from luck."""
+    from nas.search.repeats import study_noise
+
+    sigma, n, measured = study_noise(study.get_trials(deepcopy=False))
+    if not measured:
+        return (f"seed noise: not measured ({n} candidate(s) trained with 2+ seeds); assumed "
+                f"std {sigma}")
+    return (f"seed noise measured in this study: std {sigma:.4f} over {n} candidates trained "
+            f"with 2+ seeds; front members closer than about {2 * sigma:.3f} are ties (see "
+            f"summary.md)")
 
 
 if __name__ == "__main__":

@@ -109,9 +109,7 @@ def train_run(request: RunRequest, data: ProxyData, *,
         record.failure = f"NaN loss: {e}"
     except Exception as e:  # one architecture's failure must not end the batch
         if is_oom(e):
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            free_memory()
             record.failure = f"out of memory: {first_line(e)}"
         else:
             record.failure = f"{type(e).__name__}: {first_line(e)}"
@@ -158,6 +156,12 @@ def is_oom(e: BaseException) -> bool:
     text = str(e).lower()
     return isinstance(e, RuntimeError) and ("out of memory" in text
                                             or "can't allocate memory" in text)
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def first_line(e: BaseException) -> str:

@@ -20,6 +20,8 @@ from scipy import stats
 
 LEVEL = 0.90
 BOOTSTRAP = 2000
+SEED_STD_PRIOR = 0.02  # seed std assumed where a study has not measured its own yet
+MIN_MEASURED = 3  # architectures with 2+ seeds before a measured seed std is used
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,16 @@ def pooled_std(runs: pd.DataFrame, value: str = "accuracy") -> float:
     if dof == 0:
         return math.nan
     return float(math.sqrt(((g["n"] - 1) * g["std"] ** 2).sum() / dof))
+
+
+def study_noise(runs: pd.DataFrame, value: str = "accuracy") -> tuple[float, int, bool]:
+    """(seed std, architectures with 2+ seeds, measured?): the pooled std once MIN_MEASURED
+    architectures have 2+ seeds, else SEED_STD_PRIOR."""
+    ok = runs.dropna(subset=[value])
+    repeated = int(ok.groupby("arch_id").size().ge(2).sum()) if len(ok) else 0
+    if repeated < MIN_MEASURED:
+        return SEED_STD_PRIOR, repeated, False
+    return pooled_std(ok, value), repeated, True
 
 
 def between_std(runs: pd.DataFrame, value: str = "accuracy") -> float:

@@ -1,4 +1,5 @@
-"""pareto.png: proxy accuracy against a cost, the front highlighted, the budget as a line.
+"""pareto.png: proxy accuracy against a cost, the front highlighted (with seed error bars where
+a member was trained with several seeds), the budget as a line.
 
 The x axis is the search's cost objective. With one cost (the usual accuracy vs FLOPs) the front
 is a staircase on that axis and is drawn as one; with several costs (or accuracy alone) a
@@ -73,6 +74,11 @@ def _draw_front(ax, pareto: pd.DataFrame, *, column: str, scale: float,
                 lw=1.5, zorder=3)
     ax.scatter(front["_x"] / scale, front["proxy_accuracy"], s=55, c="tab:blue",
                edgecolors="k", label=label, zorder=4)
+    std = _floats(front, "proxy_accuracy_std")
+    if std.notna().any():  # members trained with several seeds: mean +- std
+        ax.errorbar(front["_x"] / scale, front["proxy_accuracy"], yerr=std.fillna(0),
+                    fmt="none", ecolor="tab:blue", elinewidth=1, capsize=3, zorder=3,
+                    label="± seed std (members with 2+ seeds)")
     for _, row in front.iterrows():
         ax.annotate(f"#{row['number']}", (row["_x"] / scale, row["proxy_accuracy"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=7)

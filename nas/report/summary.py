@@ -7,6 +7,7 @@ can refresh the summary by calling it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 from nas.cost import format_amount
 from nas.space.io import write_text_atomic as write_text
 
-from .tables import front_title, read_trials
+from .tables import OBJECTIVE_COLUMNS, front_title, read_trials
 
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
@@ -30,7 +31,7 @@ def write_summary(out_dir: str | os.PathLike) -> Path:
         parts.append(_status(trials))
     if pareto is not None:
         objectives = run.get("config", {}).get("objectives") or ("accuracy", "flops")
-        parts.append(_front(pareto, out, objectives))
+        parts.append(_front(pareto, out, objectives, trials))
     if trials is not None:
         parts.append(_failures(trials))
     fidelity = out / "fidelity.md"
@@ -101,22 +102,86 @@ def _status(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _front(pareto: pd.DataFrame, out: Path, objectives: list[str] | tuple[str, ...]) -> str:
+def _front(pareto: pd.DataFrame, out: Path, objectives: list[str] | tuple[str, ...],
+           trials: pd.DataFrame | None = None) -> str:
     lines = [f"## Pareto front ({front_title(objectives)})", ""]
     if pareto.empty:
         return "\n".join([*lines, "No feasible trained candidate yet."])
+    sigma, repeated, measured = seed_noise(trials if trials is not None else pareto)
+    verdicts = front_ties(pareto, objectives=objectives, sigma=sigma)
     latency = "latency" in objectives and "latency_ms" in pareto
     lines += ["| trial | arch_id | FLOPs | params | " + ("latency (ms) | " if latency else "")
-              + "proxy accuracy | architecture |",
-              "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|"]
+              + "proxy accuracy (mean ± std, seeds) | against cheaper members | "
+                "architecture |",
+              "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|---|"]
     for _, r in pareto.iterrows():
         ms = f"{r['latency_ms']:.3g} | " if latency else ""
         lines.append(f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
                      f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
-                     f"{r['proxy_accuracy']:.4f} | {_cell(r.get('summary', ''))} |")
-    lines += ["", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
+                     f"{_accuracy(r)} | {verdicts.get(r['number'], '')} | "
+                     f"{_cell(r.get('summary', ''))} |")
+    source = (f"measured in this study over {repeated} candidates with 2+ seeds" if measured
+              else f"assumed ({repeated} candidates with 2+ seeds are too few to measure it)")
+    lines += ["", f"Seed noise: std {sigma:.4f}, {source}. A member is better than a cheaper "
+                  f"one when its mean accuracy is higher by more than {TIE_Z:g} standard errors "
+                  f"of the difference (std x sqrt(1/n1 + 1/n2), n = seeds); otherwise the two "
+                  f"are a tie at this noise, and the cheaper one is the safer pick.",
+              "", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
                   f"`build_model` load them)."]
     return "\n".join(lines)
+
+
+TIE_Z = 2.0  # standard errors of a difference that make it more than noise
+
+
+def _accuracy(r: pd.Series) -> str:
+    seeds = r.get("seeds")
+    std = r.get("proxy_accuracy_std")
+    n = int(seeds) if seeds is not None and not pd.isna(seeds) else 1
+    spread = f" ± {std:.4f}" if std is not None and not pd.isna(std) else ""
+    return f"{r['proxy_accuracy']:.4f}{spread} ({n})"
+
+
+def seed_noise(trials: pd.DataFrame) -> tuple[float, int, bool]:
+    """`stats.study_noise` of the `seed_accuracies` column (the search's rule, from files)."""
+    from nas.evaluate.stats import study_noise
+
+    rows = []
+    if "seed_accuracies" in trials:
+        done = trials[trials["state"] == "COMPLETE"]
+        if "duplicate_of" in done:
+            done = done[done["duplicate_of"].isna()]
+        for _, r in done.dropna(subset=["seed_accuracies"]).iterrows():
+            rows += [{"arch_id": r["arch_id"], "seed": k, "accuracy": float(v)}
+                     for k, v in enumerate(str(r["seed_accuracies"]).split(";"))]
+    return study_noise(pd.DataFrame(rows, columns=["arch_id", "seed", "accuracy"]))
+
+
+def front_ties(pareto: pd.DataFrame, *, objectives: list[str] | tuple[str, ...],
+               sigma: float) -> dict[int, str]:
+    """trial number -> how it compares with the best front member that costs no more than it
+    in every cost objective: better by more than the noise, or a tie."""
+    costs = [OBJECTIVE_COLUMNS[o][0] for o in objectives if o != "accuracy"]
+    out: dict[int, str] = {}
+    rows = list(pareto.iterrows())
+    for _, r in rows:
+        cheaper = [c for _, c in rows if c["number"] != r["number"]
+                   and all(c[k] <= r[k] for k in costs)
+                   and c["proxy_accuracy"] <= r["proxy_accuracy"]]
+        if not cheaper:
+            out[r["number"]] = "cheapest" if costs else ""
+            continue
+        best = max(cheaper, key=lambda c: c["proxy_accuracy"])
+        diff = r["proxy_accuracy"] - best["proxy_accuracy"]
+        se = sigma * math.sqrt(1 / _seeds(r) + 1 / _seeds(best))
+        out[r["number"]] = (f"+{diff:.4f} over #{int(best['number'])}: "
+                            + ("better" if diff > TIE_Z * se else "tie at this noise"))
+    return out
+
+
+def _seeds(r: pd.Series) -> int:
+    n = r.get("seeds")
+    return int(n) if n is not None and not pd.isna(n) and int(n) > 0 else 1
 
 
 def _failures(df: pd.DataFrame) -> str:

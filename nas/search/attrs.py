@@ -16,8 +16,11 @@ FEASIBLE = "feasible"
 TRAINED = "trained"  # proxy training started (False: over budget or a duplicate)
 DUPLICATE_OF = "duplicate_of"  # number of the earlier trial whose result was reused
 PHASE = "phase"  # measuring | training | done
-CURVE = "curve"  # proxy validation accuracy after each epoch
-PROXY_ACCURACY = "proxy_accuracy"
+CURVE = "curve"  # proxy validation accuracy after each epoch (first seed: early stopping
+#                   compares like with like)
+PROXY_ACCURACY = "proxy_accuracy"  # the mean over the trial's seeds
+SEED_ACCURACIES = "seed_accuracies"  # final accuracy of each seed run, first seed first
+PROXY_STD = "proxy_accuracy_std"  # std over the seeds (ddof 1); None with one seed
 PROXY_SECONDS = "proxy_seconds"
 PROXY_RESOLUTION = "proxy_resolution"
 IMAGES_PER_S = "images_per_s"
@@ -26,7 +29,8 @@ WORKER = "worker"  # host:pid of the process that ran it
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
 TRIAL_ATTRS = (ARCH_ID, SPEC, SUMMARY, FLOPS, PARAMS, CLOSED_FORM, LATENCY_MS, COSTS, FEASIBLE,
-               TRAINED, DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, PROXY_SECONDS,
+               TRAINED, DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, SEED_ACCURACIES, PROXY_STD,
+               PROXY_SECONDS,
                PROXY_RESOLUTION, IMAGES_PER_S, FAILURE, WORKER)
 
 STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

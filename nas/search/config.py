@@ -17,6 +17,7 @@ from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
+from .repeats import RepeatPolicy, parse_repeats
 from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
 
 # objective name -> Optuna direction
@@ -56,6 +57,8 @@ class SearchConfig:
     workers: int
     max_params: int | None = None
     pruner_percentile: float = 50.0
+    repeats: str = "auto"  # auto, or seeds per completed candidate (nas.search.repeats)
+    data_seed: int = 0  # which images the proxy trains and validates on (fixed in a study)
 
     @classmethod
     def create(cls, *, space: str, budget: str | int, resolution: int | None = None,
@@ -65,7 +68,8 @@ class SearchConfig:
                pruner: str = "median", proxy: ProxyConfig | None = None, data: str =
                "fashion-mnist", study_name: str | None = None, out: str | Path | None = None,
                storage: str | None = None, seed: int = 0, device: str = "auto",
-               workers: int = 1, max_params: str | int | None = None) -> SearchConfig:
+               workers: int = 1, max_params: str | int | None = None,
+               repeats: str | int = "auto", data_seed: int = 0) -> SearchConfig:
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
         default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
@@ -86,6 +90,8 @@ class SearchConfig:
             seed=int(seed), device=str(device), workers=_positive_int(workers, "--workers"),
             max_params=None if max_params is None else parse_amount(
                 max_params, what="params", field="--max-params"),
+            repeats=str(parse_repeats(repeats).seeds if str(repeats) != "auto" else "auto"),
+            data_seed=_int(data_seed, "--data-seed"),
         )
         cfg.check()
         return cfg
@@ -110,11 +116,19 @@ class SearchConfig:
         return len(self.objectives) > 1
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a study is bound to: results under another of these are not comparable."""
-        return {"space": Path(self.space).stem, "max_flops": self.max_flops,
-                "max_params": self.max_params, "resolution": self.resolution,
-                "objectives": list(self.objectives), "proxy": self.proxy.canonical(),
-                "data": self.data}
+        """What a study is bound to: results under another of these are not comparable.
+        (`data_seed` joins only when it is not 0, so studies made before it existed resume.)"""
+        out = {"space": Path(self.space).stem, "max_flops": self.max_flops,
+               "max_params": self.max_params, "resolution": self.resolution,
+               "objectives": list(self.objectives), "proxy": self.proxy.canonical(),
+               "data": self.data}
+        if self.data_seed:
+            out["data_seed"] = self.data_seed
+        return out
+
+    @property
+    def repeat_policy(self) -> RepeatPolicy:
+        return parse_repeats(self.repeats)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -210,6 +224,12 @@ def check_resolution(value: Any, *, field: str = "--resolution") -> int:
 def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise ConfigError(f"expected one of {', '.join(allowed)}, got {value!r}", field=field)
+    return value
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"expected an integer >= 0, got {value!r}", field=field)
     return value
 
 

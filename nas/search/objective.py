@@ -13,32 +13,29 @@ reason and the study goes on.
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import optuna
-import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from nas.cost import CostMismatch, measure, verify_cost
+from nas.evaluate import Fidelity, train_once
+from nas.evaluate.runs import first_line, free_memory, is_oom
 from nas.space import ArchSpec, SearchSpace
-from nas.train.proxy import (
-    ProxyResult,
-    TrainingDiverged,
-    build_proxy_model,
-    proxy_train,
-)
-from nas.train.proxy_config import ProxyConfig
+from nas.train.proxy import ProxyResult, TrainingDiverged
 from nas.train.proxy_data import ProxyData
 
 from . import attrs
 from .latency import measure_latency
 from .pruning import EarlyStopping
+from .repeats import NO_REPEATS, RepeatPolicy, study_noise
 
-EpochCallback = Callable[[int, int, float], None]  # (trial number, epochs done, accuracy)
+# (trial number, seed index (0 = first), epochs done, accuracy)
+EpochCallback = Callable[[int, int, int, float], None]
 
 
 class TrialFailed(RuntimeError):
@@ -57,8 +54,9 @@ class Objective:
     """The callable handed to `Study.optimize`."""
 
     def __init__(self, *, space: SearchSpace, objectives: tuple[str, ...], resolution: int,
-                 max_flops: int, max_params: int | None, proxy: ProxyConfig,
+                 max_flops: int, max_params: int | None, fidelity: Fidelity,
                  data: ProxyData, stopping: EarlyStopping, seed: int = 0,
+                 repeats: RepeatPolicy = NO_REPEATS,
                  on_start: Callable[[int, Candidate], None] | None = None,
                  on_epoch: EpochCallback | None = None):
         self.space = space
@@ -66,10 +64,11 @@ class Objective:
         self.resolution = resolution
         self.max_flops = max_flops
         self.max_params = max_params
-        self.proxy = proxy
+        self.fidelity = fidelity
         self.data = data
         self.stopping = stopping
-        self.seed = seed
+        self.seed = seed  # of the first run; repeats use seed + 1, seed + 2, ...
+        self.repeats = repeats
         self.on_start = on_start
         self.on_epoch = on_epoch
 
@@ -101,11 +100,13 @@ class Objective:
         if self.on_start:
             self.on_start(trial.number, cand)
         result = self._train(trial, cand)
-        trial.set_user_attr(attrs.PHASE, "done")
         if result.stopped:
+            trial.set_user_attr(attrs.PHASE, "done")
             raise optuna.TrialPruned(f"stopped after epoch {result.epochs}: accuracy "
                                      f"{result.accuracy:.4f} trails cheaper candidates")
-        return self._values(cand, accuracy=result.accuracy)
+        mean = self._repeat(trial, cand, [result.accuracy])
+        trial.set_user_attr(attrs.PHASE, "done")
+        return self._values(cand, accuracy=mean)
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -146,7 +147,8 @@ class Objective:
         return feasible
 
     def _reuse(self, trial: Trial, earlier: FrozenTrial) -> list[float]:
-        for key in (attrs.CURVE, attrs.PROXY_ACCURACY, attrs.PROXY_RESOLUTION):
+        for key in (attrs.CURVE, attrs.PROXY_ACCURACY, attrs.PROXY_RESOLUTION,
+                    attrs.SEED_ACCURACIES, attrs.PROXY_STD):
             trial.set_user_attr(key, earlier.user_attrs.get(key))
         trial.set_user_attr(attrs.PROXY_SECONDS, 0.0)
         trial.set_user_attr(attrs.DUPLICATE_OF, earlier.number)
@@ -166,29 +168,59 @@ class Objective:
             trial.set_user_attr(attrs.CURVE, list(curve))
             trial.set_user_attr(attrs.PROXY_ACCURACY, accuracy)
             if self.on_epoch:
-                self.on_epoch(trial.number, epoch, accuracy)
+                self.on_epoch(trial.number, 0, epoch, accuracy)
             return self.stopping.should_stop(trial, epoch=epoch, accuracy=accuracy, costs=costs)
 
-        model = None
-        try:
-            torch.manual_seed(self.seed)
-            model = build_proxy_model(cand.spec, cfg=self.proxy, data=self.data)
-            trial.set_user_attr(attrs.PROXY_RESOLUTION, model.spec.resolution)
-            result = proxy_train(model, self.data, self.proxy, on_epoch=epoch_done,
-                                 seed=self.seed)
-        except optuna.TrialPruned:
-            raise
-        except TrainingDiverged as e:
-            raise self._fail(trial, f"NaN loss: {e}") from e
-        except Exception as e:
-            if _is_oom(e):
-                del model
-                _free_memory()
-                raise self._fail(trial, f"out of memory: {_first_line(e)}") from e
-            raise self._fail(trial, f"{type(e).__name__}: {_first_line(e)}") from e
+        result = self._run_seed(trial, cand, seed=self.seed, on_epoch=epoch_done, what="")
+        trial.set_user_attr(attrs.PROXY_RESOLUTION, result.resolution)
         trial.set_user_attr(attrs.PROXY_SECONDS, round(result.seconds, 3))
         trial.set_user_attr(attrs.IMAGES_PER_S, round(result.images_per_s, 1))
         return result
+
+    def _repeat(self, trial: Trial, cand: Candidate, accuracies: list[float]) -> float:
+        """More seeds while the repeat rule asks for them (`nas.search.repeats`); the trial's
+        value is their mean."""
+        costs = self._costs(cand)
+        seconds = trial.user_attrs.get(attrs.PROXY_SECONDS) or 0.0
+        while True:
+            trials = trial.study.get_trials(deepcopy=False)
+            sigma, _, _ = study_noise(trials)
+            if not self.repeats.wanted(accuracies, costs=costs, trials=trials, sigma=sigma):
+                break
+            k = len(accuracies)
+
+            def progress(epoch: int, accuracy: float, k: int = k) -> bool:
+                if self.on_epoch:
+                    self.on_epoch(trial.number, k, epoch, accuracy)
+                return False
+
+            trial.set_user_attr(attrs.PHASE, f"repeat {k + 1}")
+            result = self._run_seed(trial, cand, seed=self.seed + k, on_epoch=progress,
+                                    what=f" (seed {k + 1})")
+            accuracies.append(result.accuracy)
+            seconds += result.seconds
+        mean = statistics.fmean(accuracies)
+        trial.set_user_attr(attrs.SEED_ACCURACIES, [round(a, 6) for a in accuracies])
+        trial.set_user_attr(attrs.PROXY_STD, statistics.stdev(accuracies)
+                            if len(accuracies) > 1 else None)
+        trial.set_user_attr(attrs.PROXY_ACCURACY, mean)
+        trial.set_user_attr(attrs.PROXY_SECONDS, round(seconds, 3))
+        return mean
+
+    def _run_seed(self, trial: Trial, cand: Candidate, *, seed: int,
+                  on_epoch: Callable[[int, float], bool], what: str) -> ProxyResult:
+        try:
+            return train_once(cand.spec, fidelity=self.fidelity, seed=seed, data=self.data,
+                              on_epoch=on_epoch)
+        except optuna.TrialPruned:
+            raise
+        except TrainingDiverged as e:
+            raise self._fail(trial, f"NaN loss{what}: {e}") from e
+        except Exception as e:
+            if is_oom(e):
+                free_memory()
+                raise self._fail(trial, f"out of memory{what}: {first_line(e)}") from e
+            raise self._fail(trial, f"{type(e).__name__}{what}: {first_line(e)}") from e
 
     def _values(self, cand: Candidate, *, accuracy: float) -> list[float]:
         by_name = {"accuracy": accuracy, "flops": float(cand.flops),
@@ -225,23 +257,3 @@ def _reset(trial: Trial) -> None:
     for key in attrs.TRIAL_ATTRS:
         if trial.user_attrs.get(key) is not None:
             trial.set_user_attr(key, None)
-
-
-def _is_oom(e: BaseException) -> bool:
-    if isinstance(e, torch.OutOfMemoryError):
-        return True
-    text = str(e).lower()
-    return isinstance(e, (RuntimeError, MemoryError)) and (
-        "out of memory" in text or "can't allocate memory" in text
-        or isinstance(e, MemoryError))
-
-
-def _free_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:300] if text else type(e).__name__

@@ -71,8 +71,10 @@ class Progress:
         self.current = f"#{number} {format_amount(flops)} training"
         self._refresh()
 
-    def epoch(self, number: int, epoch: int, epochs: int, accuracy: float) -> None:
-        self.current = f"#{number} epoch {epoch}/{epochs} acc {accuracy:.3f}"
+    def epoch(self, number: int, epoch: int, epochs: int, accuracy: float, *,
+              seed: int = 0) -> None:
+        again = f" seed {seed + 1}" if seed else ""
+        self.current = f"#{number}{again} epoch {epoch}/{epochs} acc {accuracy:.3f}"
         self._refresh()
 
     def trial_finished(self, line: str, counts: Counts, *, best: float | None,

@@ -17,6 +17,7 @@ from . import attrs
 def trial_row(t: FrozenTrial) -> dict:
     ua = t.user_attrs
     curve = ua.get(attrs.CURVE) or []
+    seeds = ua.get(attrs.SEED_ACCURACIES) or []
     duration = t.duration.total_seconds() if t.duration is not None else None
     closed = ua.get(attrs.CLOSED_FORM) or [None, None]
     row = {
@@ -25,11 +26,14 @@ def trial_row(t: FrozenTrial) -> dict:
         # a failed trial has no result: its epochs before the failure stay in `curve`
         "proxy_accuracy": (ua.get(attrs.PROXY_ACCURACY)
                            if curve and t.state != TrialState.FAIL else None),
+        "proxy_accuracy_std": ua.get(attrs.PROXY_STD) if t.state != TrialState.FAIL else None,
+        "seeds": (len(seeds) or (1 if curve else None)) if t.state != TrialState.FAIL else None,
         "proxy_seconds": ua.get(attrs.PROXY_SECONDS), "failure": ua.get(attrs.FAILURE),
         "closed_form_flops": closed[0], "closed_form_params": closed[1],
         "feasible": ua.get(attrs.FEASIBLE), "trained": ua.get(attrs.TRAINED),
         "duplicate_of": ua.get(attrs.DUPLICATE_OF), "epochs": len(curve) or None,
         "curve": ";".join(f"{a:.4f}" for a in curve) or None,
+        "seed_accuracies": ";".join(f"{a:.4f}" for a in seeds) or None,
         "proxy_resolution": ua.get(attrs.PROXY_RESOLUTION),
         "images_per_s": ua.get(attrs.IMAGES_PER_S), "latency_ms": ua.get(attrs.LATENCY_MS),
         "duration_s": round(duration, 3) if duration is not None else None,

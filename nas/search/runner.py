@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas._files import locked
 from nas.cost import NoClosedForm, closed_form, format_amount
+from nas.evaluate import Fidelity, load_fidelity_data
 from nas.report.plots import plot_pareto
 from nas.report.provenance import provenance
 from nas.report.summary import write_summary
@@ -31,7 +32,7 @@ from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
 from nas.space.io import write_text_atomic as write_text
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
-from nas.train.proxy_data import ProxyData, load_proxy_data
+from nas.train.proxy_data import ProxyData
 
 from . import attrs
 from .config import SearchConfig, check_resume
@@ -88,9 +89,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     if device.type == "cpu" and cfg.workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     region = feasible_region(space, cfg)
-    data = load_proxy_data(cfg.data, train_images=cfg.proxy.train_images,
-                           val_images=cfg.proxy.val_images, seed=cfg.seed, device=device,
-                           folder_size=2 * cfg.proxy.resolution)
+    data = load_fidelity_data(fidelity_of(cfg), device=device)
     study = open_study(cfg, space, region=region, worker_index=worker_index)
     lead = worker_index == 0
     if lead:
@@ -104,6 +103,11 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
         if lead:
             outcome = write_reports(cfg, study)
     return outcome if lead else _outcome(cfg, study)
+
+
+def fidelity_of(cfg: SearchConfig) -> Fidelity:
+    """What every accuracy of the study means: the proxy, the data and its subset."""
+    return Fidelity(cfg.proxy, cfg.data, cfg.data_seed)
 
 
 def feasible_region(space: SearchSpace, cfg: SearchConfig) -> FeasibleRegion | None:
@@ -161,13 +165,13 @@ def _optimize(cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: 
                     f"trained in {counts.total} trials")
     objective = Objective(
         space=space, objectives=cfg.objectives, resolution=cfg.resolution,
-        max_flops=cfg.max_flops, max_params=cfg.max_params, proxy=cfg.proxy, data=data,
-        stopping=make_early_stopping(study, pruner=cfg.pruner,
-                                     percentile=cfg.pruner_percentile,
-                                     multi_objective=cfg.multi_objective),
-        seed=cfg.seed,
+        max_flops=cfg.max_flops, max_params=cfg.max_params, fidelity=fidelity_of(cfg),
+        data=data, stopping=make_early_stopping(study, pruner=cfg.pruner,
+                                                percentile=cfg.pruner_percentile,
+                                                multi_objective=cfg.multi_objective),
+        seed=cfg.seed, repeats=cfg.repeat_policy,
         on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
-        on_epoch=lambda n, e, a: bar.epoch(n, e, cfg.proxy.epochs, a))
+        on_epoch=lambda n, k, e, a: bar.epoch(n, e, cfg.proxy.epochs, a, seed=k))
     after = AfterTrial(cfg, bar)
     try:
         with warnings.catch_warnings():

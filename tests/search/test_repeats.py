@@ -1,0 +1,118 @@
+"""Noise-aware search: the repeat rule, and repeats inside a real (tiny) search."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from nas.report.summary import front_ties
+from nas.search import attrs, run_search
+from nas.search.repeats import parse_repeats, study_noise
+from nas.space import ConfigError
+
+from .conftest import TINY_BUDGET, TINY_PROXY, needs_fmnist
+
+AUTO = parse_repeats("auto")
+
+
+def done(acc: float, flops: float, *, seeds: list[float] | None = None, arch: str = "x",
+         state: TrialState = TrialState.COMPLETE):
+    return create_trial(
+        state=state, values=[acc, flops] if state == TrialState.COMPLETE else None,
+        params={"p": 0.0}, distributions={"p": FloatDistribution(0, 1)},
+        user_attrs={attrs.TRAINED: True, attrs.FEASIBLE: True, attrs.COSTS: [flops],
+                    attrs.PROXY_ACCURACY: acc, attrs.ARCH_ID: arch,
+                    attrs.SEED_ACCURACIES: seeds or [acc]})
+
+
+TRIALS = [done(0.70, 1e9, arch="a"), done(0.80, 2e9, arch="b"), done(0.90, 4e9, arch="c")]
+
+
+def test_a_candidate_on_the_front_is_repeated():
+    # at 3 GFLOPs the best cheaper one is 0.80: 0.82 beats it
+    assert AUTO.wanted([0.82], costs=[3e9], trials=TRIALS, sigma=0.01)
+
+
+def test_a_candidate_within_the_noise_band_below_the_front_is_repeated():
+    # 0.79 + 2 * 0.01 >= 0.80
+    assert AUTO.wanted([0.79], costs=[3e9], trials=TRIALS, sigma=0.01)
+
+
+def test_a_candidate_clearly_below_the_front_is_not_repeated():
+    assert not AUTO.wanted([0.75], costs=[3e9], trials=TRIALS, sigma=0.01)
+    # the band narrows with seeds: two seeds averaging 0.785 sit 1.5 sigma/sqrt(2) too low
+    assert not AUTO.wanted([0.78, 0.79], costs=[3e9], trials=TRIALS, sigma=0.01)
+
+
+def test_only_cheaper_candidates_count_and_the_cheapest_is_always_repeated():
+    # 0.75 at 1.5 GFLOPs: only the 0.70 one is cheaper
+    assert AUTO.wanted([0.75], costs=[1.5e9], trials=TRIALS, sigma=0.01)
+    assert AUTO.wanted([0.10], costs=[0.5e9], trials=TRIALS, sigma=0.01)
+
+
+def test_the_cap_and_fixed_counts():
+    assert not AUTO.wanted([0.9, 0.9, 0.9], costs=[3e9], trials=TRIALS, sigma=0.01)
+    fixed = parse_repeats(2)
+    assert fixed.wanted([0.1], costs=[3e9], trials=TRIALS, sigma=0.01)
+    assert not fixed.wanted([0.1, 0.2], costs=[3e9], trials=TRIALS, sigma=0.01)
+    assert not parse_repeats("1").wanted([0.99], costs=[0.1], trials=[], sigma=0.01)
+
+
+def test_pruned_and_failed_trials_are_not_the_front():
+    trials = [done(0.95, 1e9, state=TrialState.PRUNED), done(0.70, 1e9)]
+    assert not AUTO.wanted([0.60], costs=[3e9], trials=trials, sigma=0.01)
+    assert AUTO.wanted([0.69], costs=[3e9], trials=trials, sigma=0.01)
+
+
+def test_the_noise_is_the_prior_until_three_candidates_measure_it():
+    two = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 1, seeds=[0.69, 0.71],
+                                                            arch="b")]
+    assert study_noise(two) == (0.02, 2, False)
+    three = [*two, done(0.6, 1, seeds=[0.59, 0.61], arch="c")]
+    sigma, n, measured = study_noise(three)
+    assert (n, measured) == (3, True) and sigma == pytest.approx(0.0141421, abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["0", "many", "11", True])
+def test_bad_repeats_are_errors(bad):
+    with pytest.raises(ConfigError, match="--repeats"):
+        parse_repeats(bad)
+
+
+def test_front_members_closer_than_the_noise_are_ties():
+    pareto = pd.DataFrame({"number": [1, 2, 3], "flops": [1e9, 2e9, 3e9],
+                           "proxy_accuracy": [0.70, 0.72, 0.80], "seeds": [3, 3, 1]})
+    verdicts = front_ties(pareto, objectives=("accuracy", "flops"), sigma=0.02)
+    assert verdicts[1] == "cheapest"
+    # 0.02 < 2 * 0.02 * sqrt(2/3)
+    assert verdicts[2] == "+0.0200 over #1: tie at this noise"
+    # 0.08 > 2 * 0.02 * sqrt(1/3 + 1)
+    assert verdicts[3] == "+0.0800 over #2: better"
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_fixed_repeats_train_every_completed_candidate_that_often(tmp_path, tiny_space):
+    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=3,
+                         repeats=2, pruner="none", out=tmp_path / "out", progress=False)
+    trained = outcome.trials[outcome.trials["state"] == "COMPLETE"]
+    trained = trained[trained["duplicate_of"].isna() & trained["trained"].astype(bool)]
+    assert len(trained) == 3 and set(trained["seeds"]) == {2}
+    for _, r in trained.iterrows():
+        seeds = [float(v) for v in r["seed_accuracies"].split(";")]
+        assert r["proxy_accuracy"] == pytest.approx(sum(seeds) / 2, abs=1e-4)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "proxy accuracy (mean ± std, seeds)" in summary and "Seed noise: std" in summary
+    assert "(2) |" in summary
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_auto_repeats_the_first_candidate_and_records_the_seeds(tmp_path, tiny_space):
+    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
+                         pruner="none", out=tmp_path / "out", progress=False)
+    first = outcome.trials.iloc[0]
+    assert first["seeds"] == 3  # nothing cheaper yet: it is on the front
+    assert len(first["seed_accuracies"].split(";")) == 3
