@@ -29,33 +29,57 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nas-calibrate", description=DESCRIPTION)
     p.add_argument("--space", required=True, help="a shipped space by name, or a YAML file")
     p.add_argument("--budget", required=True, help="max FLOPs per image, e.g. 4GFLOPs")
-    p.add_argument("--proxies", default="auto", metavar="P1,P2,...",
-                   help=f"comma list of proxy presets ({', '.join(PROXY_PRESETS)}) or YAML "
-                   f"files (default: the search's default proxy on this device)")
-    p.add_argument("--reference", default="auto", metavar="PRESET|FILE.yaml",
-                   help="the fixed reference fidelity (default: reference-cpu, or "
-                   "reference-gpu on a GPU)")
-    p.add_argument("--archs", type=int, default=16,
-                   help="architectures drawn from the region (default 16; Kendall tau over "
-                   "12 has a standard error near 0.15)")
+    p.add_argument(
+        "--proxies",
+        default="auto",
+        metavar="P1,P2,...",
+        help=f"comma list of proxy presets ({', '.join(PROXY_PRESETS)}) or YAML "
+        f"files (default: the search's default proxy on this device)",
+    )
+    p.add_argument(
+        "--reference",
+        default="auto",
+        metavar="PRESET|FILE.yaml",
+        help="the fixed reference fidelity (default: reference-cpu, or reference-gpu on a GPU)",
+    )
+    p.add_argument(
+        "--archs",
+        type=int,
+        default=16,
+        help="architectures drawn from the region (default 16; Kendall tau over "
+        "12 has a standard error near 0.15)",
+    )
     p.add_argument("--seeds", type=int, default=3, help="seeds per proxy (default 3)")
-    p.add_argument("--data", default="fashion-mnist",
-                   help="fashion-mnist, imagenet:PATH or folder:PATH")
-    p.add_argument("--data-seed", type=int, default=0,
-                   help="seed of the data subset, fixed across runs (default 0)")
+    p.add_argument(
+        "--data", default="fashion-mnist", help="fashion-mnist, imagenet:PATH or folder:PATH"
+    )
+    p.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="seed of the data subset, fixed across runs (default 0)",
+    )
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the architecture draw")
-    p.add_argument("--resolution", type=int,
-                   help="px at which the budget is counted (default: the space's)")
-    p.add_argument("--target", type=float, default=TARGET_TAU,
-                   help=f"Kendall tau a proxy must clear on its 90%% interval (default "
-                   f"{TARGET_TAU})")
+    p.add_argument(
+        "--resolution", type=int, help="px at which the budget is counted (default: the space's)"
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=TARGET_TAU,
+        help=f"Kendall tau a proxy must clear on its 90%% interval (default {TARGET_TAU})",
+    )
     p.add_argument("--out", help="results folder (default: results/calibration/<space>-<budget>)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes training side by side (CPU: they share the cores; GPUs: "
-                   "one per GPU)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes training side by side (CPU: they share the cores; GPUs: one per GPU)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the plan and its forecast cost, then stop")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and its forecast cost, then stop"
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -75,30 +99,48 @@ def _main(argv: list[str] | None) -> int:
     )
 
     cfg = CalibrationConfig(
-        space=args.space, budget=args.budget,
-        proxies=tuple(p.strip() for p in args.proxies.split(",")), reference=args.reference,
-        archs=args.archs, seeds=args.seeds, data=args.data, data_seed=args.data_seed,
-        draw_seed=args.draw_seed, resolution=args.resolution, out=args.out,
-        workers=args.workers, device=args.device, target=args.target)
+        space=args.space,
+        budget=args.budget,
+        proxies=tuple(p.strip() for p in args.proxies.split(",")),
+        reference=args.reference,
+        archs=args.archs,
+        seeds=args.seeds,
+        data=args.data,
+        data_seed=args.data_seed,
+        draw_seed=args.draw_seed,
+        resolution=args.resolution,
+        out=args.out,
+        workers=args.workers,
+        device=args.device,
+        target=args.target,
+    )
     if args.dry_run:
         from nas.evaluate import RunTable
 
         plan = make_plan(cfg)
-        print(f"{len(plan.archs)} architectures x {len(plan.proxies)} proxies x {plan.seeds} "
-              f"seeds + the reference ({plan.reference.name}):")
+        print(
+            f"{len(plan.archs)} architectures x {len(plan.proxies)} proxies x {plan.seeds} "
+            f"seeds + the reference ({plan.reference.name}):"
+        )
         for a in plan.archs:
-            print(f"  {a.label:<24} {a.spec.arch_id}  {a.flops / 1e9:5.2f} GFLOPs  "
-                  f"{a.spec.summary()}")
+            print(
+                f"  {a.label:<24} {a.spec.arch_id}  {a.flops / 1e9:5.2f} GFLOPs  "
+                f"{a.spec.summary()}"
+            )
         print("forecast:")
-        for line in forecast(plan, table=RunTable(cfg.out_dir() / RUNS_FILE),
-                             workers=cfg.workers, device=cfg.device):
+        for line in forecast(
+            plan, table=RunTable(cfg.out_dir() / RUNS_FILE), workers=cfg.workers, device=cfg.device
+        ):
             print(line)
         return 0
     command = "nas-calibrate " + shlex.join(sys.argv[1:] if argv is None else argv)
     cal = run_calibration(cfg, progress=not args.no_progress, command=command)
     out = cfg.out_dir()
-    pick = f"recommended: {cal.pick.name} ({out / 'recommended.yaml'})" if cal.pick else \
-        f"no proxy clears tau >= {cfg.target} on its interval"
+    pick = (
+        f"recommended: {cal.pick.name} ({out / 'recommended.yaml'})"
+        if cal.pick
+        else f"no proxy clears tau >= {cfg.target} on its interval"
+    )
     print(f"calibration written to {out}/calibration.md; {pick}")
     return 0
 

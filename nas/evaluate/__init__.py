@@ -10,5 +10,16 @@ from .fidelity import Fidelity
 from .runs import RunKey, RunRecord, RunRequest, cost_of, load_fidelity_data, train_once, train_run
 from .table import RunTable, records_frame
 
-__all__ = ["Fidelity", "RunKey", "RunRecord", "RunRequest", "RunTable", "cost_of",
-           "load_fidelity_data", "records_frame", "run_all", "train_once", "train_run"]
+__all__ = [
+    "Fidelity",
+    "RunKey",
+    "RunRecord",
+    "RunRequest",
+    "RunTable",
+    "cost_of",
+    "load_fidelity_data",
+    "records_frame",
+    "run_all",
+    "train_once",
+    "train_run",
+]

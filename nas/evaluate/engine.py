@@ -39,17 +39,25 @@ from .table import RunTable
 OnRecord = Callable[[RunRecord], None]
 
 
-def run_all(requests: Sequence[RunRequest], *, table: RunTable, workers: int = 1,
-            device: str = "auto", progress: bool = True, label: str = "runs",
-            on_record: OnRecord | None = None) -> list[RunRecord]:
+def run_all(
+    requests: Sequence[RunRequest],
+    *,
+    table: RunTable,
+    workers: int = 1,
+    device: str = "auto",
+    progress: bool = True,
+    label: str = "runs",
+    on_record: OnRecord | None = None,
+) -> list[RunRecord]:
     """Train every request not yet in `table`; return the table's records of `requests`."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers >= 1` must hold, but got workers={workers!r}")
     wanted = list({r.key: r for r in requests}.values())
     done = table.keys()
     pending = [r for r in wanted if r.key not in done]
-    bar = RunProgress(label=label, total=len(wanted), already=len(wanted) - len(pending),
-                      enabled=progress)
+    bar = RunProgress(
+        label=label, total=len(wanted), already=len(wanted) - len(pending), enabled=progress
+    )
 
     def finished(record: RunRecord) -> None:
         table.append(record)
@@ -61,24 +69,36 @@ def run_all(requests: Sequence[RunRequest], *, table: RunTable, workers: int = 1
         if pending and workers == 1:
             _run_here(pending, device=pick_device(device), finished=finished, bar=bar)
         elif pending:
-            _run_in_pool(pending, workers=workers, device=pick_device(device),
-                         finished=finished, bar=bar)
+            _run_in_pool(
+                pending, workers=workers, device=pick_device(device), finished=finished, bar=bar
+            )
     finally:
         bar.close()
     by_key = {r.key: r for r in table.records()}
     return [by_key[r.key] for r in wanted if r.key in by_key]
 
 
-def _run_here(pending: list[RunRequest], *, device: torch.device,
-              finished: Callable[[RunRecord], None], bar: RunProgress) -> None:
+def _run_here(
+    pending: list[RunRequest],
+    *,
+    device: torch.device,
+    finished: Callable[[RunRecord], None],
+    bar: RunProgress,
+) -> None:
     cache = DataCache(device)
     for request in pending:
         bar.started(request)
         finished(train_run(request, cache.get(request), on_epoch=bar.epoch_hook(request)))
 
 
-def _run_in_pool(pending: list[RunRequest], *, workers: int, device: torch.device,
-                 finished: Callable[[RunRecord], None], bar: RunProgress) -> None:
+def _run_in_pool(
+    pending: list[RunRequest],
+    *,
+    workers: int,
+    device: torch.device,
+    finished: Callable[[RunRecord], None],
+    bar: RunProgress,
+) -> None:
     queue = list(pending)
     deaths: Counter[RunKey] = Counter()
     while queue:
@@ -107,8 +127,11 @@ def _run_in_pool(pending: list[RunRequest], *, workers: int, device: torch.devic
 
 
 def _died(request: RunRequest) -> RunRecord:
-    return blank_record(request, device=torch.device("cpu"), failure=(
-        "the worker process died twice while training it (out of memory?)"))
+    return blank_record(
+        request,
+        device=torch.device("cpu"),
+        failure=("the worker process died twice while training it (out of memory?)"),
+    )
 
 
 def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
@@ -123,8 +146,9 @@ def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
     slots = ctx.Queue()
     for d in devices:
         slots.put(d)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(slots, threads))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(slots, threads)
+    )
 
 
 # --- inside a worker process ---------------------------------------------------------------
@@ -160,8 +184,10 @@ class DataCache:
 
     def get(self, request: RunRequest) -> ProxyData:
         f = request.fidelity
-        key = f"{f.data}|{f.data_seed}|{f.proxy.train_images}|{f.proxy.val_images}|" \
-              f"{f.proxy.resolution}"
+        key = (
+            f"{f.data}|{f.data_seed}|{f.proxy.train_images}|{f.proxy.val_images}|"
+            f"{f.proxy.resolution}"
+        )
         if key != self.key:
             self.data = None  # free the old subset first
             self.data = load_fidelity_data(f, device=self.device)
@@ -171,37 +197,52 @@ class DataCache:
 
 # --- progress --------------------------------------------------------------------------------
 
+
 class RunProgress:
     """A tqdm bar on a terminal; one line per finished run otherwise (logs, CI)."""
 
     def __init__(self, *, label: str, total: int, already: int, enabled: bool):
         self.total, self.done, self.enabled = total, already, enabled
         self.tty = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=total, initial=already, desc=label, unit="run", file=sys.stderr,
-                        dynamic_ncols=True, disable=not self.tty)
+        self.bar = tqdm(
+            total=total,
+            initial=already,
+            desc=label,
+            unit="run",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not self.tty,
+        )
         if enabled and already and not self.tty:
             print(f"{label}: {already}/{total} runs already in the table", file=sys.stderr)
 
     def started(self, request: RunRequest) -> None:
         if self.tty:
-            self.bar.set_postfix_str(f"{request.fidelity.name} seed {request.seed} "
-                                     f"{request.label or request.spec.arch_id}")
+            self.bar.set_postfix_str(
+                f"{request.fidelity.name} seed {request.seed} "
+                f"{request.label or request.spec.arch_id}"
+            )
 
     def epoch_hook(self, request: RunRequest) -> Callable[[int, float], bool]:
         def hook(epoch: int, accuracy: float) -> bool:
             if self.tty:
-                self.bar.set_postfix_str(f"{request.fidelity.name} seed {request.seed} "
-                                         f"{request.label or request.spec.arch_id} epoch "
-                                         f"{epoch}/{request.fidelity.proxy.epochs} "
-                                         f"acc {accuracy:.3f}")
+                self.bar.set_postfix_str(
+                    f"{request.fidelity.name} seed {request.seed} "
+                    f"{request.label or request.spec.arch_id} epoch "
+                    f"{epoch}/{request.fidelity.proxy.epochs} "
+                    f"acc {accuracy:.3f}"
+                )
             return False
+
         return hook
 
     def update(self, record: RunRecord) -> None:
         self.done += 1
         acc = f"acc {record.accuracy:.4f}" if record.accuracy is not None else record.failure
-        line = (f"{record.fidelity} seed {record.seed} {record.label or record.arch_id}: {acc}"
-                f" ({record.seconds or 0:.0f}s)")
+        line = (
+            f"{record.fidelity} seed {record.seed} {record.label or record.arch_id}: {acc}"
+            f" ({record.seconds or 0:.0f}s)"
+        )
         if self.tty:
             self.bar.update(1)
             self.bar.write(line, file=sys.stderr)

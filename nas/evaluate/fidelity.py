@@ -41,9 +41,11 @@ class Fidelity:
         """One line, e.g. `cpu: 6000 images x 1 epoch at 32px, 5000 val, lr 0.002`."""
         p = self.proxy
         width = f", widths x{p.width_scale:g}" if p.width_scale != 1 else ""
-        return (f"{p.name}: {p.train_images} images x {p.epochs} epoch(s) at {p.resolution}px"
-                f"{width}, {p.val_images} val, batch {p.batch_size}, lr {p.lr:g}; {self.data} "
-                f"(data seed {self.data_seed})")
+        return (
+            f"{p.name}: {p.train_images} images x {p.epochs} epoch(s) at {p.resolution}px"
+            f"{width}, {p.val_images} val, batch {p.batch_size}, lr {p.lr:g}; {self.data} "
+            f"(data seed {self.data_seed})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"proxy": self.proxy.to_dict(), "data": self.data, "data_seed": self.data_seed}

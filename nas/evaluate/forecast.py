@@ -18,17 +18,21 @@ from nas.train.proxy_config import ProxyConfig
 EVAL_SHARE = 1 / 3  # a validation image costs about a third of a training image (no backward)
 
 
-def run_seconds(spec: ArchSpec, proxy: ProxyConfig, *, device: torch.device,
-                steps: int = 3) -> float:
+def run_seconds(
+    spec: ArchSpec, proxy: ProxyConfig, *, device: torch.device, steps: int = 3
+) -> float:
     """Estimated wall seconds of one proxy run of `spec` (training and every validation)."""
     per_image = train_seconds_per_image(spec, proxy, device=device, steps=steps)
-    images = proxy.epochs * (min(proxy.train_images, proxy.steps_per_epoch * proxy.batch_size)
-                             + EVAL_SHARE * proxy.val_images)
+    images = proxy.epochs * (
+        min(proxy.train_images, proxy.steps_per_epoch * proxy.batch_size)
+        + EVAL_SHARE * proxy.val_images
+    )
     return per_image * images
 
 
-def train_seconds_per_image(spec: ArchSpec, proxy: ProxyConfig, *, device: torch.device,
-                            steps: int = 3) -> float:
+def train_seconds_per_image(
+    spec: ArchSpec, proxy: ProxyConfig, *, device: torch.device, steps: int = 3
+) -> float:
     trained = proxy_spec(spec, cfg=proxy, num_classes=10)
     size, fmt = trained.resolution, memory_format(device)
     model = NasNet(trained).to(device, memory_format=fmt)

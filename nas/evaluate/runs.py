@@ -84,27 +84,52 @@ class RunRecord:
 
 def load_fidelity_data(fidelity: Fidelity, *, device: torch.device | str = "cpu") -> ProxyData:
     p = fidelity.proxy
-    return load_proxy_data(fidelity.data, train_images=p.train_images, val_images=p.val_images,
-                           seed=fidelity.data_seed, device=device,
-                           folder_size=2 * p.resolution)
+    return load_proxy_data(
+        fidelity.data,
+        train_images=p.train_images,
+        val_images=p.val_images,
+        seed=fidelity.data_seed,
+        device=device,
+        folder_size=2 * p.resolution,
+    )
 
 
-def train_once(spec: ArchSpec, *, fidelity: Fidelity, seed: int, data: ProxyData,
-               on_epoch: EpochHook | None = None, train_eval: bool = False) -> ProxyResult:
+def train_once(
+    spec: ArchSpec,
+    *,
+    fidelity: Fidelity,
+    seed: int,
+    data: ProxyData,
+    on_epoch: EpochHook | None = None,
+    train_eval: bool = False,
+) -> ProxyResult:
     """Build `spec` as the proxy trains it, seeded, and train it. Raises on failure."""
     torch.manual_seed(seed)
     model = build_proxy_model(spec, cfg=fidelity.proxy, data=data)
-    return _proxy_train(model, data, fidelity.proxy, on_epoch=on_epoch, seed=seed,
-                        train_eval_images=fidelity.proxy.val_images if train_eval else 0)
+    return _proxy_train(
+        model,
+        data,
+        fidelity.proxy,
+        on_epoch=on_epoch,
+        seed=seed,
+        train_eval_images=fidelity.proxy.val_images if train_eval else 0,
+    )
 
 
-def train_run(request: RunRequest, data: ProxyData, *,
-              on_epoch: EpochHook | None = None) -> RunRecord:
+def train_run(
+    request: RunRequest, data: ProxyData, *, on_epoch: EpochHook | None = None
+) -> RunRecord:
     """`train_once` as a record: failures are recorded with their reason, not raised."""
     record = blank_record(request, device=data.device)
     try:
-        result = train_once(request.spec, fidelity=request.fidelity, seed=request.seed,
-                            data=data, on_epoch=on_epoch, train_eval=request.train_eval)
+        result = train_once(
+            request.spec,
+            fidelity=request.fidelity,
+            seed=request.seed,
+            data=data,
+            on_epoch=on_epoch,
+            train_eval=request.train_eval,
+        )
     except TrainingDiverged as e:
         record.failure = f"NaN loss: {e}"
     except Exception as e:  # one architecture's failure must not end the batch
@@ -125,18 +150,29 @@ def train_run(request: RunRequest, data: ProxyData, *,
     return record
 
 
-def blank_record(request: RunRequest, *, device: torch.device,
-                 failure: str | None = None) -> RunRecord:
+def blank_record(
+    request: RunRequest, *, device: torch.device, failure: str | None = None
+) -> RunRecord:
     """The record of `request` before training: status failed until the run succeeds."""
     spec = request.spec
     cost = cost_of(spec)
     return RunRecord(
-        arch_id=spec.arch_id, fidelity=request.fidelity.name,
-        fidelity_id=request.fidelity.fidelity_id, seed=request.seed, status="failed",
-        flops=cost[0], params=cost[1], label=request.label, summary=spec.summary(),
-        data=request.fidelity.data, data_seed=request.fidelity.data_seed,
-        device=device_description(device), host=f"{socket.gethostname()}:{os.getpid()}",
-        spec=spec.to_dict(), failure=failure)
+        arch_id=spec.arch_id,
+        fidelity=request.fidelity.name,
+        fidelity_id=request.fidelity.fidelity_id,
+        seed=request.seed,
+        status="failed",
+        flops=cost[0],
+        params=cost[1],
+        label=request.label,
+        summary=spec.summary(),
+        data=request.fidelity.data,
+        data_seed=request.fidelity.data_seed,
+        device=device_description(device),
+        host=f"{socket.gethostname()}:{os.getpid()}",
+        spec=spec.to_dict(),
+        failure=failure,
+    )
 
 
 _COSTS: dict[str, tuple[int, int]] = {}
@@ -154,8 +190,9 @@ def is_oom(e: BaseException) -> bool:
     if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
         return True
     text = str(e).lower()
-    return isinstance(e, RuntimeError) and ("out of memory" in text
-                                            or "can't allocate memory" in text)
+    return isinstance(e, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
 
 
 def free_memory() -> None:
@@ -167,4 +204,3 @@ def free_memory() -> None:
 def first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0][:300] if text else type(e).__name__
-

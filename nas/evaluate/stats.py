@@ -51,8 +51,9 @@ def spearman(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
 
-def bootstrap(statistic, *columns: np.ndarray, level: float = LEVEL, n: int = BOOTSTRAP,
-              seed: int = 0) -> Interval:
+def bootstrap(
+    statistic, *columns: np.ndarray, level: float = LEVEL, n: int = BOOTSTRAP, seed: int = 0
+) -> Interval:
     """Percentile interval of `statistic(*columns)` over resampled rows (architectures)."""
     columns = tuple(np.asarray(c, dtype=float) for c in columns)
     estimate = statistic(*columns)
@@ -60,8 +61,9 @@ def bootstrap(statistic, *columns: np.ndarray, level: float = LEVEL, n: int = BO
     if rows < 3 or math.isnan(estimate):
         return Interval(estimate, math.nan, math.nan)
     rng = np.random.default_rng(seed)
-    draws = np.array([statistic(*(c[idx] for c in columns))
-                      for idx in rng.integers(0, rows, size=(n, rows))])
+    draws = np.array(
+        [statistic(*(c[idx] for c in columns)) for idx in rng.integers(0, rows, size=(n, rows))]
+    )
     draws = draws[~np.isnan(draws)]
     if len(draws) == 0:
         return Interval(estimate, math.nan, math.nan)
@@ -70,6 +72,7 @@ def bootstrap(statistic, *columns: np.ndarray, level: float = LEVEL, n: int = BO
 
 
 # --- seed noise ------------------------------------------------------------------------------
+
 
 def per_arch(runs: pd.DataFrame, value: str = "accuracy") -> pd.DataFrame:
     """arch_id -> mean, std (ddof 1; nan with one seed), n of `value` over seeds."""
@@ -113,8 +116,9 @@ def signal_to_noise(runs: pd.DataFrame, value: str = "accuracy") -> float:
 def seed_vs_seed_tau(runs: pd.DataFrame, value: str = "accuracy") -> float:
     """Mean Kendall tau between the rankings of two seeds, over every pair of seeds (on the
     architectures both have)."""
-    wide = runs.dropna(subset=[value]).pivot_table(index="arch_id", columns="seed",
-                                                   values=value, aggfunc="first")
+    wide = runs.dropna(subset=[value]).pivot_table(
+        index="arch_id", columns="seed", values=value, aggfunc="first"
+    )
     taus = []
     for a, b in combinations(wide.columns, 2):
         both = wide[[a, b]].dropna()
@@ -134,6 +138,7 @@ def top_overlap(proxy: np.ndarray, reference: np.ndarray, *, share: float = 0.25
 
 
 # --- means and paired differences ----------------------------------------------------------
+
 
 def mean_interval(values: np.ndarray | pd.Series, *, level: float = LEVEL) -> Interval:
     """Student-t interval of the mean of seeds."""
@@ -168,12 +173,12 @@ class PairedDifference:
 
     def within(self, margin: float) -> bool:
         """Equivalence (TOST at the interval's level): the whole interval inside +-margin."""
-        return not math.isnan(self.diff.low) and -margin < self.diff.low and \
-            self.diff.high < margin
+        return (
+            not math.isnan(self.diff.low) and -margin < self.diff.low and self.diff.high < margin
+        )
 
 
-def paired_difference(a: pd.Series, b: pd.Series, *, level: float = LEVEL
-                      ) -> PairedDifference:
+def paired_difference(a: pd.Series, b: pd.Series, *, level: float = LEVEL) -> PairedDifference:
     """`a` and `b` indexed by seed; the seeds both have are paired (same init stream, same
     batch order, same data), which removes what the seeds share from the noise."""
     both = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()

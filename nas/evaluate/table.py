@@ -19,10 +19,30 @@ from nas._files import locked
 from .runs import RunKey, RunRecord
 
 # Column order of the CSV views (calibration.csv, compare.csv); the spec goes last.
-COLUMNS = ("arch_id", "label", "fidelity", "fidelity_id", "seed", "status", "accuracy",
-           "train_accuracy", "flops", "params", "seconds", "images_per_s", "proxy_resolution",
-           "curve", "failure", "data", "data_seed", "device", "host", "finished", "summary",
-           "spec")
+COLUMNS = (
+    "arch_id",
+    "label",
+    "fidelity",
+    "fidelity_id",
+    "seed",
+    "status",
+    "accuracy",
+    "train_accuracy",
+    "flops",
+    "params",
+    "seconds",
+    "images_per_s",
+    "proxy_resolution",
+    "curve",
+    "failure",
+    "data",
+    "data_seed",
+    "device",
+    "host",
+    "finished",
+    "summary",
+    "spec",
+)
 
 
 class RunTable:

@@ -8,5 +8,11 @@ from .provenance import provenance
 from .summary import write_summary
 from .tables import LEAD_COLUMNS, read_trials, write_csv_atomic
 
-__all__ = ["LEAD_COLUMNS", "plot_pareto", "provenance", "read_trials", "write_csv_atomic",
-           "write_summary"]
+__all__ = [
+    "LEAD_COLUMNS",
+    "plot_pareto",
+    "provenance",
+    "read_trials",
+    "write_csv_atomic",
+    "write_summary",
+]

@@ -27,10 +27,19 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     """The commit of the checkout holding `nas` (and whether it has uncommitted changes)."""
     root = path or Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "-uno"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}
     return {"sha": sha, "dirty": bool(dirty)}
@@ -39,6 +48,10 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
 def provenance(device: Any = "cpu") -> dict[str, Any]:
     from nas.train.device import device_description  # loads torch: only when asked
 
-    return {"versions": library_versions(), "git": git_commit(), "host": socket.gethostname(),
-            "device": device_description(device),
-            "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "versions": library_versions(),
+        "git": git_commit(),
+        "host": socket.gethostname(),
+        "device": device_description(device),
+        "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }

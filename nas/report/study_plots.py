@@ -14,8 +14,14 @@ from matplotlib.figure import Figure
 from nas.space.io import write_atomic
 
 
-def plot_calibration(runs: pd.DataFrame, *, proxies: Sequence[tuple[str, str, str]],
-                     reference_id: str, path: str | os.PathLike, title: str = "") -> Figure:
+def plot_calibration(
+    runs: pd.DataFrame,
+    *,
+    proxies: Sequence[tuple[str, str, str]],
+    reference_id: str,
+    path: str | os.PathLike,
+    title: str = "",
+) -> Figure:
     """`proxies`: (fidelity_id, name, caption) per panel; x is the reference's accuracy."""
     acc = runs.assign(accuracy=pd.to_numeric(runs["accuracy"], errors="coerce"))
     ref = acc[acc["fidelity_id"] == reference_id].groupby("arch_id")["accuracy"].mean()
@@ -27,8 +33,16 @@ def plot_calibration(runs: pd.DataFrame, *, proxies: Sequence[tuple[str, str, st
         ax = fig.add_subplot(rows, cols, i + 1)
         g = acc[acc["fidelity_id"] == fid].groupby("arch_id")["accuracy"].agg(["mean", "std"])
         both = g.join(ref.rename("ref"), how="inner")
-        ax.errorbar(both["ref"], both["mean"], yerr=both["std"].fillna(0), fmt="o", ms=4,
-                    capsize=2, c="tab:blue", ecolor="0.6")
+        ax.errorbar(
+            both["ref"],
+            both["mean"],
+            yerr=both["std"].fillna(0),
+            fmt="o",
+            ms=4,
+            capsize=2,
+            c="tab:blue",
+            ecolor="0.6",
+        )
         ax.set_title(f"{name}\n{caption}", fontsize=8)
         ax.set_xlabel("reference accuracy")
         ax.set_ylabel("proxy accuracy (mean ± std over seeds)")
@@ -39,8 +53,13 @@ def plot_calibration(runs: pd.DataFrame, *, proxies: Sequence[tuple[str, str, st
     return fig
 
 
-def plot_intervals(table: pd.DataFrame, *, path: str | os.PathLike, title: str = "",
-                   xlabel: str = "proxy accuracy") -> Figure:
+def plot_intervals(
+    table: pd.DataFrame,
+    *,
+    path: str | os.PathLike,
+    title: str = "",
+    xlabel: str = "proxy accuracy",
+) -> Figure:
     """One row per architecture: every seed as a dot, the mean and its interval as a bar.
     `table`: label, mean, low, high, values (list of per-seed accuracies)."""
     fig = Figure(figsize=(7.5, 0.35 * len(table) + 1.4), layout="constrained")

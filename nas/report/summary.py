@@ -53,8 +53,9 @@ def _header(run: dict[str, Any], out: Path) -> str:
     prov = run.get("provenance", {})
     title = f"# Search {cfg.get('study_name', out.name)}"
     if cfg:
-        title += f": space `{cfg.get('space')}` within {cfg.get('budget')} at " \
-                 f"{cfg.get('resolution')}px"
+        title += (
+            f": space `{cfg.get('space')}` within {cfg.get('budget')} at {cfg.get('resolution')}px"
+        )
     lines = [title, ""]
     if cfg:
         proxy = cfg.get("proxy", {})
@@ -63,7 +64,8 @@ def _header(run: dict[str, Any], out: Path) -> str:
             f"pruner {cfg.get('pruner')}; proxy `{proxy.get('name')}` ({proxy.get('epochs')} "
             f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
             f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
-            f"{cfg.get('seed')}.")
+            f"{cfg.get('seed')}."
+        )
     budget = run.get("budget")
     fitting = budget.get("fitting") if isinstance(budget, dict) else None
     if fitting:
@@ -97,37 +99,55 @@ def _status(df: pd.DataFrame) -> str:
     done = acc.where(state == "COMPLETE")
     if done.notna().any():
         best = df.loc[done.idxmax()]
-        lines.append(f"Best proxy accuracy {best['proxy_accuracy']:.4f}: trial "
-                     f"#{best['number']}, {format_amount(best['flops'])}, `{best['arch_id']}`.")
+        lines.append(
+            f"Best proxy accuracy {best['proxy_accuracy']:.4f}: trial "
+            f"#{best['number']}, {format_amount(best['flops'])}, `{best['arch_id']}`."
+        )
     return "\n".join(lines)
 
 
-def _front(pareto: pd.DataFrame, out: Path, objectives: list[str] | tuple[str, ...],
-           trials: pd.DataFrame | None = None) -> str:
+def _front(
+    pareto: pd.DataFrame,
+    out: Path,
+    objectives: list[str] | tuple[str, ...],
+    trials: pd.DataFrame | None = None,
+) -> str:
     lines = [f"## Pareto front ({front_title(objectives)})", ""]
     if pareto.empty:
         return "\n".join([*lines, "No feasible trained candidate yet."])
     sigma, repeated, measured = seed_noise(trials if trials is not None else pareto)
     verdicts = front_ties(pareto, objectives=objectives, sigma=sigma)
     latency = "latency" in objectives and "latency_ms" in pareto
-    lines += ["| trial | arch_id | FLOPs | params | " + ("latency (ms) | " if latency else "")
-              + "proxy accuracy (mean ± std, seeds) | against cheaper members | "
-                "architecture |",
-              "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|---|"]
+    lines += [
+        "| trial | arch_id | FLOPs | params | "
+        + ("latency (ms) | " if latency else "")
+        + "proxy accuracy (mean ± std, seeds) | against cheaper members | "
+        "architecture |",
+        "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|---|",
+    ]
     for _, r in pareto.iterrows():
         ms = f"{r['latency_ms']:.3g} | " if latency else ""
-        lines.append(f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
-                     f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
-                     f"{_accuracy(r)} | {verdicts.get(r['number'], '')} | "
-                     f"{_cell(r.get('summary', ''))} |")
-    source = (f"measured in this study over {repeated} candidates with 2+ seeds" if measured
-              else f"assumed ({repeated} candidates with 2+ seeds are too few to measure it)")
-    lines += ["", f"Seed noise: std {sigma:.4f}, {source}. A member is better than a cheaper "
-                  f"one when its mean accuracy is higher by more than {TIE_Z:g} standard errors "
-                  f"of the difference (std x sqrt(1/n1 + 1/n2), n = seeds); otherwise the two "
-                  f"are a tie at this noise, and the cheaper one is the safer pick.",
-              "", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
-                  f"`build_model` load them)."]
+        lines.append(
+            f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
+            f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
+            f"{_accuracy(r)} | {verdicts.get(r['number'], '')} | "
+            f"{_cell(r.get('summary', ''))} |"
+        )
+    source = (
+        f"measured in this study over {repeated} candidates with 2+ seeds"
+        if measured
+        else f"assumed ({repeated} candidates with 2+ seeds are too few to measure it)"
+    )
+    lines += [
+        "",
+        f"Seed noise: std {sigma:.4f}, {source}. A member is better than a cheaper "
+        f"one when its mean accuracy is higher by more than {TIE_Z:g} standard errors "
+        f"of the difference (std x sqrt(1/n1 + 1/n2), n = seeds); otherwise the two "
+        f"are a tie at this noise, and the cheaper one is the safer pick.",
+        "",
+        f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
+        f"`build_model` load them).",
+    ]
     return "\n".join(lines)
 
 
@@ -152,30 +172,38 @@ def seed_noise(trials: pd.DataFrame) -> tuple[float, int, bool]:
         if "duplicate_of" in done:
             done = done[done["duplicate_of"].isna()]
         for _, r in done.dropna(subset=["seed_accuracies"]).iterrows():
-            rows += [{"arch_id": r["arch_id"], "seed": k, "accuracy": float(v)}
-                     for k, v in enumerate(str(r["seed_accuracies"]).split(";"))]
+            rows += [
+                {"arch_id": r["arch_id"], "seed": k, "accuracy": float(v)}
+                for k, v in enumerate(str(r["seed_accuracies"]).split(";"))
+            ]
     return study_noise(pd.DataFrame(rows, columns=["arch_id", "seed", "accuracy"]))
 
 
-def front_ties(pareto: pd.DataFrame, *, objectives: list[str] | tuple[str, ...],
-               sigma: float) -> dict[int, str]:
+def front_ties(
+    pareto: pd.DataFrame, *, objectives: list[str] | tuple[str, ...], sigma: float
+) -> dict[int, str]:
     """trial number -> how it compares with the best front member that costs no more than it
     in every cost objective: better by more than the noise, or a tie."""
     costs = [OBJECTIVE_COLUMNS[o][0] for o in objectives if o != "accuracy"]
     out: dict[int, str] = {}
     rows = list(pareto.iterrows())
     for _, r in rows:
-        cheaper = [c for _, c in rows if c["number"] != r["number"]
-                   and all(c[k] <= r[k] for k in costs)
-                   and c["proxy_accuracy"] <= r["proxy_accuracy"]]
+        cheaper = [
+            c
+            for _, c in rows
+            if c["number"] != r["number"]
+            and all(c[k] <= r[k] for k in costs)
+            and c["proxy_accuracy"] <= r["proxy_accuracy"]
+        ]
         if not cheaper:
             out[r["number"]] = "cheapest" if costs else ""
             continue
         best = max(cheaper, key=lambda c: c["proxy_accuracy"])
         diff = r["proxy_accuracy"] - best["proxy_accuracy"]
         se = sigma * math.sqrt(1 / _seeds(r) + 1 / _seeds(best))
-        out[r["number"]] = (f"+{diff:.4f} over #{int(best['number'])}: "
-                            + ("better" if diff > TIE_Z * se else "tie at this noise"))
+        out[r["number"]] = f"+{diff:.4f} over #{int(best['number'])}: " + (
+            "better" if diff > TIE_Z * se else "tie at this noise"
+        )
     return out
 
 

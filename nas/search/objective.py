@@ -53,12 +53,22 @@ class Candidate:
 class Objective:
     """The callable handed to `Study.optimize`."""
 
-    def __init__(self, *, space: SearchSpace, objectives: tuple[str, ...], resolution: int,
-                 max_flops: int, max_params: int | None, fidelity: Fidelity,
-                 data: ProxyData, stopping: EarlyStopping, seed: int = 0,
-                 repeats: RepeatPolicy = NO_REPEATS,
-                 on_start: Callable[[int, Candidate], None] | None = None,
-                 on_epoch: EpochCallback | None = None):
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        objectives: tuple[str, ...],
+        resolution: int,
+        max_flops: int,
+        max_params: int | None,
+        fidelity: Fidelity,
+        data: ProxyData,
+        stopping: EarlyStopping,
+        seed: int = 0,
+        repeats: RepeatPolicy = NO_REPEATS,
+        on_start: Callable[[int, Candidate], None] | None = None,
+        on_epoch: EpochCallback | None = None,
+    ):
         self.space = space
         self.objectives = objectives
         self.resolution = resolution
@@ -86,8 +96,11 @@ class Objective:
         trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr(attrs.PHASE, "measuring")
         spec = self.space.sample(trial, resolution=self.resolution)
-        for key, value in ((attrs.ARCH_ID, spec.arch_id), (attrs.SUMMARY, spec.summary()),
-                           (attrs.SPEC, spec.to_dict())):
+        for key, value in (
+            (attrs.ARCH_ID, spec.arch_id),
+            (attrs.SUMMARY, spec.summary()),
+            (attrs.SPEC, spec.to_dict()),
+        ):
             trial.set_user_attr(key, value)
         earlier = find_earlier(trial.study, spec.arch_id, trial.number)
         cand = self._measure(trial, spec, earlier)
@@ -102,8 +115,10 @@ class Objective:
         result = self._train(trial, cand)
         if result.stopped:
             trial.set_user_attr(attrs.PHASE, "done")
-            raise optuna.TrialPruned(f"stopped after epoch {result.epochs}: accuracy "
-                                     f"{result.accuracy:.4f} trails cheaper candidates")
+            raise optuna.TrialPruned(
+                f"stopped after epoch {result.epochs}: accuracy "
+                f"{result.accuracy:.4f} trails cheaper candidates"
+            )
         mean = self._repeat(trial, cand, [result.accuracy])
         trial.set_user_attr(attrs.PHASE, "done")
         return self._values(cand, accuracy=mean)
@@ -113,9 +128,12 @@ class Objective:
     def _measure(self, trial: Trial, spec: ArchSpec, earlier: FrozenTrial | None) -> Candidate:
         try:
             if earlier is not None and earlier.user_attrs.get(attrs.FLOPS) is not None:
-                cand = Candidate(spec, earlier.user_attrs[attrs.FLOPS],
-                                 earlier.user_attrs[attrs.PARAMS],
-                                 earlier.user_attrs.get(attrs.LATENCY_MS))
+                cand = Candidate(
+                    spec,
+                    earlier.user_attrs[attrs.FLOPS],
+                    earlier.user_attrs[attrs.PARAMS],
+                    earlier.user_attrs.get(attrs.LATENCY_MS),
+                )
             else:
                 closed, report = verify_cost(spec, report=measure(spec))
                 cand = Candidate(spec, report.flops, report.params)
@@ -147,8 +165,13 @@ class Objective:
         return feasible
 
     def _reuse(self, trial: Trial, earlier: FrozenTrial) -> list[float]:
-        for key in (attrs.CURVE, attrs.PROXY_ACCURACY, attrs.PROXY_RESOLUTION,
-                    attrs.SEED_ACCURACIES, attrs.PROXY_STD):
+        for key in (
+            attrs.CURVE,
+            attrs.PROXY_ACCURACY,
+            attrs.PROXY_RESOLUTION,
+            attrs.SEED_ACCURACIES,
+            attrs.PROXY_STD,
+        ):
             trial.set_user_attr(key, earlier.user_attrs.get(key))
         trial.set_user_attr(attrs.PROXY_SECONDS, 0.0)
         trial.set_user_attr(attrs.DUPLICATE_OF, earlier.number)
@@ -195,23 +218,33 @@ class Objective:
                 return False
 
             trial.set_user_attr(attrs.PHASE, f"repeat {k + 1}")
-            result = self._run_seed(trial, cand, seed=self.seed + k, on_epoch=progress,
-                                    what=f" (seed {k + 1})")
+            result = self._run_seed(
+                trial, cand, seed=self.seed + k, on_epoch=progress, what=f" (seed {k + 1})"
+            )
             accuracies.append(result.accuracy)
             seconds += result.seconds
         mean = statistics.fmean(accuracies)
         trial.set_user_attr(attrs.SEED_ACCURACIES, [round(a, 6) for a in accuracies])
-        trial.set_user_attr(attrs.PROXY_STD, statistics.stdev(accuracies)
-                            if len(accuracies) > 1 else None)
+        trial.set_user_attr(
+            attrs.PROXY_STD, statistics.stdev(accuracies) if len(accuracies) > 1 else None
+        )
         trial.set_user_attr(attrs.PROXY_ACCURACY, mean)
         trial.set_user_attr(attrs.PROXY_SECONDS, round(seconds, 3))
         return mean
 
-    def _run_seed(self, trial: Trial, cand: Candidate, *, seed: int,
-                  on_epoch: Callable[[int, float], bool], what: str) -> ProxyResult:
+    def _run_seed(
+        self,
+        trial: Trial,
+        cand: Candidate,
+        *,
+        seed: int,
+        on_epoch: Callable[[int, float], bool],
+        what: str,
+    ) -> ProxyResult:
         try:
-            return train_once(cand.spec, fidelity=self.fidelity, seed=seed, data=self.data,
-                              on_epoch=on_epoch)
+            return train_once(
+                cand.spec, fidelity=self.fidelity, seed=seed, data=self.data, on_epoch=on_epoch
+            )
         except optuna.TrialPruned:
             raise
         except TrainingDiverged as e:
@@ -223,8 +256,12 @@ class Objective:
             raise self._fail(trial, f"{type(e).__name__}{what}: {first_line(e)}") from e
 
     def _values(self, cand: Candidate, *, accuracy: float) -> list[float]:
-        by_name = {"accuracy": accuracy, "flops": float(cand.flops),
-                   "params": float(cand.params), "latency": cand.latency_ms}
+        by_name = {
+            "accuracy": accuracy,
+            "flops": float(cand.flops),
+            "params": float(cand.params),
+            "latency": cand.latency_ms,
+        }
         return [float(by_name[o]) for o in self.objectives]
 
     def _costs(self, cand: Candidate) -> list[float]:

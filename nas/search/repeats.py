@@ -47,8 +47,14 @@ class RepeatPolicy:
     def __str__(self) -> str:
         return f"auto (up to {self.seeds} seeds)" if self.auto else f"{self.seeds} seeds"
 
-    def wanted(self, accuracies: Sequence[float], *, costs: Sequence[float],
-               trials: Sequence[FrozenTrial], sigma: float) -> bool:
+    def wanted(
+        self,
+        accuracies: Sequence[float],
+        *,
+        costs: Sequence[float],
+        trials: Sequence[FrozenTrial],
+        sigma: float,
+    ) -> bool:
         """Whether a candidate with these seed accuracies gets one more seed."""
         n = len(accuracies)
         if n >= self.seeds:
@@ -72,8 +78,10 @@ def parse_repeats(value: str | int) -> RepeatPolicy:
     except ValueError:
         k = 0
     if not 1 <= k <= MAX_REPEATS or isinstance(value, bool):
-        raise ConfigError(f"expected auto or a number of seeds from 1 to {MAX_REPEATS}, got "
-                          f"{value!r}", field="--repeats")
+        raise ConfigError(
+            f"expected auto or a number of seeds from 1 to {MAX_REPEATS}, got {value!r}",
+            field="--repeats",
+        )
     return RepeatPolicy(auto=False, seeds=k)
 
 
@@ -83,8 +91,12 @@ def best_cheaper(trials: Sequence[FrozenTrial], *, costs: Sequence[float]) -> fl
     best = None
     for t in trials:
         ua = t.user_attrs
-        if (t.state.name != "COMPLETE" or not ua.get(attrs.TRAINED)
-                or ua.get(attrs.DUPLICATE_OF) is not None or not ua.get(attrs.FEASIBLE)):
+        if (
+            t.state.name != "COMPLETE"
+            or not ua.get(attrs.TRAINED)
+            or ua.get(attrs.DUPLICATE_OF) is not None
+            or not ua.get(attrs.FEASIBLE)
+        ):
             continue
         theirs = ua.get(attrs.COSTS) or []
         acc = ua.get(attrs.PROXY_ACCURACY)

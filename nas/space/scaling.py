@@ -23,12 +23,14 @@ def scale_widths(spec: ArchSpec, factor: float) -> ArchSpec:
     """`spec` with every width times `factor` (0 < factor <= 1), rounded to a multiple of the
     stage's heads (and of 8 where possible)."""
     if not 0 < factor <= 1:
-        raise ConfigError(f"`0 < width_scale <= 1` must hold, but got {factor}",
-                          field="width_scale")
+        raise ConfigError(
+            f"`0 < width_scale <= 1` must hold, but got {factor}", field="width_scale"
+        )
     if factor == 1:
         return spec
-    stages = tuple(dataclasses.replace(s, width=_scaled(s.width, factor, s.heads))
-                   for s in spec.stages)
+    stages = tuple(
+        dataclasses.replace(s, width=_scaled(s.width, factor, s.heads)) for s in spec.stages
+    )
     stem = spec.stem
     if stem.width:
         stem = StemSpec(stem.type, stem.patch_size, _scaled(stem.width, factor, 0))

@@ -41,26 +41,55 @@ class CalibrationPlan:
     noise_archs: list[str] = field(default_factory=list)  # arch_ids with reference seeds
 
     @classmethod
-    def create(cls, *, region: FeasibleRegion, k: int, proxies: list[Fidelity],
-               reference: Fidelity, seeds: int, draw_seed: int = 0,
-               presets_within: float = 0.25) -> CalibrationPlan:
+    def create(
+        cls,
+        *,
+        region: FeasibleRegion,
+        k: int,
+        proxies: list[Fidelity],
+        reference: Fidelity,
+        seeds: int,
+        draw_seed: int = 0,
+        presets_within: float = 0.25,
+    ) -> CalibrationPlan:
         archs = draw_architectures(region, k=k, seed=draw_seed)
         ids = {a.spec.arch_id for a in archs}
-        archs += [p for p in presets_near(region.space, max_flops=region.max_flops,
-                                          within=presets_within, resolution=region.resolution)
-                  if p.spec.arch_id not in ids]
-        return cls(region.space, region.max_flops, archs, proxies, reference, seeds,
-                   _spread_by_flops(archs, REFERENCE_NOISE_ARCHS))
+        archs += [
+            p
+            for p in presets_near(
+                region.space,
+                max_flops=region.max_flops,
+                within=presets_within,
+                resolution=region.resolution,
+            )
+            if p.spec.arch_id not in ids
+        ]
+        return cls(
+            region.space,
+            region.max_flops,
+            archs,
+            proxies,
+            reference,
+            seeds,
+            _spread_by_flops(archs, REFERENCE_NOISE_ARCHS),
+        )
 
     def requests(self) -> list[RunRequest]:
         """Seed by seed through the ladder (a stopped calibration has whole seeds of every
         proxy), then the reference once per architecture, then its extra seeds."""
-        out = [RunRequest(a.spec, f, seed, label=a.label)
-               for seed in range(self.seeds) for f in self.proxies for a in self.archs]
+        out = [
+            RunRequest(a.spec, f, seed, label=a.label)
+            for seed in range(self.seeds)
+            for f in self.proxies
+            for a in self.archs
+        ]
         out += [RunRequest(a.spec, self.reference, 0, label=a.label) for a in self.archs]
         noisy = [a for a in self.archs if a.spec.arch_id in self.noise_archs]
-        out += [RunRequest(a.spec, self.reference, seed, label=a.label)
-                for seed in range(1, self.seeds) for a in noisy]
+        out += [
+            RunRequest(a.spec, self.reference, seed, label=a.label)
+            for seed in range(1, self.seeds)
+            for a in noisy
+        ]
         return out
 
 
@@ -72,6 +101,7 @@ def _spread_by_flops(archs: list[Drawn], n: int) -> list[str]:
 
 
 # --- running it ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CalibrationConfig:
@@ -92,8 +122,10 @@ class CalibrationConfig:
     presets_within: float = 0.25
 
     def out_dir(self) -> Path:
-        return Path(self.out or Path("results") / "calibration" /
-                    f"{Path(self.space).stem}-{_slug(self.budget)}")
+        return Path(
+            self.out
+            or Path("results") / "calibration" / f"{Path(self.space).stem}-{_slug(self.budget)}"
+        )
 
 
 def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
@@ -113,19 +145,25 @@ def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
         ref_name = "reference-gpu" if device.type == "cuda" else "reference-cpu"
     reference = Fidelity(get_proxy(ref_name, device=device), cfg.data, cfg.data_seed)
     if reference.fidelity_id in {p.fidelity_id for p in proxies}:
-        raise ConfigError(f"the reference {ref_name!r} is also in the ladder",
-                          field="--reference")
+        raise ConfigError(f"the reference {ref_name!r} is also in the ladder", field="--reference")
     for key, value, low in (("--archs", cfg.archs, 2), ("--seeds", cfg.seeds, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"expected an integer >= {low}, got {value!r}", field=key)
-    plan = CalibrationPlan.create(region=region, k=cfg.archs, proxies=proxies,
-                                  reference=reference, seeds=cfg.seeds,
-                                  draw_seed=cfg.draw_seed, presets_within=cfg.presets_within)
+    plan = CalibrationPlan.create(
+        region=region,
+        k=cfg.archs,
+        proxies=proxies,
+        reference=reference,
+        seeds=cfg.seeds,
+        draw_seed=cfg.draw_seed,
+        presets_within=cfg.presets_within,
+    )
     return plan
 
 
-def forecast(plan: CalibrationPlan, *, table: RunTable, workers: int,
-             device: str = "auto") -> list[str]:
+def forecast(
+    plan: CalibrationPlan, *, table: RunTable, workers: int, device: str = "auto"
+) -> list[str]:
     """Per fidelity: runs left and estimated hours (timed training steps of the median
     architecture, scaled by FLOPs at the proxy's resolution)."""
     from nas.evaluate.forecast import run_seconds
@@ -141,27 +179,40 @@ def forecast(plan: CalibrationPlan, *, table: RunTable, workers: int,
         mine = [r for r in pending if r.fidelity.fidelity_id == f.fidelity_id]
         base = run_seconds(median, f.proxy, device=dev)
         base_flops = closed_form(proxy_spec(median, cfg=f.proxy, num_classes=10)).flops
-        secs = sum(base * closed_form(proxy_spec(r.spec, cfg=f.proxy, num_classes=10)).flops
-                   / base_flops for r in mine)
+        secs = sum(
+            base * closed_form(proxy_spec(r.spec, cfg=f.proxy, num_classes=10)).flops / base_flops
+            for r in mine
+        )
         total += secs
-        lines.append(f"  {f.describe()}: {len(mine)} runs left, about {secs / 3600:.2f} h "
-                     f"({base:.0f}s for the median architecture)")
-    lines.append(f"  in all: {len(pending)} runs, about {total / 3600 / workers:.1f} h with "
-                 f"{workers} worker(s) on {dev.type} ({len(done)} runs already in "
-                 f"{table.path})")
+        lines.append(
+            f"  {f.describe()}: {len(mine)} runs left, about {secs / 3600:.2f} h "
+            f"({base:.0f}s for the median architecture)"
+        )
+    lines.append(
+        f"  in all: {len(pending)} runs, about {total / 3600 / workers:.1f} h with "
+        f"{workers} worker(s) on {dev.type} ({len(done)} runs already in "
+        f"{table.path})"
+    )
     return lines
 
 
-def run_calibration(cfg: CalibrationConfig, *, progress: bool = True,
-                    command: str = "") -> Calibration:
+def run_calibration(
+    cfg: CalibrationConfig, *, progress: bool = True, command: str = ""
+) -> Calibration:
     plan = make_plan(cfg)
     out = cfg.out_dir()
     table = RunTable(out / RUNS_FILE)
     reporter = _Reporter(plan, table, out, cfg=cfg, command=command)
     try:
-        run_all(plan.requests(), table=table, workers=cfg.workers, device=cfg.device,
-                progress=progress, label=f"calibrate {plan.space.name}",
-                on_record=reporter.maybe)
+        run_all(
+            plan.requests(),
+            table=table,
+            workers=cfg.workers,
+            device=cfg.device,
+            progress=progress,
+            label=f"calibrate {plan.space.name}",
+            on_record=reporter.maybe,
+        )
     finally:
         cal = reporter.write()
     return cal
@@ -175,8 +226,15 @@ class _Reporter:
     """Rewrites the report from the table at the end and every REPORT_EVERY_S meanwhile, so a
     long calibration can be read before it ends."""
 
-    def __init__(self, plan: CalibrationPlan, table: RunTable, out: Path, *,
-                 cfg: CalibrationConfig, command: str):
+    def __init__(
+        self,
+        plan: CalibrationPlan,
+        table: RunTable,
+        out: Path,
+        *,
+        cfg: CalibrationConfig,
+        command: str,
+    ):
         self.plan, self.table, self.out, self.cfg, self.command = plan, table, out, cfg, command
         self.last = time.monotonic()
 
@@ -186,12 +244,14 @@ class _Reporter:
 
     def write(self) -> Calibration:
         self.last = time.monotonic()
-        return write_calibration(self.plan, self.table, self.out, cfg=self.cfg,
-                                 command=self.command)
+        return write_calibration(
+            self.plan, self.table, self.out, cfg=self.cfg, command=self.command
+        )
 
 
-def write_calibration(plan: CalibrationPlan, table: RunTable, out: Path, *,
-                      cfg: CalibrationConfig, command: str = "") -> Calibration:
+def write_calibration(
+    plan: CalibrationPlan, table: RunTable, out: Path, *, cfg: CalibrationConfig, command: str = ""
+) -> Calibration:
     """calibration.csv (every run of the plan), calibration.md, calibration.png,
     recommended.yaml: all from the table."""
     from nas.report.study_plots import plot_calibration
@@ -199,25 +259,32 @@ def write_calibration(plan: CalibrationPlan, table: RunTable, out: Path, *,
     fids = [f.fidelity_id for f in plan.proxies]
     ids = {a.spec.arch_id for a in plan.archs}
     runs = table.frame()
-    runs = runs[runs["arch_id"].isin(ids)
-                & runs["fidelity_id"].isin([*fids, plan.reference.fidelity_id])]
+    runs = runs[
+        runs["arch_id"].isin(ids) & runs["fidelity_id"].isin([*fids, plan.reference.fidelity_id])
+    ]
     labels = {a.spec.arch_id: a.label for a in plan.archs}
     runs = runs.assign(label=runs["arch_id"].map(labels))
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "calibration.csv", runs.to_csv(index=False))
-    cal = compute(runs, reference_id=plan.reference.fidelity_id, proxy_ids=fids,
-                  target=cfg.target)
+    cal = compute(runs, reference_id=plan.reference.fidelity_id, proxy_ids=fids, target=cfg.target)
     descriptions = {f.name: f.describe() for f in [*plan.proxies, plan.reference]}
     proxies = {f.fidelity_id: f.proxy.to_dict() for f in plan.proxies}
-    write_report(out, cal=cal, runs=runs, header=_header(plan, cfg, runs, command),
-                 descriptions=descriptions, proxies=proxies)
+    write_report(
+        out,
+        cal=cal,
+        runs=runs,
+        header=_header(plan, cfg, runs, command),
+        descriptions=descriptions,
+        proxies=proxies,
+    )
     if len(runs):
-        plot_calibration(runs, proxies=[(f.fidelity_id, f.name, _caption(cal, f.fidelity_id))
-                                        for f in plan.proxies],
-                         reference_id=plan.reference.fidelity_id,
-                         path=out / "calibration.png",
-                         title=f"{plan.space.name} within {cfg.budget}: proxies vs "
-                               f"{plan.reference.name}")
+        plot_calibration(
+            runs,
+            proxies=[(f.fidelity_id, f.name, _caption(cal, f.fidelity_id)) for f in plan.proxies],
+            reference_id=plan.reference.fidelity_id,
+            path=out / "calibration.png",
+            title=f"{plan.space.name} within {cfg.budget}: proxies vs {plan.reference.name}",
+        )
     return cal
 
 
@@ -226,8 +293,9 @@ def _caption(cal: Calibration, fid: str) -> str:
     return "" if p is None else f"τ {p.tau}, seed std {p.within_std:.3f}"
 
 
-def _header(plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame,
-            command: str) -> list[str]:
+def _header(
+    plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame, command: str
+) -> list[str]:
     from nas.report.provenance import provenance
 
     prov = provenance(cfg.device if cfg.device != "auto" else "cpu")
@@ -236,8 +304,10 @@ def _header(plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame,
     git = prov["git"]
     sha = (git.get("sha") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
     return [
-        f"# Calibration: `{plan.space.name}` within {cfg.budget}", "",
-        f"Command: `{command or 'nas-calibrate'}`", "",
+        f"# Calibration: `{plan.space.name}` within {cfg.budget}",
+        "",
+        f"Command: `{command or 'nas-calibrate'}`",
+        "",
         f"{len(plan.archs)} architectures: {drawn} drawn over the feasible region (cost "
         f"quartiles x dominant mixer, draw seed {cfg.draw_seed}) and "
         f"{len(plan.archs) - drawn} presets of the space within ±{cfg.presets_within:.0%} of "

@@ -57,8 +57,9 @@ class Calibration:
     notes: list[str] = field(default_factory=list)
 
 
-def compute(runs: pd.DataFrame, *, reference_id: str, proxy_ids: list[str],
-            target: float = TARGET_TAU) -> Calibration:
+def compute(
+    runs: pd.DataFrame, *, reference_id: str, proxy_ids: list[str], target: float = TARGET_TAU
+) -> Calibration:
     """`runs`: a run table's frame (arch_id, fidelity, fidelity_id, seed, status, accuracy,
     seconds, flops, params)."""
     runs = runs.copy()
@@ -83,36 +84,62 @@ def compute(runs: pd.DataFrame, *, reference_id: str, proxy_ids: list[str],
 
 def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFigures:
     arch = stats.per_arch(part)
-    both = pd.concat([arch["mean"].rename("p"), ref.rename("r"),
-                      costs["flops"].astype(float).rename("f")], axis=1, join="inner").dropna()
+    both = pd.concat(
+        [arch["mean"].rename("p"), ref.rename("r"), costs["flops"].astype(float).rename("f")],
+        axis=1,
+        join="inner",
+    ).dropna()
     p, r, f = (both[c].to_numpy() for c in ("p", "r", "f"))
     seconds = pd.to_numeric(part["seconds"], errors="coerce")
     return ProxyFigures(
-        name=str(part["fidelity"].iloc[0]), fidelity_id=str(part["fidelity_id"].iloc[0]),
-        runs=len(part), failed=int((part["status"] != "ok").sum()), archs=len(arch),
-        seconds=float(seconds.mean()), within_std=stats.pooled_std(part),
-        between_std=stats.between_std(part), snr=stats.signal_to_noise(part),
+        name=str(part["fidelity"].iloc[0]),
+        fidelity_id=str(part["fidelity_id"].iloc[0]),
+        runs=len(part),
+        failed=int((part["status"] != "ok").sum()),
+        archs=len(arch),
+        seconds=float(seconds.mean()),
+        within_std=stats.pooled_std(part),
+        between_std=stats.between_std(part),
+        snr=stats.signal_to_noise(part),
         seed_tau=stats.seed_vs_seed_tau(part),
-        tau=stats.bootstrap(stats.kendall, p, r), rho=stats.bootstrap(stats.spearman, p, r),
+        tau=stats.bootstrap(stats.kendall, p, r),
+        rho=stats.bootstrap(stats.spearman, p, r),
         top_overlap=stats.top_overlap(p, r) if len(p) else math.nan,
         gain_over_flops=stats.bootstrap(
-            lambda a, b, c: stats.kendall(a, b) - stats.kendall(c, b), p, r, f))
+            lambda a, b, c: stats.kendall(a, b) - stats.kendall(c, b), p, r, f
+        ),
+    )
 
 
 # --- the report --------------------------------------------------------------------------------
 
-def write_report(out: Path, *, cal: Calibration, runs: pd.DataFrame, header: list[str],
-                 descriptions: dict[str, str], proxies: dict[str, dict]) -> None:
+
+def write_report(
+    out: Path,
+    *,
+    cal: Calibration,
+    runs: pd.DataFrame,
+    header: list[str],
+    descriptions: dict[str, str],
+    proxies: dict[str, dict],
+) -> None:
     """calibration.md (and recommended.yaml when a proxy clears the target)."""
-    parts = ["\n".join(header), _figures_table(cal, descriptions), _recommendation(cal),
-             _arch_table(runs, cal), _definitions(cal)]
+    parts = [
+        "\n".join(header),
+        _figures_table(cal, descriptions),
+        _recommendation(cal),
+        _arch_table(runs, cal),
+        _definitions(cal),
+    ]
     write_text_atomic(out / "calibration.md", "\n\n".join(p for p in parts if p) + "\n")
     recommended = out / "recommended.yaml"
     if cal.pick is not None:
         fields = dict(proxies[cal.pick.fidelity_id])
-        text = (f"# Recommended by nas-calibrate ({out / 'calibration.md'}): Kendall tau "
-                f"{cal.pick.tau} against the reference, {cal.pick.seconds:.0f}s per run.\n"
-                f"# Use it with: nas-search --proxy {recommended}\n")
+        text = (
+            f"# Recommended by nas-calibrate ({out / 'calibration.md'}): Kendall tau "
+            f"{cal.pick.tau} against the reference, {cal.pick.seconds:.0f}s per run.\n"
+            f"# Use it with: nas-search --proxy {recommended}\n"
+        )
         write_text_atomic(recommended, text + yaml.safe_dump(fields, sort_keys=False))
     elif recommended.exists():
         recommended.unlink()
@@ -123,11 +150,14 @@ def _num(x: float, digits: int = 3) -> str:
 
 
 def _figures_table(cal: Calibration, descriptions: dict[str, str]) -> str:
-    lines = ["## Figures", "",
-             "| proxy | s / run | runs (failed) | seed std | spread of means | signal/noise | "
-             "seed-vs-seed τ | τ vs reference [90%] | ρ vs reference [90%] | top-¼ overlap | "
-             "τ − τ(FLOPs) [90%] |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|"]
+    lines = [
+        "## Figures",
+        "",
+        "| proxy | s / run | runs (failed) | seed std | spread of means | signal/noise | "
+        "seed-vs-seed τ | τ vs reference [90%] | ρ vs reference [90%] | top-¼ overlap | "
+        "τ − τ(FLOPs) [90%] |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+    ]
     rows = [*cal.proxies, *([cal.reference] if cal.reference else [])]
     for p in rows:
         is_ref = cal.reference is not None and p is cal.reference
@@ -136,10 +166,12 @@ def _figures_table(cal: Calibration, descriptions: dict[str, str]) -> str:
             f"({p.failed}) | {_num(p.within_std)} | {_num(p.between_std)} | {_num(p.snr, 1)} | "
             f"{_num(p.seed_tau, 2)} | {'—' if is_ref else p.tau} | {'—' if is_ref else p.rho} "
             f"| {'—' if is_ref else _num(p.top_overlap, 2)} | "
-            f"{'—' if is_ref else p.gain_over_flops} |")
+            f"{'—' if is_ref else p.gain_over_flops} |"
+        )
     for axis, tau in cal.baselines.items():
-        lines.append(f"| ranking by {axis} (baseline) | 0 | — | — | — | — | — | {tau} | — | — "
-                     f"| — |")
+        lines.append(
+            f"| ranking by {axis} (baseline) | 0 | — | — | — | — | — | {tau} | — | — | — |"
+        )
     lines += ["", *[f"- `{name}`: {text}" for name, text in descriptions.items()]]
     return "\n".join(lines)
 
@@ -148,27 +180,34 @@ def _recommendation(cal: Calibration) -> str:
     lines = ["## Recommendation", ""]
     if cal.pick is not None:
         p = cal.pick
-        lines.append(f"**`{p.name}`**: the cheapest proxy ({p.seconds:.0f}s per run) whose "
-                     f"Kendall τ against the reference clears {cal.target} on its 90% interval "
-                     f"({p.tau}) and beats the ranking by FLOPs (gain {p.gain_over_flops}). "
-                     f"Use it with `--proxy recommended.yaml`.")
+        lines.append(
+            f"**`{p.name}`**: the cheapest proxy ({p.seconds:.0f}s per run) whose "
+            f"Kendall τ against the reference clears {cal.target} on its 90% interval "
+            f"({p.tau}) and beats the ranking by FLOPs (gain {p.gain_over_flops}). "
+            f"Use it with `--proxy recommended.yaml`."
+        )
     elif cal.proxies:
-        best = max(cal.proxies, key=lambda p: -math.inf if math.isnan(p.tau.estimate)
-                   else p.tau.estimate)
-        lines.append(f"No proxy of this ladder clears τ ≥ {cal.target} against the reference on "
-                     f"its 90% interval while beating the ranking by FLOPs. The best is "
-                     f"`{best.name}` (τ {best.tau}, gain over FLOPs {best.gain_over_flops}): "
-                     f"treat its ranking as indicative, and differences between candidates "
-                     f"smaller than about {_num(2 * best.within_std, 3)} (twice its seed std) as "
-                     f"ties.")
+        best = max(
+            cal.proxies, key=lambda p: -math.inf if math.isnan(p.tau.estimate) else p.tau.estimate
+        )
+        lines.append(
+            f"No proxy of this ladder clears τ ≥ {cal.target} against the reference on "
+            f"its 90% interval while beating the ranking by FLOPs. The best is "
+            f"`{best.name}` (τ {best.tau}, gain over FLOPs {best.gain_over_flops}): "
+            f"treat its ranking as indicative, and differences between candidates "
+            f"smaller than about {_num(2 * best.within_std, 3)} (twice its seed std) as "
+            f"ties."
+        )
     else:
         lines.append("No proxy has finished runs yet.")
     if cal.reference is not None and not math.isnan(cal.reference.within_std):
         lines.append("")
-        lines.append(f"The reference's own seed std is {_num(cal.reference.within_std)} "
-                     f"(pooled over the architectures trained with several seeds): "
-                     f"reference accuracies closer than that are not ordered by it either, "
-                     f"which caps the τ any proxy can reach.")
+        lines.append(
+            f"The reference's own seed std is {_num(cal.reference.within_std)} "
+            f"(pooled over the architectures trained with several seeds): "
+            f"reference accuracies closer than that are not ordered by it either, "
+            f"which caps the τ any proxy can reach."
+        )
     lines += ["", *cal.notes]
     return "\n".join(lines).rstrip()
 
@@ -180,38 +219,54 @@ def _arch_table(runs: pd.DataFrame, cal: Calibration) -> str:
     runs = runs.copy()
     runs["accuracy"] = pd.to_numeric(runs["accuracy"], errors="coerce")
     first = runs.drop_duplicates("arch_id").set_index("arch_id")
-    head = "| architecture | arch_id | FLOPs | params | " + " | ".join(
-        f"`{p.name}`" for p in rows) + " |"
-    lines = ["## Architectures (mean ± std over seeds)", "", head,
-             "|---|---|---:|---:|" + "---:|" * len(rows)]
+    head = (
+        "| architecture | arch_id | FLOPs | params | "
+        + " | ".join(f"`{p.name}`" for p in rows)
+        + " |"
+    )
+    lines = [
+        "## Architectures (mean ± std over seeds)",
+        "",
+        head,
+        "|---|---|---:|---:|" + "---:|" * len(rows),
+    ]
     order = first.sort_values("flops").index
     for arch in order:
         cells = []
         for p in rows:
             acc = runs[(runs["arch_id"] == arch) & (runs["fidelity_id"] == p.fidelity_id)][
-                "accuracy"].dropna()
-            cells.append("—" if acc.empty else f"{acc.mean():.3f}" + (
-                f" ± {acc.std():.3f}" if len(acc) > 1 else ""))
+                "accuracy"
+            ].dropna()
+            cells.append(
+                "—"
+                if acc.empty
+                else f"{acc.mean():.3f}" + (f" ± {acc.std():.3f}" if len(acc) > 1 else "")
+            )
         r = first.loc[arch]
-        lines.append(f"| {r['label']} | `{arch}` | {format_amount(r['flops'])} | "
-                     f"{format_amount(r['params'], '')} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['label']} | `{arch}` | {format_amount(r['flops'])} | "
+            f"{format_amount(r['params'], '')} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
 def _definitions(cal: Calibration) -> str:
-    return "\n".join([
-        "## How to read this", "",
-        "- seed std: within-architecture standard deviation over seeds (model init and batch "
-        "order; the data subset is fixed), pooled over architectures.",
-        "- spread of means: standard deviation of the architectures' mean accuracies; "
-        "signal/noise is spread / seed std.",
-        "- seed-vs-seed τ: Kendall τ-b between the rankings of two seeds, averaged over pairs of "
-        "seeds.",
-        "- τ, ρ vs reference: Kendall τ-b and Spearman ρ between the proxy's mean accuracy and "
-        "the reference's, with 90% percentile-bootstrap intervals over architectures "
-        f"({stats.BOOTSTRAP} resamples).",
-        "- top-¼ overlap: share of the reference's best quarter that the proxy also ranks in "
-        "its best quarter.",
-        f"- a proxy is recommended when the low end of its τ interval is ≥ {cal.target} and the "
-        "low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
-    ])
+    return "\n".join(
+        [
+            "## How to read this",
+            "",
+            "- seed std: within-architecture standard deviation over seeds (model init and batch "
+            "order; the data subset is fixed), pooled over architectures.",
+            "- spread of means: standard deviation of the architectures' mean accuracies; "
+            "signal/noise is spread / seed std.",
+            "- seed-vs-seed τ: Kendall τ-b between the rankings of two seeds, averaged over pairs of "
+            "seeds.",
+            "- τ, ρ vs reference: Kendall τ-b and Spearman ρ between the proxy's mean accuracy and "
+            "the reference's, with 90% percentile-bootstrap intervals over architectures "
+            f"({stats.BOOTSTRAP} resamples).",
+            "- top-¼ overlap: share of the reference's best quarter that the proxy also ranks in "
+            "its best quarter.",
+            f"- a proxy is recommended when the low end of its τ interval is ≥ {cal.target} and the "
+            "low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
+        ]
+    )

@@ -48,8 +48,9 @@ def draw_architectures(region: FeasibleRegion, *, k: int, seed: int = 0) -> list
     edges = np.quantile(flops, np.linspace(0, 1, COST_BINS + 1)[1:-1])
     cells: dict[tuple[int, str], list[ArchSpec]] = {}
     for spec, f in zip(pool, flops):
-        cells.setdefault((int(np.searchsorted(edges, f, side="right")), family(spec)),
-                         []).append(spec)
+        cells.setdefault((int(np.searchsorted(edges, f, side="right")), family(spec)), []).append(
+            spec
+        )
     order = sorted(cells)
     rng.shuffle(order)
     picked: list[Drawn] = []
@@ -58,11 +59,20 @@ def draw_architectures(region: FeasibleRegion, *, k: int, seed: int = 0) -> list
             if cells[cell] and len(picked) < k:
                 spec = cells[cell].pop(rng.randrange(len(cells[cell])))
                 cost = costs[spec.arch_id]
-                picked.append(Drawn(spec, f"draw {len(picked)} (q{cell[0] + 1} {cell[1]})",
-                                    cost.flops, cost.params))
+                picked.append(
+                    Drawn(
+                        spec,
+                        f"draw {len(picked)} (q{cell[0] + 1} {cell[1]})",
+                        cost.flops,
+                        cost.params,
+                    )
+                )
     if len(picked) < k:
-        raise ConfigError(f"the region holds only {len(picked)} distinct architectures that "
-                          f"the draw found; ask for fewer", field="--archs")
+        raise ConfigError(
+            f"the region holds only {len(picked)} distinct architectures that "
+            f"the draw found; ask for fewer",
+            field="--archs",
+        )
     return picked
 
 
@@ -81,8 +91,9 @@ def _pool(region: FeasibleRegion, n: int, rng: random.Random) -> list[ArchSpec]:
     return pool
 
 
-def presets_near(space: SearchSpace, *, max_flops: int, within: float = 0.25,
-                 resolution: int | None = None) -> list[Drawn]:
+def presets_near(
+    space: SearchSpace, *, max_flops: int, within: float = 0.25, resolution: int | None = None
+) -> list[Drawn]:
     """The presets of `space` whose FLOPs are within `within` of the budget (either side)."""
     from nas.models import PRESETS  # the presets are the models layer's data
 

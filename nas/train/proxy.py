@@ -76,9 +76,15 @@ def build_proxy_model(spec: ArchSpec, *, cfg: ProxyConfig, data: ProxyData) -> N
     return NasNet(proxy_spec(spec, cfg=cfg, num_classes=data.num_classes))
 
 
-def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
-                on_epoch: EpochHook | None = None, seed: int = 0,
-                train_eval_images: int = 0) -> ProxyResult:
+def proxy_train(
+    model: NasNet,
+    data: ProxyData,
+    cfg: ProxyConfig,
+    *,
+    on_epoch: EpochHook | None = None,
+    seed: int = 0,
+    train_eval_images: int = 0,
+) -> ProxyResult:
     """Train `model` (built by `build_proxy_model`) for `cfg.epochs` and validate each epoch.
 
     `seed` orders the batches and flips (the model's initial weights are the caller's: seed
@@ -94,9 +100,14 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
     opt = create_optimizer_v2(model, opt="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * cfg.steps_per_epoch
     warmup = min(total - 1, round(cfg.warmup_epochs * cfg.steps_per_epoch))
-    sched = CosineLRScheduler(opt, t_initial=max(1, total - warmup), warmup_t=warmup,
-                              warmup_prefix=True, warmup_lr_init=cfg.lr * 1e-3,
-                              t_in_epochs=False)
+    sched = CosineLRScheduler(
+        opt,
+        t_initial=max(1, total - warmup),
+        warmup_t=warmup,
+        warmup_prefix=True,
+        warmup_lr_init=cfg.lr * 1e-3,
+        t_in_epochs=False,
+    )
     gen = torch.Generator(device=device).manual_seed(seed)
     result = ProxyResult(accuracy=0.0, resolution=res)
     start, train_time, step = time.perf_counter(), 0.0, 0
@@ -105,15 +116,16 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
         model.train()
         loss_sum = torch.zeros((), device=device)
         order = torch.randperm(len(data.train_y), device=device, generator=gen)
-        for idx in order[:cfg.steps_per_epoch * cfg.batch_size].split(cfg.batch_size):
-            x = data.prepare(data.train_x[idx], resolution=res, in_chans=chans,
-                             memory_format=fmt)
+        for idx in order[: cfg.steps_per_epoch * cfg.batch_size].split(cfg.batch_size):
+            x = data.prepare(data.train_x[idx], resolution=res, in_chans=chans, memory_format=fmt)
             if cfg.flip:
-                x = torch.where(torch.rand(len(x), 1, 1, 1, device=device, generator=gen) < 0.5,
-                                x.flip(-1), x)
+                x = torch.where(
+                    torch.rand(len(x), 1, 1, 1, device=device, generator=gen) < 0.5, x.flip(-1), x
+                )
             with autocast(device):
-                loss = F.cross_entropy(model(x), data.train_y[idx],
-                                       label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(
+                    model(x), data.train_y[idx], label_smoothing=cfg.label_smoothing
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -131,8 +143,12 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
             break
     if train_eval_images > 0:
         n = min(train_eval_images, len(data.train_y))
-        result.train_accuracy = evaluate(model, data, batch_size=cfg.eval_batch_size,
-                                         images=(data.train_x[:n], data.train_y[:n]))
+        result.train_accuracy = evaluate(
+            model,
+            data,
+            batch_size=cfg.eval_batch_size,
+            images=(data.train_x[:n], data.train_y[:n]),
+        )
     result.seconds = time.perf_counter() - start
     images = min(len(data.train_y), cfg.steps_per_epoch * cfg.batch_size)
     result.images_per_s = len(result.curve) * images / max(train_time, 1e-9)
@@ -140,8 +156,13 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
 
 
 @torch.no_grad()
-def evaluate(model: NasNet, data: ProxyData, *, batch_size: int,
-             images: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+def evaluate(
+    model: NasNet,
+    data: ProxyData,
+    *,
+    batch_size: int,
+    images: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> float:
     """Top-1 accuracy on the proxy validation images (or on `images`, (uint8 x, labels))."""
     model.eval()
     fmt = memory_format(data.device)

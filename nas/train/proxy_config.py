@@ -39,25 +39,42 @@ class ProxyConfig:
     #                           the cost of a lower one; `nas.space.scaling`)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "resolution", "train_images", "val_images", "batch_size",
-                     "eval_batch_size"):
+        for name in (
+            "epochs",
+            "resolution",
+            "train_images",
+            "val_images",
+            "batch_size",
+            "eval_batch_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"expected an integer >= 1, got {value!r}",
-                                  field=f"proxy.{name}")
+                raise ConfigError(
+                    f"expected an integer >= 1, got {value!r}", field=f"proxy.{name}"
+                )
         for name in ("lr", "weight_decay", "warmup_epochs", "label_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"expected a number >= 0, got {value!r} (in YAML, write "
-                                  f"2.0e-3 rather than 2e-3)", field=f"proxy.{name}")
-        if (isinstance(self.width_scale, bool) or not isinstance(self.width_scale, (int, float))
-                or not 0 < self.width_scale <= 1):
-            raise ConfigError(f"`0 < width_scale <= 1` must hold, but got {self.width_scale!r}",
-                              field="proxy.width_scale")
+                raise ConfigError(
+                    f"expected a number >= 0, got {value!r} (in YAML, write "
+                    f"2.0e-3 rather than 2e-3)",
+                    field=f"proxy.{name}",
+                )
+        if (
+            isinstance(self.width_scale, bool)
+            or not isinstance(self.width_scale, (int, float))
+            or not 0 < self.width_scale <= 1
+        ):
+            raise ConfigError(
+                f"`0 < width_scale <= 1` must hold, but got {self.width_scale!r}",
+                field="proxy.width_scale",
+            )
         if not self.lr > 0 or self.label_smoothing >= 1:
-            raise ConfigError("`lr > 0` and `label_smoothing < 1` must hold, but got "
-                              f"lr={self.lr}, label_smoothing={self.label_smoothing}",
-                              field="proxy")
+            raise ConfigError(
+                "`lr > 0` and `label_smoothing < 1` must hold, but got "
+                f"lr={self.lr}, label_smoothing={self.label_smoothing}",
+                field="proxy",
+            )
 
     def replace(self, **changes: object) -> ProxyConfig:
         return dataclasses.replace(self, **changes)
@@ -69,8 +86,11 @@ class ProxyConfig:
         """`to_dict()` without the fields added after the first release while they hold their
         neutral value: what a study's fingerprint and a fidelity's id are made of, so adding a
         field refuses no existing study and renames no stored run."""
-        return {k: v for k, v in self.to_dict().items()
-                if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]
+        }
 
     @property
     def steps_per_epoch(self) -> int:
@@ -83,27 +103,68 @@ _LATER_FIELDS = {"width_scale": 1.0}
 PROXY_PRESETS: dict[str, ProxyConfig] = {
     # The CPU default: sized so that the README's main command (about 20 trained candidates of
     # the hybrid space at 4 GFLOPs) finishes within ~15 minutes on 2 cores.
-    "cpu": ProxyConfig("cpu", epochs=3, resolution=32, train_images=2000, val_images=1000,
-                       batch_size=64, lr=2e-3),
+    "cpu": ProxyConfig(
+        "cpu", epochs=3, resolution=32, train_images=2000, val_images=1000, batch_size=64, lr=2e-3
+    ),
     # The CPU default until 2026-11: 3 epochs of 2,000 images. Kept so that its numbers can
     # be reproduced; its seed noise was near its spread between architectures (calibration).
-    "cpu-v1": ProxyConfig("cpu-v1", epochs=3, resolution=32, train_images=2000, val_images=1000,
-                          batch_size=64, lr=2e-3),
+    "cpu-v1": ProxyConfig(
+        "cpu-v1",
+        epochs=3,
+        resolution=32,
+        train_images=2000,
+        val_images=1000,
+        batch_size=64,
+        lr=2e-3,
+    ),
     # The GPU default: most of Fashion-MNIST's training split, at twice the side.
-    "gpu": ProxyConfig("gpu", epochs=8, resolution=64, train_images=50_000, val_images=10_000,
-                       batch_size=256, lr=2e-3, eval_batch_size=2000),
+    "gpu": ProxyConfig(
+        "gpu",
+        epochs=8,
+        resolution=64,
+        train_images=50_000,
+        val_images=10_000,
+        batch_size=256,
+        lr=2e-3,
+        eval_batch_size=2000,
+    ),
     # Fixed references for `nas-calibrate`, defined in data rather than relative to the
     # defaults they judge: ~17x the cpu proxy's training (20,000 images x 5 epochs), 10,000
     # validation images (standard error ~0.004 at 85%), a step size that converges.
-    "reference-cpu": ProxyConfig("reference-cpu", epochs=5, resolution=32, train_images=20_000,
-                                 val_images=10_000, batch_size=128, lr=1e-3, warmup_epochs=0.5,
-                                 eval_batch_size=1000),
-    "reference-gpu": ProxyConfig("reference-gpu", epochs=30, resolution=64,
-                                 train_images=50_000, val_images=10_000, batch_size=256, lr=1e-3,
-                                 warmup_epochs=1.0, eval_batch_size=2000),
+    "reference-cpu": ProxyConfig(
+        "reference-cpu",
+        epochs=5,
+        resolution=32,
+        train_images=20_000,
+        val_images=10_000,
+        batch_size=128,
+        lr=1e-3,
+        warmup_epochs=0.5,
+        eval_batch_size=1000,
+    ),
+    "reference-gpu": ProxyConfig(
+        "reference-gpu",
+        epochs=30,
+        resolution=64,
+        train_images=50_000,
+        val_images=10_000,
+        batch_size=256,
+        lr=1e-3,
+        warmup_epochs=1.0,
+        eval_batch_size=2000,
+    ),
     # Seconds per candidate: smoke tests and trying out a space.
-    "tiny": ProxyConfig("tiny", epochs=2, resolution=32, train_images=256, val_images=128,
-                        batch_size=32, lr=2e-3, warmup_epochs=0.0, eval_batch_size=128),
+    "tiny": ProxyConfig(
+        "tiny",
+        epochs=2,
+        resolution=32,
+        train_images=256,
+        val_images=128,
+        batch_size=32,
+        lr=2e-3,
+        warmup_epochs=0.0,
+        eval_batch_size=128,
+    ),
 }
 
 
@@ -117,8 +178,11 @@ def get_proxy(name_or_config: str | ProxyConfig | None, *, device: torch.device)
     if str(name_or_config).endswith((".yaml", ".yml")):
         return load_proxy(name_or_config)
     if name_or_config not in PROXY_PRESETS:
-        raise ConfigError(f"unknown proxy preset {name_or_config!r}; expected one of "
-                          f"{', '.join(PROXY_PRESETS)} or a .yaml file", field="--proxy")
+        raise ConfigError(
+            f"unknown proxy preset {name_or_config!r}; expected one of "
+            f"{', '.join(PROXY_PRESETS)} or a .yaml file",
+            field="--proxy",
+        )
     return PROXY_PRESETS[name_or_config]
 
 
@@ -129,8 +193,11 @@ def load_proxy(path: str | os.PathLike) -> ProxyConfig:
     fields = [f.name for f in dataclasses.fields(ProxyConfig)]
     for key in data:
         if key not in fields:
-            raise ConfigError(f"unknown field; expected one of {', '.join(fields)}",
-                              field=str(key), source=str(path))
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(fields)}",
+                field=str(key),
+                source=str(path),
+            )
     data.setdefault("name", Path(path).stem)
     try:
         return PROXY_PRESETS["cpu"].replace(**data)

@@ -21,16 +21,45 @@ from nas.space.io import write_text_atomic
 LOG_NAME = "log.csv"
 FULL_TRAINING_CSV = "full_training.csv"
 
-EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "top1", "top5", "ema_top1", "ema_top5",
-                 "lr", "images_per_s", "train_seconds", "epoch_seconds")
+EPOCH_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "top1",
+    "top5",
+    "ema_top1",
+    "ema_top5",
+    "lr",
+    "images_per_s",
+    "train_seconds",
+    "epoch_seconds",
+)
 
 # accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
 # arch_id: the architecture asked for; trained_arch_id: the one trained (spec.yaml of the run:
 # the data's classes, the training resolution), whose flops, params and accuracies these are.
-RESULT_COLUMNS = ("arch_id", "trained_arch_id", "name", "flops", "params", "top1", "top5",
-                  "best_top1", "ema_top1", "epochs", "resolution", "num_classes", "data",
-                  "global_batch", "gpu_hours", "wall_hours", "device", "checkpoint",
-                  "finished_at", "git_sha")
+RESULT_COLUMNS = (
+    "arch_id",
+    "trained_arch_id",
+    "name",
+    "flops",
+    "params",
+    "top1",
+    "top5",
+    "best_top1",
+    "ema_top1",
+    "epochs",
+    "resolution",
+    "num_classes",
+    "data",
+    "global_batch",
+    "gpu_hours",
+    "wall_hours",
+    "device",
+    "checkpoint",
+    "finished_at",
+    "git_sha",
+)
 
 
 def write_epoch_log(history: list[dict[str, Any]], run_dir: Path) -> None:
@@ -61,8 +90,9 @@ def append_result(row: dict[str, Any], csv_path: Path) -> bool:
             return True
         new = not columns
         with open(csv_path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore",
-                               lineterminator="\n")
+            w = csv.DictWriter(
+                f, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n"
+            )
             if new:
                 w.writeheader()
             w.writerow(row)
@@ -91,8 +121,13 @@ def _rewrite(csv_path: Path, rows: list[dict[str, Any]]) -> None:
 def git_sha() -> str:
     """The commit of the nas checkout that ran (empty when not in a git checkout)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
@@ -102,5 +137,10 @@ def provenance() -> dict[str, str]:
     import timm
     import torch
 
-    return {"git_sha": git_sha(), "torch": torch.__version__, "timm": timm.__version__,
-            "python": platform.python_version(), "host": platform.node()}
+    return {
+        "git_sha": git_sha(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }

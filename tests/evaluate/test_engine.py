@@ -18,15 +18,26 @@ from nas.train.proxy_config import ProxyConfig
 from ..helpers import tiny_spec
 from ..search.conftest import ROOT, cli_env, needs_fmnist
 
-PROXY = ProxyConfig("t", epochs=1, resolution=32, train_images=64, val_images=32,
-                    batch_size=32, warmup_epochs=0.0, eval_batch_size=32)
+PROXY = ProxyConfig(
+    "t",
+    epochs=1,
+    resolution=32,
+    train_images=64,
+    val_images=32,
+    batch_size=32,
+    warmup_epochs=0.0,
+    eval_batch_size=32,
+)
 
 
 def requests(n_seeds: int = 2) -> list[RunRequest]:
     fid = Fidelity(PROXY)
     specs = [tiny_spec("conv", width=8), tiny_spec("attn", width=8)]
-    return [RunRequest(s, fid, seed, label=f"{s.stages[1].mixers[0]}")
-            for seed in range(n_seeds) for s in specs]
+    return [
+        RunRequest(s, fid, seed, label=f"{s.stages[1].mixers[0]}")
+        for seed in range(n_seeds)
+        for s in specs
+    ]
 
 
 @needs_fmnist
@@ -74,14 +85,18 @@ def test_a_failing_architecture_is_recorded_and_the_batch_goes_on(tmp_path, monk
 
 def test_a_torn_last_line_is_ignored_and_the_next_append_starts_fresh(tmp_path):
     table = RunTable(tmp_path / "runs.jsonl")
-    rec = RunRecord(arch_id="a" * 10, fidelity="t", fidelity_id="f" * 8, seed=0, status="ok",
-                    accuracy=0.5)
+    rec = RunRecord(
+        arch_id="a" * 10, fidelity="t", fidelity_id="f" * 8, seed=0, status="ok", accuracy=0.5
+    )
     table.append(rec)
     with open(table.path, "a") as f:
         f.write('{"arch_id": "bbbbbbbbbb", "fidel')  # a writer killed mid-line
     assert [r.key for r in table.records()] == [rec.key]
-    table.append(RunRecord(arch_id="c" * 10, fidelity="t", fidelity_id="f" * 8, seed=0,
-                           status="ok", accuracy=0.7))
+    table.append(
+        RunRecord(
+            arch_id="c" * 10, fidelity="t", fidelity_id="f" * 8, seed=0, status="ok", accuracy=0.7
+        )
+    )
     assert [r.arch_id for r in table.records()] == ["a" * 10, "c" * 10]
 
 
@@ -118,7 +133,7 @@ def test_sigkill_loses_only_the_runs_in_flight(tmp_path, workers):
     after = [json.loads(line) for line in path.read_text().splitlines()]
     keys = [(r["arch_id"], r["fidelity_id"], r["seed"]) for r in after]
     assert len(keys) == len(set(keys)) == 6  # every run once: none lost, none repeated
-    assert after[:len(before)] == before  # finished runs kept as they were
+    assert after[: len(before)] == before  # finished runs kept as they were
 
 
 def _blobs():

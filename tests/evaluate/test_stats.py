@@ -12,8 +12,13 @@ from nas.evaluate import stats
 
 
 def table(rows: dict[str, list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"arch_id": a, "seed": s, "accuracy": v}
-                         for a, values in rows.items() for s, v in enumerate(values)])
+    return pd.DataFrame(
+        [
+            {"arch_id": a, "seed": s, "accuracy": v}
+            for a, values in rows.items()
+            for s, v in enumerate(values)
+        ]
+    )
 
 
 # A ranks first under both seeds; B and C tie under seed 1.
@@ -76,8 +81,7 @@ def test_paired_difference_with_three_seeds_is_better():
     d = stats.paired_difference(a, b)  # differences 0.05, 0.06, 0.06
     half = 2.919986 * np.std([0.05, 0.06, 0.06], ddof=1) / math.sqrt(3)
     assert d.diff.estimate == pytest.approx(0.056667, abs=1e-6)
-    assert (d.diff.low, d.diff.high) == pytest.approx((0.056667 - half, 0.056667 + half),
-                                                       abs=1e-5)
+    assert (d.diff.low, d.diff.high) == pytest.approx((0.056667 - half, 0.056667 + half), abs=1e-5)
     assert d.verdict == "better" and d.detectable == pytest.approx(half, abs=1e-6)
     assert stats.paired_difference(b, a).verdict == "worse"
 
@@ -96,6 +100,7 @@ def test_paired_difference_pairs_only_shared_seeds():
 
 
 def test_equivalence_needs_the_whole_interval_inside_the_margin():
-    close = stats.paired_difference(pd.Series([0.800, 0.805, 0.802]),
-                                    pd.Series([0.801, 0.803, 0.804]))
+    close = stats.paired_difference(
+        pd.Series([0.800, 0.805, 0.802]), pd.Series([0.801, 0.803, 0.804])
+    )
     assert close.within(0.01) and not close.within(0.001)

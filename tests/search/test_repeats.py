@@ -17,14 +17,28 @@ from .conftest import TINY_BUDGET, TINY_PROXY, needs_fmnist
 AUTO = parse_repeats("auto")
 
 
-def done(acc: float, flops: float, *, seeds: list[float] | None = None, arch: str = "x",
-         state: TrialState = TrialState.COMPLETE):
+def done(
+    acc: float,
+    flops: float,
+    *,
+    seeds: list[float] | None = None,
+    arch: str = "x",
+    state: TrialState = TrialState.COMPLETE,
+):
     return create_trial(
-        state=state, values=[acc, flops] if state == TrialState.COMPLETE else None,
-        params={"p": 0.0}, distributions={"p": FloatDistribution(0, 1)},
-        user_attrs={attrs.TRAINED: True, attrs.FEASIBLE: True, attrs.COSTS: [flops],
-                    attrs.PROXY_ACCURACY: acc, attrs.ARCH_ID: arch,
-                    attrs.SEED_ACCURACIES: seeds or [acc]})
+        state=state,
+        values=[acc, flops] if state == TrialState.COMPLETE else None,
+        params={"p": 0.0},
+        distributions={"p": FloatDistribution(0, 1)},
+        user_attrs={
+            attrs.TRAINED: True,
+            attrs.FEASIBLE: True,
+            attrs.COSTS: [flops],
+            attrs.PROXY_ACCURACY: acc,
+            attrs.ARCH_ID: arch,
+            attrs.SEED_ACCURACIES: seeds or [acc],
+        },
+    )
 
 
 TRIALS = [done(0.70, 1e9, arch="a"), done(0.80, 2e9, arch="b"), done(0.90, 4e9, arch="c")]
@@ -67,8 +81,7 @@ def test_pruned_and_failed_trials_are_not_the_front():
 
 
 def test_the_noise_is_the_prior_until_three_candidates_measure_it():
-    two = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 1, seeds=[0.69, 0.71],
-                                                            arch="b")]
+    two = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 1, seeds=[0.69, 0.71], arch="b")]
     assert study_noise(two) == (0.02, 2, False)
     three = [*two, done(0.6, 1, seeds=[0.59, 0.61], arch="c")]
     sigma, n, measured = study_noise(three)
@@ -82,8 +95,14 @@ def test_bad_repeats_are_errors(bad):
 
 
 def test_front_members_closer_than_the_noise_are_ties():
-    pareto = pd.DataFrame({"number": [1, 2, 3], "flops": [1e9, 2e9, 3e9],
-                           "proxy_accuracy": [0.70, 0.72, 0.80], "seeds": [3, 3, 1]})
+    pareto = pd.DataFrame(
+        {
+            "number": [1, 2, 3],
+            "flops": [1e9, 2e9, 3e9],
+            "proxy_accuracy": [0.70, 0.72, 0.80],
+            "seeds": [3, 3, 1],
+        }
+    )
     verdicts = front_ties(pareto, objectives=("accuracy", "flops"), sigma=0.02)
     assert verdicts[1] == "cheapest"
     # 0.02 < 2 * 0.02 * sqrt(2/3)
@@ -95,8 +114,16 @@ def test_front_members_closer_than_the_noise_are_ties():
 @needs_fmnist
 @pytest.mark.slow
 def test_fixed_repeats_train_every_completed_candidate_that_often(tmp_path, tiny_space):
-    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=3,
-                         repeats=2, pruner="none", out=tmp_path / "out", progress=False)
+    outcome = run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=3,
+        repeats=2,
+        pruner="none",
+        out=tmp_path / "out",
+        progress=False,
+    )
     trained = outcome.trials[outcome.trials["state"] == "COMPLETE"]
     trained = trained[trained["duplicate_of"].isna() & trained["trained"].astype(bool)]
     assert len(trained) == 3 and set(trained["seeds"]) == {2}
@@ -111,8 +138,15 @@ def test_fixed_repeats_train_every_completed_candidate_that_often(tmp_path, tiny
 @needs_fmnist
 @pytest.mark.slow
 def test_auto_repeats_the_first_candidate_and_records_the_seeds(tmp_path, tiny_space):
-    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
-                         pruner="none", out=tmp_path / "out", progress=False)
+    outcome = run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=2,
+        pruner="none",
+        out=tmp_path / "out",
+        progress=False,
+    )
     first = outcome.trials.iloc[0]
     assert first["seeds"] == 3  # nothing cheaper yet: it is on the front
     assert len(first["seed_accuracies"].split(";")) == 3

@@ -35,26 +35,57 @@ def test_the_draw_spreads_over_cost_and_mixer_and_is_repeatable():
 
 def _runs(rows: list[tuple[str, str, int, float]], *, seconds: dict[str, float]) -> pd.DataFrame:
     flops = {"A": 1e9, "B": 2e9, "C": 3e9, "D": 4e9}  # cheapest is best
-    return pd.DataFrame([{"arch_id": a, "fidelity": f, "fidelity_id": f, "seed": s,
-                          "status": "ok", "accuracy": acc, "seconds": seconds[f],
-                          "flops": flops[a], "params": flops[a] / 100}
-                         for a, f, s, acc in rows])
+    return pd.DataFrame(
+        [
+            {
+                "arch_id": a,
+                "fidelity": f,
+                "fidelity_id": f,
+                "seed": s,
+                "status": "ok",
+                "accuracy": acc,
+                "seconds": seconds[f],
+                "flops": flops[a],
+                "params": flops[a] / 100,
+            }
+            for a, f, s, acc in rows
+        ]
+    )
 
 
 # Reference order A > B > C > D. Proxy p1 gets it right under both seeds; p2 swaps B and C
 # under seed 1 and ties them in the mean.
 ROWS = [
-    ("A", "ref", 0, 0.90), ("B", "ref", 0, 0.85), ("C", "ref", 0, 0.80), ("D", "ref", 0, 0.75),
-    ("A", "p1", 0, 0.70), ("B", "p1", 0, 0.60), ("C", "p1", 0, 0.50), ("D", "p1", 0, 0.40),
-    ("A", "p1", 1, 0.72), ("B", "p1", 1, 0.62), ("C", "p1", 1, 0.52), ("D", "p1", 1, 0.42),
-    ("A", "p2", 0, 0.70), ("B", "p2", 0, 0.60), ("C", "p2", 0, 0.50), ("D", "p2", 0, 0.40),
-    ("A", "p2", 1, 0.70), ("B", "p2", 1, 0.50), ("C", "p2", 1, 0.60), ("D", "p2", 1, 0.40),
+    ("A", "ref", 0, 0.90),
+    ("B", "ref", 0, 0.85),
+    ("C", "ref", 0, 0.80),
+    ("D", "ref", 0, 0.75),
+    ("A", "p1", 0, 0.70),
+    ("B", "p1", 0, 0.60),
+    ("C", "p1", 0, 0.50),
+    ("D", "p1", 0, 0.40),
+    ("A", "p1", 1, 0.72),
+    ("B", "p1", 1, 0.62),
+    ("C", "p1", 1, 0.52),
+    ("D", "p1", 1, 0.42),
+    ("A", "p2", 0, 0.70),
+    ("B", "p2", 0, 0.60),
+    ("C", "p2", 0, 0.50),
+    ("D", "p2", 0, 0.40),
+    ("A", "p2", 1, 0.70),
+    ("B", "p2", 1, 0.50),
+    ("C", "p2", 1, 0.60),
+    ("D", "p2", 1, 0.40),
 ]
 
 
 def test_figures_against_hand_computed_values():
-    cal = compute(_runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10}), reference_id="ref",
-                  proxy_ids=["p1", "p2"], target=0.5)
+    cal = compute(
+        _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10}),
+        reference_id="ref",
+        proxy_ids=["p1", "p2"],
+        target=0.5,
+    )
     p1, p2 = cal.proxies
     assert p1.tau.estimate == pytest.approx(1) and p1.seed_tau == pytest.approx(1)
     assert p1.within_std == pytest.approx(math.sqrt(0.0002))  # each pair differs by 0.02
@@ -72,50 +103,96 @@ def test_figures_against_hand_computed_values():
 def test_the_cheapest_proxy_that_clears_is_recommended_and_none_when_none_does():
     runs = _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10})
     # p2 is cheaper, but only p1's interval clears 0.95
-    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.95).pick.name \
-        == "p1"
-    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.0).pick.name \
-        == "p2"
+    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.95).pick.name == "p1"
+    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.0).pick.name == "p2"
     assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=1.01).pick is None
 
 
 @needs_fmnist
 @pytest.mark.slow
 def test_a_calibration_end_to_end_resumes_and_reports(tmp_path, tiny_space):
-    proxy = write_proxy(tmp_path / "p.yaml", epochs=1, train_images=64, val_images=32,
-                        name="quick")
-    ref = write_proxy(tmp_path / "ref.yaml", epochs=1, train_images=128, val_images=64,
-                      name="ref")
+    proxy = write_proxy(
+        tmp_path / "p.yaml", epochs=1, train_images=64, val_images=32, name="quick"
+    )
+    ref = write_proxy(tmp_path / "ref.yaml", epochs=1, train_images=128, val_images=64, name="ref")
     out = tmp_path / "cal"
-    cmd = [sys.executable, "-m", "nas.cli.calibrate", "--space", str(tiny_space), "--budget",
-           TINY_BUDGET, "--proxies", f"tiny,{proxy}", "--reference", str(ref), "--archs", "4",
-           "--seeds", "2", "--out", str(out), "--no-progress"]
-    done = subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True,
-                          timeout=900)
+    cmd = [
+        sys.executable,
+        "-m",
+        "nas.cli.calibrate",
+        "--space",
+        str(tiny_space),
+        "--budget",
+        TINY_BUDGET,
+        "--proxies",
+        f"tiny,{proxy}",
+        "--reference",
+        str(ref),
+        "--archs",
+        "4",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr
     runs = pd.read_csv(out / "calibration.csv")
     # 4 archs x 2 proxies x 2 seeds, the reference once each and twice on the noise archs
-    assert (runs.groupby("fidelity").size().to_dict()
-            == {"tiny": 8, "quick": 8, "ref": 4 + min(4, 4)})
+    assert runs.groupby("fidelity").size().to_dict() == {
+        "tiny": 8,
+        "quick": 8,
+        "ref": 4 + min(4, 4),
+    }
     md = (out / "calibration.md").read_text()
-    for text in ("| `tiny` |", "| `quick` |", "(reference)", "ranking by flops (baseline)",
-                 "## Recommendation", "seed-vs-seed τ"):
+    for text in (
+        "| `tiny` |",
+        "| `quick` |",
+        "(reference)",
+        "ranking by flops (baseline)",
+        "## Recommendation",
+        "seed-vs-seed τ",
+    ):
         assert text in md
     assert (out / "calibration.png").stat().st_size > 1000
     lines = (out / "runs.jsonl").read_text()
-    again = subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0 and (out / "runs.jsonl").read_text() == lines
 
 
 def test_bad_options_are_one_line_errors(tmp_path, tiny_space):
-    cmd = [sys.executable, "-m", "nas.cli.calibrate", "--space", str(tiny_space), "--budget",
-           TINY_BUDGET, "--archs", "1", "--out", str(tmp_path), "--dry-run"]
-    done = subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True,
-                          timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "nas.cli.calibrate",
+        "--space",
+        str(tiny_space),
+        "--budget",
+        TINY_BUDGET,
+        "--archs",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--dry-run",
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "nas-calibrate: error: --archs: expected an integer >= 2, got 1"]
-    done = subprocess.run([*cmd[:-3], "--proxies", "nope", "--dry-run"], cwd=ROOT,
-                          env=cli_env(), capture_output=True, text=True, timeout=120)
+        "nas-calibrate: error: --archs: expected an integer >= 2, got 1"
+    ]
+    done = subprocess.run(
+        [*cmd[:-3], "--proxies", "nope", "--dry-run"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "unknown proxy preset 'nope'" in done.stderr
