@@ -1,8 +1,13 @@
-"""Where a result came from: library versions, git commit, host, device."""
+"""Where a result came from: library versions, git commit, host, device.
+
+The one `provenance()` of every results folder: a search's run.yaml, a training run's
+config.json and checkpoint carry the same record.
+"""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import platform
 import socket
 import subprocess
@@ -25,7 +30,11 @@ def library_versions() -> dict[str, str | None]:
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
     """The commit of the checkout holding `nas` (and whether it has uncommitted changes)."""
-    root = path or Path(__file__).resolve().parents[2]
+    return dict(_git_commit(path or Path(__file__).resolve().parents[2]))
+
+
+@functools.lru_cache(maxsize=8)  # the code a process runs is the code it started with
+def _git_commit(root: Path) -> dict[str, Any]:
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
@@ -34,6 +43,11 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}
     return {"sha": sha, "dirty": bool(dirty)}
+
+
+def git_sha(length: int = 12) -> str:
+    """The commit of the checkout that ran, shortened ("" outside a git checkout)."""
+    return (git_commit()["sha"] or "")[:length]
 
 
 def device_description(device: Any) -> str:

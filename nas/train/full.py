@@ -10,7 +10,6 @@ torchrun every process runs this same code; DDP averages the gradients.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import signal
@@ -28,8 +27,9 @@ from timm.utils import accuracy
 from torch.nn.parallel import DistributedDataParallel
 
 from nas.models import build_model
-from nas.space import ArchSpec, ConfigError, save_spec
-from nas.space.io import write_text_atomic
+from nas.report import write_epoch_log, write_run_files
+from nas.report.provenance import git_sha, provenance
+from nas.space import ArchSpec, ConfigError
 
 from . import checkpoint as ckpt
 from . import recipe as R
@@ -43,7 +43,6 @@ from .imagenet import (
     train_loader,
     val_loader,
 )
-from .records import provenance, write_epoch_log
 
 
 @dataclass(frozen=True)
@@ -376,7 +375,7 @@ class FullTrainer:
             "scheduler": self.scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "scaler": self.scaler.state_dict(), "rng": rng,
-            "device": self.ctx.describe(), "provenance": provenance(),
+            "device": self.ctx.describe(), "provenance": provenance(self.ctx.device),
             "saved_at": _now()}
 
     def _run_signature(self) -> dict[str, Any]:
@@ -434,17 +433,16 @@ class FullTrainer:
             "gpu_hours": round(hours * self.ctx.gpus, 4), "wall_hours": round(hours, 4),
             "device": self.ctx.describe(),
             "checkpoint": str(self.run_dir / ckpt.CHECKPOINT_NAME),
-            "finished_at": _now(), "git_sha": provenance()["git_sha"]}
+            "finished_at": _now(), "git_sha": git_sha()}
 
     def _write_run_files(self) -> None:
-        save_spec(self.spec, self.run_dir / "spec.yaml", name=self.name)
         cfg = {"recipe": self.recipe.to_dict(), "run": {**asdict(self.config),
                                                         "run_dir": str(self.run_dir)},
                "derived": {"lr": self.lr, "global_batch": self.global_batch,
                            "drop_path": self.drop_path,
                            "updates_per_epoch": self.updates_per_epoch},
-               "device": self.ctx.describe(), "provenance": provenance()}
-        write_text_atomic(self.run_dir / "config.json", json.dumps(cfg, indent=2) + "\n")
+               "device": self.ctx.describe(), "provenance": provenance(self.ctx.device)}
+        write_run_files(self.run_dir, spec=self.spec, name=self.name, config=cfg)
 
     def _progress(self, epoch: int) -> Any:
         if not (self.ctx.is_main and self.config.progress):

@@ -9,12 +9,11 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from nas._files import locked
-from nas.report import read_trials
+from nas.report import read_trials, reports_lock
 from nas.search import attrs
 from nas.search.config import SearchConfig
 from nas.search.results import trial_row
-from nas.search.runner import REPORTS_LOCK, write_reports
+from nas.search.runner import write_reports
 from tests.helpers import tiny_spec
 
 from .conftest import TINY_PROXY
@@ -39,7 +38,7 @@ def test_writers_take_turns_and_read_the_study_once_they_hold_the_lock(tiny_spac
                               out=tmp_path)
     study = optuna.create_study(directions=cfg.directions)
     study.add_trial(_trial(8, 0.5))
-    with locked(tmp_path / REPORTS_LOCK):  # another worker is writing its reports
+    with reports_lock(tmp_path):  # another worker is writing its reports
         writer = threading.Thread(target=write_reports, args=(cfg, study))
         writer.start()
         writer.join(timeout=1.0)

@@ -15,12 +15,12 @@ import torch
 
 from nas.cli.train import main
 from nas.cost import format_amount
+from nas.report.writer import RESULT_COLUMNS, append_result
 from nas.space import load_spec, save_spec
 from nas.train import checkpoint as ckpt
 from nas.train.distributed import DistContext, accumulation_for
 from nas.train.full import FullTrainer, Preempted, RunConfig
 from nas.train.recipe import Recipe
-from nas.train.records import RESULT_COLUMNS, append_result
 from tests.helpers import tiny_spec
 
 from .full_fixtures import FAST, make_image_folder, subprocess_env, train_command
