@@ -12,6 +12,7 @@ from typing import Any
 
 def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
     """A module `__getattr__` that loads `exports[name]` (a submodule of `package`) on demand."""
+
     def __getattr__(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -19,4 +20,5 @@ def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], An
         value = getattr(module, name)
         setattr(importlib.import_module(package), name, value)
         return value
+
     return __getattr__

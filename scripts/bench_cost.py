@@ -42,17 +42,35 @@ BUDGETS_G = (1, 2, 4, 8)
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
-def row(benchmark: str, value: float, unit: str, *, space: str = "", budget: float = math.nan,
-        n: int = 0, detail: str = "") -> dict:
-    return dict(benchmark=benchmark, space=space, budget_gflops=budget, n=n, value=value,
-                unit=unit, detail=detail)
+def row(
+    benchmark: str,
+    value: float,
+    unit: str,
+    *,
+    space: str = "",
+    budget: float = math.nan,
+    n: int = 0,
+    detail: str = "",
+) -> dict:
+    return dict(
+        benchmark=benchmark,
+        space=space,
+        budget_gflops=budget,
+        n=n,
+        value=value,
+        unit=unit,
+        detail=detail,
+    )
 
 
 def bench_checks(specs_per_space: int, seed: int) -> list[dict]:
     """Closed form and fvcore on the same specs; the closed form is timed over many passes."""
     rng = random.Random(seed)
-    specs = [load_space(name).sample_random(rng) for name in list_spaces()
-             for _ in range(specs_per_space)]
+    specs = [
+        load_space(name).sample_random(rng)
+        for name in list_spaces()
+        for _ in range(specs_per_space)
+    ]
     fvcore_s, mismatches = 0.0, 0
     for spec in tqdm(specs, desc="fvcore", file=sys.stderr):
         t = time.perf_counter()
@@ -64,14 +82,38 @@ def bench_checks(specs_per_space: int, seed: int) -> list[dict]:
     closed_s = _time_closed(specs, passes) / passes
     n = len(specs)
     return [
-        row("cost_checks_per_s", n / closed_s, "checks/s", space="all", n=n,
-            detail="closed form (nas.cost.closed_form), spec -> params and FLOPs"),
-        row("cost_checks_per_s", n / fvcore_s, "checks/s", space="all", n=n,
-            detail="fvcore (nas.cost.measure): build on meta + trace, same specs"),
-        row("speedup", fvcore_s / closed_s, "x", space="all", n=n,
-            detail="closed form over fvcore, same specs, each at its space's resolution"),
-        row("mismatches", mismatches, "specs", space="all", n=n,
-            detail="closed form != fvcore (params or FLOPs)"),
+        row(
+            "cost_checks_per_s",
+            n / closed_s,
+            "checks/s",
+            space="all",
+            n=n,
+            detail="closed form (nas.cost.closed_form), spec -> params and FLOPs",
+        ),
+        row(
+            "cost_checks_per_s",
+            n / fvcore_s,
+            "checks/s",
+            space="all",
+            n=n,
+            detail="fvcore (nas.cost.measure): build on meta + trace, same specs",
+        ),
+        row(
+            "speedup",
+            fvcore_s / closed_s,
+            "x",
+            space="all",
+            n=n,
+            detail="closed form over fvcore, same specs, each at its space's resolution",
+        ),
+        row(
+            "mismatches",
+            mismatches,
+            "specs",
+            space="all",
+            n=n,
+            detail="closed form != fvcore (params or FLOPs)",
+        ),
     ]
 
 
@@ -95,21 +137,54 @@ def bench_waste(samples: int, trials: int, seed: int) -> list[dict]:
     for g in BUDGETS_G:
         budget = g * 10**9
         wasted = sum(f > budget for f in flops) / len(flops)
-        rows.append(row("wasted_share", wasted, "share", space="hybrid", budget=g, n=samples,
-                        detail="plain RandomSampler: samples over budget"))
+        rows.append(
+            row(
+                "wasted_share",
+                wasted,
+                "share",
+                space="hybrid",
+                budget=g,
+                n=samples,
+                detail="plain RandomSampler: samples over budget",
+            )
+        )
         fitting = [f / budget for f in flops if f <= budget]
-        rows.append(row("plain_budget_use", sum(fitting) / max(len(fitting), 1), "share",
-                        space="hybrid", budget=g, n=len(fitting),
-                        detail="plain RandomSampler: mean FLOPs / budget of the samples that "
-                               "fit (what an unskewed restricted random search should match)"))
+        rows.append(
+            row(
+                "plain_budget_use",
+                sum(fitting) / max(len(fitting), 1),
+                "share",
+                space="hybrid",
+                budget=g,
+                n=len(fitting),
+                detail="plain RandomSampler: mean FLOPs / budget of the samples that "
+                "fit (what an unskewed restricted random search should match)",
+            )
+        )
         t = time.perf_counter()
         region = FeasibleRegion(space, max_flops=budget)
         count = region.count
-        rows.append(row("region_seconds", time.perf_counter() - t, "s", space="hybrid",
-                        budget=g, detail="region + exact count (what --dry-run computes)"))
-        rows.append(row("feasible_share", count.low / count.total, "share", space="hybrid",
-                        budget=g, n=count.total,
-                        detail=f"distinct architectures within budget ({count.how})"))
+        rows.append(
+            row(
+                "region_seconds",
+                time.perf_counter() - t,
+                "s",
+                space="hybrid",
+                budget=g,
+                detail="region + exact count (what --dry-run computes)",
+            )
+        )
+        rows.append(
+            row(
+                "feasible_share",
+                count.low / count.total,
+                "share",
+                space="hybrid",
+                budget=g,
+                n=count.total,
+                detail=f"distinct architectures within budget ({count.how})",
+            )
+        )
         rows += _restricted(space, region, trials, seed, g, "random")
         if g == 4:
             for name in ("tpe", "nsga2", "qmc"):
@@ -125,8 +200,9 @@ SAMPLERS = {
 }
 
 
-def _restricted(space, region: FeasibleRegion, trials: int, seed: int, g: int,
-                name: str) -> list[dict]:
+def _restricted(
+    space, region: FeasibleRegion, trials: int, seed: int, g: int, name: str
+) -> list[dict]:
     """Trials of FeasibleSampler(`name`) with a dummy objective (the sampler's work only)."""
     sampler = FeasibleSampler(SAMPLERS[name](seed), region, seed=seed)
     study = optuna.create_study(sampler=sampler)
@@ -141,19 +217,58 @@ def _restricted(space, region: FeasibleRegion, trials: int, seed: int, g: int,
     ms = 1000 * (time.perf_counter() - t) / trials
     decided = sum(sampler.stats[k] for k in ("kept", "no opinion", "resampled", "repaired"))
     who = f"FeasibleSampler({sampler.base})"
-    rows = [row("restricted_over_budget", over, "trials", space="hybrid", budget=g, n=trials,
-                detail=f"{who}: trials over budget"),
-            row("restricted_ms_per_trial", ms, "ms", space="hybrid", budget=g, n=trials,
-                detail=f"{who}: ask + sample + tell, region built"),
-            row("restricted_budget_use", sum(used) / len(used), "share", space="hybrid",
-                budget=g, n=trials, detail=f"{who}: mean FLOPs / budget")]
-    rows.append(row("restricted_uniform_trials", sampler.stats["uniform draws"] / trials, "share",
-                    space="hybrid", budget=g, n=trials,
-                    detail=f"{who}: trials drawn whole from the region (no joint proposal)"))
+    rows = [
+        row(
+            "restricted_over_budget",
+            over,
+            "trials",
+            space="hybrid",
+            budget=g,
+            n=trials,
+            detail=f"{who}: trials over budget",
+        ),
+        row(
+            "restricted_ms_per_trial",
+            ms,
+            "ms",
+            space="hybrid",
+            budget=g,
+            n=trials,
+            detail=f"{who}: ask + sample + tell, region built",
+        ),
+        row(
+            "restricted_budget_use",
+            sum(used) / len(used),
+            "share",
+            space="hybrid",
+            budget=g,
+            n=trials,
+            detail=f"{who}: mean FLOPs / budget",
+        ),
+    ]
+    rows.append(
+        row(
+            "restricted_uniform_trials",
+            sampler.stats["uniform draws"] / trials,
+            "share",
+            space="hybrid",
+            budget=g,
+            n=trials,
+            detail=f"{who}: trials drawn whole from the region (no joint proposal)",
+        )
+    )
     for what in ("kept", "resampled", "repaired"):
-        rows.append(row(f"restricted_{what}", sampler.stats[what] / decided, "share",
-                        space="hybrid", budget=g, n=decided,
-                        detail=f"{who}: share of architecture decisions"))
+        rows.append(
+            row(
+                f"restricted_{what}",
+                sampler.stats[what] / decided,
+                "share",
+                space="hybrid",
+                budget=g,
+                n=decided,
+                detail=f"{who}: share of architecture decisions",
+            )
+        )
     return rows
 
 
@@ -166,26 +281,35 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), optuna {optuna.__version__}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), optuna {optuna.__version__}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def write_report(df: pd.DataFrame, args: argparse.Namespace) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "cost_model.csv", index=False)
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, cwd=OUT).stdout.strip()
-    lines = ["# cost_model.csv", "",
-             f"- command: `python scripts/bench_cost.py {' '.join(sys.argv[1:])}`".rstrip(),
-             f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
-             f"- machine: {machine()}", *([f"- note: {args.note}"] if args.note else []),
-             "", "| benchmark | space | budget (GFLOPs) | value | "
-             "unit | detail |", "|---|---|---|---|---|---|"]
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT
+    ).stdout.strip()
+    lines = [
+        "# cost_model.csv",
+        "",
+        f"- command: `python scripts/bench_cost.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
+        f"- machine: {machine()}",
+        *([f"- note: {args.note}"] if args.note else []),
+        "",
+        "| benchmark | space | budget (GFLOPs) | value | unit | detail |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in df.itertuples():
         budget = "" if math.isnan(r.budget_gflops) else f"{r.budget_gflops:g}"
-        lines.append(f"| {r.benchmark} | {r.space} | {budget} | {r.value:.4g} | {r.unit} | "
-                     f"{r.detail} |")
+        lines.append(
+            f"| {r.benchmark} | {r.space} | {budget} | {r.value:.4g} | {r.unit} | {r.detail} |"
+        )
     (OUT / "cost_model.md").write_text("\n".join(lines) + "\n")
 
 

@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--csv", default=str(ROOT / "results" / "benchmarks" / "search.csv"))
-    p.add_argument("search_args", nargs=argparse.REMAINDER,
-                   help="arguments of nas-search after --")
+    p.add_argument(
+        "search_args", nargs=argparse.REMAINDER, help="arguments of nas-search after --"
+    )
     args = p.parse_args()
     search_args = [a for a in args.search_args if a != "--"]
     if "--out" not in search_args:
@@ -57,8 +58,11 @@ def summarise(out: Path, *, wall: float, command: str) -> dict[str, object]:
 
     df = read_trials(out / "trials.csv")
     run = yaml.safe_load((out / "run.yaml").read_text())
-    trained = df[df["trained"].astype(str).eq("True") & df["duplicate_of"].isna()
-                 & df["proxy_seconds"].notna()]
+    trained = df[
+        df["trained"].astype(str).eq("True")
+        & df["duplicate_of"].isna()
+        & df["proxy_seconds"].notna()
+    ]
     over = df[df["feasible"].astype(str).eq("False")]
     overhead = (wall - float(trained["proxy_seconds"].sum())) / max(len(trained), 1)
     in_trial = (trained["duration_s"] - trained["proxy_seconds"]).median()
@@ -79,9 +83,9 @@ def summarise(out: Path, *, wall: float, command: str) -> dict[str, object]:
         "overhead_s_per_trained": round(overhead, 2),
         "in_trial_overhead_s_median": round(float(in_trial), 2),
         "over_budget_trial_s_median": round(float(over["duration_s"].median()), 2)
-        if len(over) else "",
-        "best_proxy_accuracy": round(float(pd.to_numeric(
-            trained["proxy_accuracy"]).max()), 4),
+        if len(over)
+        else "",
+        "best_proxy_accuracy": round(float(pd.to_numeric(trained["proxy_accuracy"]).max()), 4),
     }
 
 

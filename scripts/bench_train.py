@@ -39,8 +39,15 @@ from nas.train.recipe import Recipe, eval_transform  # noqa: E402
 
 OUT = REPO / "results" / "benchmarks" / "train_throughput.csv"
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets, by device-name substring
-PEAK_BF16 = {"H200": 989e12, "H100 80GB HBM3": 989e12, "H100 PCIe": 756e12, "H100 NVL": 835e12,
-             "A100": 312e12, "L40S": 362e12, "L4": 121e12}
+PEAK_BF16 = {
+    "H200": 989e12,
+    "H100 80GB HBM3": 989e12,
+    "H100 PCIe": 756e12,
+    "H100 NVL": 835e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+}
 
 
 def peak_flops(device: torch.device) -> float | None:
@@ -71,8 +78,9 @@ def time_steps(trainer: FullTrainer, *, steps: int, warmup: int) -> float:
 
 
 def time_loader(data: ImageData, *, recipe: Recipe, workers: int, batches: int) -> float:
-    loader = train_loader(data, ctx=distributed.setup("cpu"), recipe=recipe, workers=workers,
-                          seed=0, epoch=0)
+    loader = train_loader(
+        data, ctx=distributed.setup("cpu"), recipe=recipe, workers=workers, seed=0, epoch=0
+    )
     it = iter(loader)
     next(it)  # workers started
     t0, n = time.perf_counter(), 0
@@ -105,27 +113,38 @@ def main(argv: list[str] | None = None) -> int:
     recipe = Recipe(batch_size=args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(run_dir=Path(tmp), resolution=resolution, workers=0, progress=False)
-        trainer = FullTrainer(spec, recipe=recipe, config=config, ctx=ctx,
-                              data=synthetic(resolution, args.batch_size))
+        trainer = FullTrainer(
+            spec,
+            recipe=recipe,
+            config=config,
+            ctx=ctx,
+            data=synthetic(resolution, args.batch_size),
+        )
         images_per_s = time_steps(trainer, steps=args.steps, warmup=args.warmup)
     flops = measure(trainer.spec).flops
     peak = peak_flops(ctx.device)
     mfu = 6 * flops * images_per_s / peak if peak else None
     loader_rate = None
     if args.data:
-        data = load_image_data(DataSource.parse(args.data), resolution=resolution,
-                               recipe=recipe)
+        data = load_image_data(DataSource.parse(args.data), resolution=resolution, recipe=recipe)
         loader_rate = time_loader(data, recipe=recipe, workers=args.workers, batches=args.steps)
-    row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "command": "python scripts/bench_train.py " + shlex.join(argv or sys.argv[1:]),
-           "device": ctx.describe(), "arch": args.arch, "arch_id": spec.arch_id,
-           "resolution": resolution, "batch_size": args.batch_size,
-           "precision": str(trainer.dtype).replace("torch.", ""),
-           "params": trainer.params, "gflops": round(flops / 1e9, 3),
-           "step_images_per_s": round(images_per_s, 1),
-           "mfu": round(mfu, 4) if mfu is not None else "",
-           "loader_images_per_s": round(loader_rate, 1) if loader_rate else "",
-           "workers": args.workers if args.data else "", "git_sha": git_sha()}
+    row = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python scripts/bench_train.py " + shlex.join(argv or sys.argv[1:]),
+        "device": ctx.describe(),
+        "arch": args.arch,
+        "arch_id": spec.arch_id,
+        "resolution": resolution,
+        "batch_size": args.batch_size,
+        "precision": str(trainer.dtype).replace("torch.", ""),
+        "params": trainer.params,
+        "gflops": round(flops / 1e9, 3),
+        "step_images_per_s": round(images_per_s, 1),
+        "mfu": round(mfu, 4) if mfu is not None else "",
+        "loader_images_per_s": round(loader_rate, 1) if loader_rate else "",
+        "workers": args.workers if args.data else "",
+        "git_sha": git_sha(),
+    }
     new = not args.out.is_file()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a", newline="") as f:

@@ -5,23 +5,48 @@ from __future__ import annotations
 from nas.space import MIXERS, ArchSpec, HeadSpec, StageSpec, StemSpec
 
 
-def tiny_spec(mixer: str, *, resolution: int = 32, width: int = 32, depth: int = 2,
-              shared: bool = False, strided: bool | None = None) -> ArchSpec:
+def tiny_spec(
+    mixer: str,
+    *,
+    resolution: int = 32,
+    width: int = 32,
+    depth: int = 2,
+    shared: bool = False,
+    strided: bool | None = None,
+) -> ArchSpec:
     """Two stages of `mixer` at low resolution; strided mixers open their stages themselves."""
     info = MIXERS[mixer]
     strided = info.strided if strided is None else strided
     heads = 2 if info.uses_heads else 0
     if strided:
         stem = StemSpec("coatnet", 2, 16)
-        stages = tuple(StageSpec(width * 2**i, (mixer,) * depth, downsample="stride",
-                                 heads=heads, shared=shared, mlp_ratio=2.0) for i in range(2))
+        stages = tuple(
+            StageSpec(
+                width * 2**i,
+                (mixer,) * depth,
+                downsample="stride",
+                heads=heads,
+                shared=shared,
+                mlp_ratio=2.0,
+            )
+            for i in range(2)
+        )
     else:
         stem = StemSpec("conv1", 4)
-        stages = tuple(StageSpec(width * 2**i, (mixer,) * depth,
-                                 downsample="conv" if i else "none", heads=heads,
-                                 shared=shared, mlp_ratio=2.0) for i in range(2))
-    return ArchSpec(stages=stages, stem=stem, head=HeadSpec(norm=True), resolution=resolution,
-                    num_classes=10)
+        stages = tuple(
+            StageSpec(
+                width * 2**i,
+                (mixer,) * depth,
+                downsample="conv" if i else "none",
+                heads=heads,
+                shared=shared,
+                mlp_ratio=2.0,
+            )
+            for i in range(2)
+        )
+    return ArchSpec(
+        stages=stages, stem=stem, head=HeadSpec(norm=True), resolution=resolution, num_classes=10
+    )
 
 
 def assert_closed_form_matches(spec: ArchSpec, report) -> None:

@@ -19,15 +19,25 @@ def test_search_then_train_the_top_picks_then_fidelity(tmp_path):
     space = tmp_path / "tiny.yaml"
     space.write_text(TINY_SPACE)
     study = tmp_path / "results" / "tiny-300K"
-    outcome = run_search(space=str(space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=4,
-                         out=study, device="cpu", progress=False, seed=0)
+    outcome = run_search(
+        space=str(space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=4,
+        out=study,
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
     assert len(outcome.pareto) >= 2, "the test needs a front of two to rank"
     data = make_image_folder(tmp_path / "imagenet")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert train_main(["--from", str(study), "--top", "2", "--data", f"imagenet:{data}",
-                           *FAST]) == 0
+        assert (
+            train_main(["--from", str(study), "--top", "2", "--data", f"imagenet:{data}", *FAST])
+            == 0
+        )
     finally:
         torch.set_num_threads(before)
     full = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})

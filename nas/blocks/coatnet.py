@@ -20,8 +20,9 @@ def conv_cfg(a: BlockArgs) -> MaxxVitConvCfg:
 
 
 def transformer_cfg(a: BlockArgs) -> MaxxVitTransformerCfg:
-    return MaxxVitTransformerCfg(dim_head=a.dim // a.heads, expand_ratio=a.mlp_ratio,
-                                 act_layer=a.act)
+    return MaxxVitTransformerCfg(
+        dim_head=a.dim // a.heads, expand_ratio=a.mlp_ratio, act_layer=a.act
+    )
 
 
 @register_block("mbconv")
@@ -42,8 +43,14 @@ class RelAttn(TransformerBlock2d):
 
     def __init__(self, a: BlockArgs, spatial: nn.Module | None = None):
         cfg = transformer_cfg(a)
-        super().__init__(a.dim_in, a.dim, stride=a.stride, cfg=cfg, drop_path=a.drop_path,
-                         rel_pos_cls=get_rel_pos_cls(cfg, (a.size, a.size)))
+        super().__init__(
+            a.dim_in,
+            a.dim,
+            stride=a.stride,
+            cfg=cfg,
+            drop_path=a.drop_path,
+            rel_pos_cls=get_rel_pos_cls(cfg, (a.size, a.size)),
+        )
 
     @staticmethod
     def make_spatial(a: BlockArgs) -> nn.Module | None:

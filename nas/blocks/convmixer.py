@@ -22,7 +22,9 @@ class ConvMixerBlock(nn.Module):
         act = get_act_layer(a.act)
         self.dw = nn.Sequential(
             nn.Conv2d(a.dim, a.dim, a.kernel_size, groups=a.dim, padding="same"),
-            act(), nn.BatchNorm2d(a.dim))
+            act(),
+            nn.BatchNorm2d(a.dim),
+        )
         self.pw = nn.Sequential(nn.Conv2d(a.dim, a.dim, 1), act(), nn.BatchNorm2d(a.dim))
         self.drop_path = DropPath(a.drop_path) if a.drop_path > 0 else nn.Identity()
 

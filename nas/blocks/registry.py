@@ -51,5 +51,6 @@ def get_block(name: str) -> type[nn.Module]:
     try:
         return BLOCKS[name]
     except KeyError:
-        raise ConfigError(f"no block registered for mixer {name!r}; registered: "
-                          f"{', '.join(BLOCKS)}") from None
+        raise ConfigError(
+            f"no block registered for mixer {name!r}; registered: {', '.join(BLOCKS)}"
+        ) from None

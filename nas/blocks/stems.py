@@ -29,9 +29,13 @@ class DeepStem(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i, (k, s) in enumerate(((7, 2), (3, 1), (3, 1))):
-            layers += [nn.Conv2d(in_chans if i == 0 else hidden, hidden, k, stride=s,
-                                 padding=k // 2, bias=False),
-                       nn.BatchNorm2d(hidden), nn.ReLU()]
+            layers += [
+                nn.Conv2d(
+                    in_chans if i == 0 else hidden, hidden, k, stride=s, padding=k // 2, bias=False
+                ),
+                nn.BatchNorm2d(hidden),
+                nn.ReLU(),
+            ]
         sub = patch_size // 2
         layers.append(nn.Conv2d(hidden, dim, sub, stride=sub))
         self.proj = nn.Sequential(*layers)
@@ -45,8 +49,11 @@ class ConvMixerStem(nn.Sequential):
     """ConvMixer: Conv(k = s = patch) -> act -> BN, in timm's order."""
 
     def __init__(self, in_chans: int, dim: int, patch_size: int, act: str = "gelu"):
-        super().__init__(nn.Conv2d(in_chans, dim, patch_size, stride=patch_size),
-                         get_act_layer(act)(), nn.BatchNorm2d(dim))
+        super().__init__(
+            nn.Conv2d(in_chans, dim, patch_size, stride=patch_size),
+            get_act_layer(act)(),
+            nn.BatchNorm2d(dim),
+        )
 
 
 def build_stem(stem: StemSpec, *, in_chans: int, dim: int, act: str) -> nn.Module:

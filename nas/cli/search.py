@@ -27,42 +27,82 @@ def parser() -> argparse.ArgumentParser:
     from nas.train.proxy_config import PROXY_PRESETS
 
     p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
-    p.add_argument("--space", required=True, help="a space of search_spaces/ by name, or a "
-                   "space YAML file")
+    p.add_argument(
+        "--space", required=True, help="a space of search_spaces/ by name, or a space YAML file"
+    )
     p.add_argument("--budget", required=True, help="max FLOPs per image, e.g. 4GFLOPs, 600M")
     p.add_argument("--max-params", help="max parameters, e.g. 25M (default: no limit)")
-    p.add_argument("--resolution", type=int,
-                   help="side in px at which the budget is counted (default: the space's, 224)")
-    p.add_argument("--trials", type=int, help="candidates to train in the study in all; "
-                   "over-budget and repeated proposals do not count, candidates that fail in "
-                   "training do (they were trained) (default: "
-                   + ", ".join(f"{k} {v[0]}" for k, v in SEARCH_DEFAULTS.items()) + " by proxy)")
-    p.add_argument("--timeout", help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
-                   "no trial starts that would overrun it (default: 12m with the cpu proxy)")
-    p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
-                   help="Optuna sampler (default: tpe, multivariate, constraint-aware)")
-    p.add_argument("--objectives", default="accuracy,flops",
-                   help=f"comma list of {', '.join(OBJECTIVES)}; accuracy is maximised, the "
-                   f"others minimised (default: accuracy,flops)")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        help="side in px at which the budget is counted (default: the space's, 224)",
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        help="candidates to train in the study in all; "
+        "over-budget and repeated proposals do not count, candidates that fail in "
+        "training do (they were trained) (default: "
+        + ", ".join(f"{k} {v[0]}" for k, v in SEARCH_DEFAULTS.items())
+        + " by proxy)",
+    )
+    p.add_argument(
+        "--timeout",
+        help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
+        "no trial starts that would overrun it (default: 12m with the cpu proxy)",
+    )
+    p.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="tpe",
+        help="Optuna sampler (default: tpe, multivariate, constraint-aware)",
+    )
+    p.add_argument(
+        "--objectives",
+        default="accuracy,flops",
+        help=f"comma list of {', '.join(OBJECTIVES)}; accuracy is maximised, the "
+        f"others minimised (default: accuracy,flops)",
+    )
     pruners = ", ".join(f"{n}:P" if n == "percentile" else n for n in PRUNERS)
-    p.add_argument("--pruner", default="median", help=f"early stopping: {pruners}; with "
-                   f"several objectives only {', '.join(MULTI_OBJECTIVE_PRUNERS)}, against "
-                   f"cheaper candidates only (default: median)")
-    p.add_argument("--proxy", default="auto", metavar="PRESET|FILE.yaml",
-                   help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
-                   f"its fields (default: gpu on a GPU, else cpu)")
-    p.add_argument("--data", default="fashion-mnist",
-                   help="fashion-mnist, imagenet:PATH or folder:PATH (default: fashion-mnist)")
-    p.add_argument("--storage", help="journal file path or database URL, e.g. "
-                   "postgresql+psycopg2://user:pw@host/db (default: OUT/study.journal)")
+    p.add_argument(
+        "--pruner",
+        default="median",
+        help=f"early stopping: {pruners}; with "
+        f"several objectives only {', '.join(MULTI_OBJECTIVE_PRUNERS)}, against "
+        f"cheaper candidates only (default: median)",
+    )
+    p.add_argument(
+        "--proxy",
+        default="auto",
+        metavar="PRESET|FILE.yaml",
+        help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
+        f"its fields (default: gpu on a GPU, else cpu)",
+    )
+    p.add_argument(
+        "--data",
+        default="fashion-mnist",
+        help="fashion-mnist, imagenet:PATH or folder:PATH (default: fashion-mnist)",
+    )
+    p.add_argument(
+        "--storage",
+        help="journal file path or database URL, e.g. "
+        "postgresql+psycopg2://user:pw@host/db (default: OUT/study.journal)",
+    )
     p.add_argument("--study-name", help="default: <space>-<budget>, e.g. hybrid-4GFLOPs")
     p.add_argument("--out", help="results folder (default: results/<study-name>/)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes on this machine sharing the study (one per GPU on GPUs)")
-    p.add_argument("--dry-run", action="store_true", help="print how much of the space fits "
-                   "the budget and what the run would cost, then stop")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes on this machine sharing the study (one per GPU on GPUs)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print how much of the space fits the budget and what the run would cost, then stop",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -78,18 +118,35 @@ def _main(argv: list[str] | None) -> int:
         from nas.search import make_config
 
         return make_config(
-            space=args.space, budget=args.budget, max_params=args.max_params,
-            resolution=args.resolution, trials=args.trials, timeout=args.timeout,
-            sampler=args.sampler, objectives=args.objectives, pruner=args.pruner,
-            proxy=args.proxy, data=args.data, storage=args.storage,
-            study_name=args.study_name, out=args.out, seed=args.seed, device=args.device,
-            workers=args.workers)
+            space=args.space,
+            budget=args.budget,
+            max_params=args.max_params,
+            resolution=args.resolution,
+            trials=args.trials,
+            timeout=args.timeout,
+            sampler=args.sampler,
+            objectives=args.objectives,
+            pruner=args.pruner,
+            proxy=args.proxy,
+            data=args.data,
+            storage=args.storage,
+            study_name=args.study_name,
+            out=args.out,
+            seed=args.seed,
+            device=args.device,
+            workers=args.workers,
+        )
 
     if args.dry_run:
         from nas.search.dry_run import dry_run
 
-        for part in dry_run(space=args.space, budget=args.budget, max_params=args.max_params,
-                            resolution=args.resolution, config=config):
+        for part in dry_run(
+            space=args.space,
+            budget=args.budget,
+            max_params=args.max_params,
+            resolution=args.resolution,
+            config=config,
+        ):
             print(part, flush=True)
         return 0
     from nas.cost import CostMismatch
@@ -104,9 +161,11 @@ def _main(argv: list[str] | None) -> int:
         return 1
     c = outcome.counts
     failed_in_training = c.evaluated - c.complete - c.pruned
-    print(f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
-          f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
-          f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/")
+    print(
+        f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
+        f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
+        f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/"
+    )
     return 0
 
 

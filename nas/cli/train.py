@@ -27,14 +27,17 @@ HELP = {  # what the less obvious values mean; sources and units are in nas/trai
     "lr": "absolute peak lr, overriding the scaled --lr-base",
     "clip_grad": "max gradient norm",
     "auto_augment": "timm RandAugment policy; '' disables",
-    "reprob": "random-erasing probability", "remode": "random-erasing fill",
-    "mixup": "Mixup alpha; 0 disables", "cutmix": "CutMix alpha; 0 disables",
+    "reprob": "random-erasing probability",
+    "remode": "random-erasing fill",
+    "mixup": "Mixup alpha; 0 disables",
+    "cutmix": "CutMix alpha; 0 disables",
     "mixup_switch_prob": "chance of CutMix rather than Mixup",
     "smoothing": "label smoothing",
     "repeated_aug": "copies of each image spread over the processes (DeiT); 0 or 1 disables",
     "eval_crop_pct": "val center crop as a share of the resize",
     "drop_path": "stochastic depth; auto: by model size",
-    "drop": "classifier dropout", "ema": "keep an EMA of the weights",
+    "drop": "classifier dropout",
+    "ema": "keep an EMA of the weights",
     "workers": "DataLoader processes per training process",
     "accum_steps": "micro-batches per optimiser update",
     "checkpoint_minutes": "also checkpoint inside an epoch this often (0: every update)",
@@ -48,38 +51,66 @@ EXIT_PREEMPTED = 143
 def parser() -> argparse.ArgumentParser:
     from nas.train.full import RunConfig
 
-    p = argparse.ArgumentParser(
-        prog="nas-train", description=__doc__.split("\n\n")[1].strip())
+    p = argparse.ArgumentParser(prog="nas-train", description=__doc__.split("\n\n")[1].strip())
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--arch", metavar="PRESET|SPEC.yaml", help="one architecture to train")
-    what.add_argument("--from", dest="study", metavar="STUDY",
-                      help="a nas-search output folder: train its Pareto picks")
-    p.add_argument("--top", type=int,
-                   help=f"with --from: how many picks (best proxy accuracy per log-FLOP band; "
-                        f"default {DEFAULT_TOP})")
-    p.add_argument("--pick", metavar="ARCH_ID",
-                   help="with --from: train only this architecture of the study")
-    p.add_argument("--data", help="fashion-mnist | imagenet:PATH | folder:PATH "
-                                  "(default with --from: the study's data)")
-    p.add_argument("--output", type=Path,
-                   help=f"runs go to OUTPUT/<arch_id>/ (default {DEFAULT_OUTPUT}, or "
-                        f"STUDY/full with --from)")
-    p.add_argument("--resolution", type=int,
-                   help="training side in pixels (default: the study's target, else the spec's)")
-    p.add_argument("--global-batch", type=int,
-                   help="images per update over all processes; sets --accum-steps")
-    p.add_argument("--resume", action="store_true",
-                   help="require a checkpoint to continue (without it, one is continued when "
-                        "present and a fresh run starts otherwise)")
+    what.add_argument(
+        "--from",
+        dest="study",
+        metavar="STUDY",
+        help="a nas-search output folder: train its Pareto picks",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        help=f"with --from: how many picks (best proxy accuracy per log-FLOP band; "
+        f"default {DEFAULT_TOP})",
+    )
+    p.add_argument(
+        "--pick", metavar="ARCH_ID", help="with --from: train only this architecture of the study"
+    )
+    p.add_argument(
+        "--data",
+        help="fashion-mnist | imagenet:PATH | folder:PATH (default with --from: the study's data)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        help=f"runs go to OUTPUT/<arch_id>/ (default {DEFAULT_OUTPUT}, or STUDY/full with --from)",
+    )
+    p.add_argument(
+        "--resolution",
+        type=int,
+        help="training side in pixels (default: the study's target, else the spec's)",
+    )
+    p.add_argument(
+        "--global-batch", type=int, help="images per update over all processes; sets --accum-steps"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="require a checkpoint to continue (without it, one is continued when "
+        "present and a fresh run starts otherwise)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--parallel", choices=("auto", "sequential"), default="auto",
-                   help="with --from and several GPUs (no torchrun): auto trains one pick per "
-                        "GPU at once")
+    p.add_argument(
+        "--parallel",
+        choices=("auto", "sequential"),
+        default="auto",
+        help="with --from and several GPUs (no torchrun): auto trains one pick per GPU at once",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
     defaults = RunConfig(run_dir=Path("."))
     run_opts = p.add_argument_group("run")
-    for name in ("workers", "accum_steps", "checkpoint_minutes", "seed", "precision",
-                 "grad_checkpointing", "steps_per_epoch"):
+    for name in (
+        "workers",
+        "accum_steps",
+        "checkpoint_minutes",
+        "seed",
+        "precision",
+        "grad_checkpointing",
+        "steps_per_epoch",
+    ):
         _add_field_option(run_opts, name, RunConfig, getattr(defaults, name))
     _add_recipe_options(p)
     return p
@@ -89,26 +120,39 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
     from nas.train.recipe import Recipe
 
     group = p.add_argument_group(
-        "recipe", "DeiT/SPACH values (sources in nas/train/recipe.py); each overrides one value")
+        "recipe", "DeiT/SPACH values (sources in nas/train/recipe.py); each overrides one value"
+    )
     for f in dataclasses.fields(Recipe):
         _add_field_option(group, f.name, Recipe, f.default, dest=f"recipe.{f.name}")
 
 
-def _add_field_option(group: Any, name: str, cls: type, default: Any, *,
-                      dest: str | None = None) -> None:
+def _add_field_option(
+    group: Any, name: str, cls: type, default: Any, *, dest: str | None = None
+) -> None:
     hint = typing.get_type_hints(cls)[name]
     flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
     dest = dest or name
     if hint is bool:
-        group.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction,
-                           default=None, help=_help(name, default))
+        group.add_argument(
+            *flags,
+            dest=dest,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=_help(name, default),
+        )
         return
     base = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
     optional = type(None) in typing.get_args(hint)
     kind = _optional(base) if optional else base
     shown = "auto" if name == "drop_path" and default is None else default
-    group.add_argument(*flags, dest=dest, type=kind, default=None, metavar=base.__name__.upper(),
-                       help=_help(name, shown))
+    group.add_argument(
+        *flags,
+        dest=dest,
+        type=kind,
+        default=None,
+        metavar=base.__name__.upper(),
+        help=_help(name, shown),
+    )
 
 
 def _help(name: str, default: Any) -> str:
@@ -118,6 +162,7 @@ def _help(name: str, default: Any) -> str:
 def _optional(kind: type):
     def parse(text: str) -> Any:
         return None if text.lower() in ("none", "auto", "") else kind(text)
+
     parse.__name__ = kind.__name__
     return parse
 
@@ -136,8 +181,10 @@ def _main(argv: list[str] | None) -> int:
     try:
         return _train(args, argv, ctx)
     except Preempted as e:
-        print(f"nas-train: stopped by SIGTERM; checkpoint {e}; re-run the same command to "
-              f"resume", file=sys.stderr)
+        print(
+            f"nas-train: stopped by SIGTERM; checkpoint {e}; re-run the same command to resume",
+            file=sys.stderr,
+        )
         return EXIT_PREEMPTED
     finally:
         distributed.teardown()
@@ -150,39 +197,81 @@ def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
     from nas.train.recipe import Recipe
     from nas.train.study import load_study, run_study, train_and_record
 
-    recipe = Recipe(**{k.removeprefix("recipe."): v for k, v in vars(args).items()
-                       if k.startswith("recipe.") and v is not None})
-    run_fields = {k: v for k, v in vars(args).items() if "." not in k and v is not None and k
-                  in ("workers", "accum_steps", "checkpoint_minutes", "seed", "precision",
-                      "grad_checkpointing", "steps_per_epoch")}
+    recipe = Recipe(
+        **{
+            k.removeprefix("recipe."): v
+            for k, v in vars(args).items()
+            if k.startswith("recipe.") and v is not None
+        }
+    )
+    run_fields = {
+        k: v
+        for k, v in vars(args).items()
+        if "." not in k
+        and v is not None
+        and k
+        in (
+            "workers",
+            "accum_steps",
+            "checkpoint_minutes",
+            "seed",
+            "precision",
+            "grad_checkpointing",
+            "steps_per_epoch",
+        )
+    }
     if args.global_batch:
         run_fields["accum_steps"] = accumulation_for(
-            args.global_batch, batch_size=recipe.batch_size, world_size=ctx.world_size)
-    common = dict(resume="required" if args.resume else "auto", progress=not args.no_progress,
-                  resolution=args.resolution, **run_fields)
+            args.global_batch, batch_size=recipe.batch_size, world_size=ctx.world_size
+        )
+    common = dict(
+        resume="required" if args.resume else "auto",
+        progress=not args.no_progress,
+        resolution=args.resolution,
+        **run_fields,
+    )
     if args.arch:
         for flag, value in (("--top", args.top), ("--pick", args.pick)):
             if value is not None:
-                raise ConfigError("chooses among a study's Pareto members: give it with --from "
-                                  "STUDY, not with --arch", field=flag)
+                raise ConfigError(
+                    "chooses among a study's Pareto members: give it with --from "
+                    "STUDY, not with --arch",
+                    field=flag,
+                )
         if not args.data:
             raise ConfigError("give the data to train on", field="--data")
         spec = resolve_spec(args.arch)
         output = args.output or DEFAULT_OUTPUT
         config = _run_config(run_dir=output / spec.arch_id, data=args.data, **common)
-        train_and_record(spec, name=_name(args.arch), recipe=recipe, config=config, ctx=ctx,
-                         results_csv=output / "full_training.csv")
+        train_and_record(
+            spec,
+            name=_name(args.arch),
+            recipe=recipe,
+            config=config,
+            ctx=ctx,
+            results_csv=output / "full_training.csv",
+        )
         return 0
     study = load_study(args.study)
     data = args.data or study.data
     if not data:
-        raise ConfigError("the study's run.yaml names no data; give --data",
-                          source=str(study.root))
+        raise ConfigError(
+            "the study's run.yaml names no data; give --data", source=str(study.root)
+        )
     common["resolution"] = args.resolution or study.resolution
     config = _run_config(run_dir=study.root / "full", data=data, **common)
     top = DEFAULT_TOP if args.top is None else args.top
-    return run_study(study.root, top=top, pick=args.pick, recipe=recipe, config=config,
-                     ctx=ctx, output=args.output, argv=argv, parallel=args.parallel)
+    return run_study(
+        study.root,
+        top=top,
+        pick=args.pick,
+        recipe=recipe,
+        config=config,
+        ctx=ctx,
+        output=args.output,
+        argv=argv,
+        parallel=args.parallel,
+    )
 
 
 def _run_config(**fields: Any):

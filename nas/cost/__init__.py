@@ -11,15 +11,29 @@ from .budget import format_amount, parse_amount, parse_budget
 from .closed_form import Cost, NoClosedForm, closed_form
 
 _LAZY = {
-    "EXTRA_HANDLES": "fvcore_count", "FlopCount": "fvcore_count",
-    "UncountedHeavyOp": "fvcore_count", "count_flops": "fvcore_count",
+    "EXTRA_HANDLES": "fvcore_count",
+    "FlopCount": "fvcore_count",
+    "UncountedHeavyOp": "fvcore_count",
+    "count_flops": "fvcore_count",
     "count_params": "fvcore_count",
-    "CostReport": "measuring", "build_for_counting": "measuring", "empty_model": "measuring",
-    "measure": "measuring", "measure_model": "measuring", "params_of": "measuring",
-    "CostMismatch": "verify", "verify_cost": "verify",
+    "CostReport": "measuring",
+    "build_for_counting": "measuring",
+    "empty_model": "measuring",
+    "measure": "measuring",
+    "measure_model": "measuring",
+    "params_of": "measuring",
+    "CostMismatch": "verify",
+    "verify_cost": "verify",
 }
 
-__all__ = ["Cost", "NoClosedForm", "closed_form", "format_amount", "parse_amount",
-           "parse_budget", *_LAZY]
+__all__ = [
+    "Cost",
+    "NoClosedForm",
+    "closed_form",
+    "format_amount",
+    "parse_amount",
+    "parse_budget",
+    *_LAZY,
+]
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

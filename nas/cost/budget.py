@@ -13,10 +13,13 @@ from nas.space import ConfigError
 
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _PATTERN = re.compile(
-    r"^(?P<num>\d+(?:\.\d+)?)(?:(?P<exp>[eE][+-]?\d{1,3})|(?P<unit>[KMGT]?))(?P<suffix>[A-Za-z]*)$")
+    r"^(?P<num>\d+(?:\.\d+)?)(?:(?P<exp>[eE][+-]?\d{1,3})|(?P<unit>[KMGT]?))(?P<suffix>[A-Za-z]*)$"
+)
 LARGEST = 10**18  # far beyond any network; keeps every sum of costs inside int64
-_SUFFIXES = {"flops": ("", "FLOPs", "FLOPS", "flops", "FLOP"),
-             "params": ("", "params", "parameters")}
+_SUFFIXES = {
+    "flops": ("", "FLOPs", "FLOPS", "flops", "FLOP"),
+    "params": ("", "params", "parameters"),
+}
 
 
 def parse_amount(text: str | int | float, *, what: str = "flops", field: str = "budget") -> int:
@@ -28,8 +31,11 @@ def parse_amount(text: str | int | float, *, what: str = "flops", field: str = "
     m = _PATTERN.match(str(text).strip())
     example = "4GFLOPs, 4.5G, 600MFLOPs or 4e9" if what == "flops" else "25M, 3.5Mparams or 2e7"
     if not m or m["suffix"] not in _SUFFIXES[what]:
-        raise ConfigError(f"cannot read {text!r}; expected a number with an optional K/M/G/T "
-                          f"unit, e.g. {example}", field=field)
+        raise ConfigError(
+            f"cannot read {text!r}; expected a number with an optional K/M/G/T "
+            f"unit, e.g. {example}",
+            field=field,
+        )
     try:
         value = Decimal(m["num"] + (m["exp"] or "")) * _UNITS[m["unit"] or ""]
     except DecimalException:

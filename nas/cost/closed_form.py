@@ -71,8 +71,8 @@ def block_formula(name: str) -> Callable[[BlockFormula], BlockFormula]:
 
 # --- layers, as fvcore counts them ----------------------------------------------------------
 
-def conv(cin: int, cout: int, k: int, positions: int, *, groups: int = 1,
-         bias: bool = True) -> PF:
+
+def conv(cin: int, cout: int, k: int, positions: int, *, groups: int = 1, bias: bool = True) -> PF:
     weight = cout * (cin // groups) * k * k
     return weight + (cout if bias else 0), weight * positions
 
@@ -97,8 +97,10 @@ def make_divisible(v: float, divisor: int = 8, round_limit: float = 0.9) -> int:
 
 # --- SPACH mixing blocks (nas/blocks/spach.py) ----------------------------------------------
 
-def _spach_block(stage: StageSpec, c: int, n: int, spatial: PF | None,
-                 cpe_kernel: int) -> tuple[PF, int]:
+
+def _spach_block(
+    stage: StageSpec, c: int, n: int, spatial: PF | None, cpe_kernel: int
+) -> tuple[PF, int]:
     hidden = int(c * stage.mlp_ratio)
     parts = [layer_norm(c, n), linear(c, hidden, n), linear(hidden, c, n)]  # LN2 + channel MLP
     if cpe_kernel:
@@ -131,14 +133,20 @@ def _mlp_block(stage: StageSpec, dim_in: int, c: int, size: int, stride: int):
 
 # --- ConvMixer (nas/blocks/convmixer.py) ----------------------------------------------------
 
+
 @block_formula("convmixer")
 def _convmixer_block(stage: StageSpec, dim_in: int, c: int, size: int, stride: int):
     n = size * size
-    return total(conv(c, c, stage.kernel_size, n, groups=c), batch_norm(c, n),
-                 conv(c, c, 1, n), batch_norm(c, n)), 0
+    return total(
+        conv(c, c, stage.kernel_size, n, groups=c),
+        batch_norm(c, n),
+        conv(c, c, 1, n),
+        batch_norm(c, n),
+    ), 0
 
 
 # --- CoAtNet: timm.models.maxxvit MbConvBlock and TransformerBlock2d -------------------------
+
 
 def _avg_shortcut(cin: int, cout: int, n: int, stride: int) -> PF:
     """Downsample2d: 2x2 avg pool (free), then a 1x1 conv with bias when the width changes."""
@@ -152,11 +160,16 @@ def _mbconv_block(stage: StageSpec, cin: int, cout: int, size: int, stride: int)
     mid = make_divisible(cout * stage.mlp_ratio)
     rd = int(0.25 * cout)  # SE reduction of MaxxVitConvCfg (attn_ratio of the output width)
     return total(
-        _avg_shortcut(cin, cout, n, stride), batch_norm(cin, n_in),  # pre-norm
-        conv(cin, mid, 1, n_in, bias=False), batch_norm(mid, n_in),
-        conv(mid, mid, stage.kernel_size, n, groups=mid, bias=False), batch_norm(mid, n),
-        conv(mid, rd, 1, 1), conv(rd, mid, 1, 1),  # SE on the pooled 1x1 map
-        conv(mid, cout, 1, n)), 0
+        _avg_shortcut(cin, cout, n, stride),
+        batch_norm(cin, n_in),  # pre-norm
+        conv(cin, mid, 1, n_in, bias=False),
+        batch_norm(mid, n_in),
+        conv(mid, mid, stage.kernel_size, n, groups=mid, bias=False),
+        batch_norm(mid, n),
+        conv(mid, rd, 1, 1),
+        conv(rd, mid, 1, 1),  # SE on the pooled 1x1 map
+        conv(mid, cout, 1, n),
+    ), 0
 
 
 @block_formula("relattn")
@@ -165,12 +178,20 @@ def _relattn_block(stage: StageSpec, cin: int, c: int, size: int, stride: int):
     hidden = int(c * stage.mlp_ratio)
     rel_pos = ((2 * size - 1) ** 2 * stage.heads, 0)  # RelPosBias table; its gather is free
     return total(
-        _avg_shortcut(cin, c, n, stride), layer_norm(cin, n * stride * stride),  # norm1, pool
-        conv(cin, 3 * c, 1, n), rel_pos, (0, 2 * n * n * c), conv(c, c, 1, n),
-        layer_norm(c, n), conv(c, hidden, 1, n), conv(hidden, c, 1, n)), 0
+        _avg_shortcut(cin, c, n, stride),
+        layer_norm(cin, n * stride * stride),  # norm1, pool
+        conv(cin, 3 * c, 1, n),
+        rel_pos,
+        (0, 2 * n * n * c),
+        conv(c, c, 1, n),
+        layer_norm(c, n),
+        conv(c, hidden, 1, n),
+        conv(hidden, c, 1, n),
+    ), 0
 
 
 # --- stems, downsampling, head --------------------------------------------------------------
+
 
 def stem_cost(stem: StemSpec, *, in_chans: int, width: int, resolution: int) -> PF:
     """`width`: the first stage's width (the stem's output for all but the coatnet stem)."""
@@ -184,11 +205,20 @@ def stem_cost(stem: StemSpec, *, in_chans: int, width: int, resolution: int) -> 
     half = ((resolution - 1) // 2 + 1) ** 2  # 7x7/2 pad 3 or 3x3/2 pad 1
     if stem.type == "conv4":
         mid = total(conv(h, h, 3, half, bias=False), batch_norm(h, half))
-        return total(conv(in_chans, h, 7, half, bias=False), batch_norm(h, half), mid, mid,
-                     conv(h, width, p // 2, n), layer_norm(width, n))
+        return total(
+            conv(in_chans, h, 7, half, bias=False),
+            batch_norm(h, half),
+            mid,
+            mid,
+            conv(h, width, p // 2, n),
+            layer_norm(width, n),
+        )
     if stem.type == "coatnet":
-        return total(conv(in_chans, h, 3, half, bias=False), batch_norm(h, half),
-                     conv(h, h, 3, half, bias=False))
+        return total(
+            conv(in_chans, h, 3, half, bias=False),
+            batch_norm(h, half),
+            conv(h, h, 3, half, bias=False),
+        )
     raise NoClosedForm(f"no closed form for stem type {stem.type!r}")
 
 
@@ -197,16 +227,18 @@ def stage_cost(stage: StageSpec, *, dim_in: int, size: int) -> PF:
     width = stage.width
     params = flops = 0
     if stage.downsample == "conv":
-        params, flops = total(conv(dim_in, width, 2, size * size, bias=False),
-                              layer_norm(width, size * size))
+        params, flops = total(
+            conv(dim_in, width, 2, size * size, bias=False), layer_norm(width, size * size)
+        )
         dim_in = width
     stride = 2 if stage.downsample == "stride" else 1
     shared: dict[str, int] = {}
     for mixer, count in stage.segments:
         formula = BLOCK_COSTS.get(mixer)
         if formula is None:
-            raise NoClosedForm(f"no closed form for mixer {mixer!r} (add one to "
-                               f"nas.cost.closed_form.BLOCK_COSTS)")
+            raise NoClosedForm(
+                f"no closed form for mixer {mixer!r} (add one to nas.cost.closed_form.BLOCK_COSTS)"
+            )
         if dim_in != width or stride != 1:  # the stage's first block differs from the rest
             (p, f), spatial = formula(stage, dim_in, width, size, stride)
             params, flops = params + p + (0 if stage.shared else spatial), flops + f
@@ -240,6 +272,7 @@ def head_cost(head: HeadSpec, *, width: int, size: int, num_classes: int) -> PF:
 
 # --- the whole network ----------------------------------------------------------------------
 
+
 def closed_form(spec: ArchSpec, *, fallback: bool = False) -> Cost:
     """Exact params and fvcore FLOPs of `spec` without building it.
 
@@ -259,15 +292,24 @@ def closed_form(spec: ArchSpec, *, fallback: bool = False) -> Cost:
 
 def _closed_form(spec: ArchSpec) -> Cost:
     sizes = spec.feature_sizes()
-    parts = {"stem": stem_cost(spec.stem, in_chans=spec.in_chans, width=spec.stages[0].width,
-                               resolution=spec.resolution)}
+    parts = {
+        "stem": stem_cost(
+            spec.stem,
+            in_chans=spec.in_chans,
+            width=spec.stages[0].width,
+            resolution=spec.resolution,
+        )
+    }
     dim = spec.stem.out_width(spec.stages[0].width)
     for i, (stage, size) in enumerate(zip(spec.stages, sizes)):
         parts[f"stages.{i}"] = stage_cost(stage, dim_in=dim, size=size)
         dim = stage.width
     parts["norm"] = norm_cost(spec.head, width=dim, size=sizes[-1])
-    parts["head"] = head_cost(spec.head, width=dim, size=sizes[-1],
-                              num_classes=spec.num_classes)
+    parts["head"] = head_cost(spec.head, width=dim, size=sizes[-1], num_classes=spec.num_classes)
     params, flops = total(*parts.values())
-    return Cost(params=params, flops=flops, by_module={k: f for k, (_, f) in parts.items()},
-                params_by_module={k: p for k, (p, _) in parts.items()})
+    return Cost(
+        params=params,
+        flops=flops,
+        by_module={k: f for k, (_, f) in parts.items()},
+        params_by_module={k: p for k, (p, _) in parts.items()},
+    )

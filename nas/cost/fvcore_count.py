@@ -24,9 +24,11 @@ with warnings.catch_warnings():  # fvcore's focal_loss uses the deprecated torch
     from fvcore.nn.jit_handles import conv_flop_count, get_shape
 
 # Ops that multiply-accumulate over a dimension: fvcore skipping one means a low count.
-_HEAVY = re.compile(r"conv|matmul|::mm\b|bmm|addmm|::mv\b|addmv|::dot\b|vdot|::inner\b|"
-                    r"::outer\b|::ger\b|::addr\b|tensordot|linear|bilinear|einsum|attention|"
-                    r"::_scaled_mm\b|::kron\b|::cdist\b")
+_HEAVY = re.compile(
+    r"conv|matmul|::mm\b|bmm|addmm|::mv\b|addmv|::dot\b|vdot|::inner\b|"
+    r"::outer\b|::ger\b|::addr\b|tensordot|linear|bilinear|einsum|attention|"
+    r"::_scaled_mm\b|::kron\b|::cdist\b"
+)
 
 
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> Counter[str]:
@@ -60,10 +62,14 @@ class FlopCount:
     uncounted: dict[str, int] = field(default_factory=dict)  # light ops skipped by convention
 
     def audit(self) -> list[str]:
-        lines = [f"counted   {op:<30s} {n:>16,}" for op, n in sorted(
-            self.by_operator.items(), key=lambda kv: -kv[1])]
-        lines += [f"uncounted {op:<30s} {n:>10,} calls (0 by fvcore convention)"
-                  for op, n in sorted(self.uncounted.items())]
+        lines = [
+            f"counted   {op:<30s} {n:>16,}"
+            for op, n in sorted(self.by_operator.items(), key=lambda kv: -kv[1])
+        ]
+        lines += [
+            f"uncounted {op:<30s} {n:>10,} calls (0 by fvcore convention)"
+            for op, n in sorted(self.uncounted.items())
+        ]
         return lines
 
 
@@ -89,7 +95,8 @@ def count_flops(model: nn.Module, inputs: torch.Tensor) -> FlopCount:
     if heavy:
         raise UncountedHeavyOp(
             f"fvcore has no handle for {', '.join(sorted(heavy))}; the FLOP count would miss "
-            f"them. Register a handle in nas.cost.fvcore_count.EXTRA_HANDLES")
+            f"them. Register a handle in nas.cost.fvcore_count.EXTRA_HANDLES"
+        )
     return FlopCount(total, by_op, top, skipped)
 
 

@@ -27,8 +27,11 @@ class CostReport:
     def as_dict(self) -> dict:
         out = asdict(self)
         out.pop("count")
-        out.update(by_operator=self.count.by_operator, by_module=self.count.by_module,
-                   uncounted=self.count.uncounted)
+        out.update(
+            by_operator=self.count.by_operator,
+            by_module=self.count.by_module,
+            uncounted=self.count.uncounted,
+        )
         return out
 
 
@@ -39,8 +42,10 @@ def empty_model(factory: Callable[[], nn.Module]) -> nn.Module:
         model = factory()
     model = model.to_empty(device="cpu")
     for module in model.modules():  # non-persistent buffers (relative position indices)
-        init = (getattr(module, "init_non_persistent_buffers", None)  # timm's public name
-                or getattr(module, "_init_buffers", None))  # before timm 1.0.20 or so
+        init = (
+            getattr(module, "init_non_persistent_buffers", None)  # timm's public name
+            or getattr(module, "_init_buffers", None)
+        )  # before timm 1.0.20 or so
         if init is not None:
             init()
     return model.eval()
@@ -56,8 +61,12 @@ def params_of(spec: ArchSpec) -> int:
         return count_params(NasNet(spec))
 
 
-def measure(spec_or_name: ArchSpec | str | os.PathLike, *, resolution: int | None = None,
-            batch_size: int = 1) -> CostReport:
+def measure(
+    spec_or_name: ArchSpec | str | os.PathLike,
+    *,
+    resolution: int | None = None,
+    batch_size: int = 1,
+) -> CostReport:
     """Params and fvcore FLOPs (per image) of a spec, preset name or spec file."""
     spec = resolve_spec(spec_or_name)
     if resolution is not None:
@@ -70,9 +79,14 @@ def measure_model(model: nn.Module, *, name: str = "", batch_size: int = 1) -> C
     spec: ArchSpec = model.spec
     x = torch.zeros(batch_size, spec.in_chans, spec.resolution, spec.resolution)
     count = count_flops(model, x)
-    return CostReport(name=name or spec.arch_id, arch_id=spec.arch_id,
-                      resolution=spec.resolution, params=count_params(model),
-                      flops=count.flops // batch_size, count=count)
+    return CostReport(
+        name=name or spec.arch_id,
+        arch_id=spec.arch_id,
+        resolution=spec.resolution,
+        params=count_params(model),
+        flops=count.flops // batch_size,
+        count=count,
+    )
 
 
 def _name(spec_or_name: object, spec: ArchSpec) -> str:

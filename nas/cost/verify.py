@@ -22,13 +22,18 @@ def verify_cost(spec: ArchSpec, *, report: CostReport | None = None) -> tuple[Co
     try:
         closed = closed_form(spec)
     except NoClosedForm:
-        return Cost(report.params, report.flops, dict(report.count.by_module),
-                    method="fvcore"), report
+        return Cost(
+            report.params, report.flops, dict(report.count.by_module), method="fvcore"
+        ), report
     if (closed.params, closed.flops) != (report.params, report.flops):
-        parts = [f"{k}: closed form {closed.by_module.get(k, 0):,} vs fvcore {v:,}"
-                 for k, v in report.count.by_module.items() if closed.by_module.get(k, 0) != v]
+        parts = [
+            f"{k}: closed form {closed.by_module.get(k, 0):,} vs fvcore {v:,}"
+            for k, v in report.count.by_module.items()
+            if closed.by_module.get(k, 0) != v
+        ]
         raise CostMismatch(
             f"{spec.arch_id} ({spec.summary()}): closed form {closed.params:,} params / "
             f"{closed.flops:,} FLOPs, fvcore {report.params:,} / {report.flops:,}; "
-            + ("; ".join(parts) or "FLOPs agree per module, params differ"))
+            + ("; ".join(parts) or "FLOPs agree per module, params differ")
+        )
     return closed, report

@@ -5,5 +5,12 @@ from .builder import build_model, resolve_spec
 from .net import NasNet
 from .presets import BASE_PRESETS, PRESETS, VARIANTS, get_preset
 
-__all__ = ["BASE_PRESETS", "PRESETS", "VARIANTS", "NasNet", "build_model", "get_preset",
-           "resolve_spec"]
+__all__ = [
+    "BASE_PRESETS",
+    "PRESETS",
+    "VARIANTS",
+    "NasNet",
+    "build_model",
+    "get_preset",
+    "resolve_spec",
+]

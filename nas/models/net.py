@@ -63,10 +63,12 @@ def drop_path_rates(spec: ArchSpec, rate: float) -> list[float]:
     return [rate * i / (n - 1) for i in range(n)]
 
 
-def build_stage(stage: StageSpec, *, dim_in: int, size: int, act: str,
-                drop_paths: list[float]) -> Stage:
-    downsample = (ConvDownsample(dim_in, stage.width) if stage.downsample == "conv"
-                  else nn.Identity())
+def build_stage(
+    stage: StageSpec, *, dim_in: int, size: int, act: str, drop_paths: list[float]
+) -> Stage:
+    downsample = (
+        ConvDownsample(dim_in, stage.width) if stage.downsample == "conv" else nn.Identity()
+    )
     if stage.downsample == "conv":
         dim_in = stage.width
     shared: dict[str, nn.Module | None] = {}
@@ -74,10 +76,18 @@ def build_stage(stage: StageSpec, *, dim_in: int, size: int, act: str,
     for i, mixer in enumerate(stage.mixers):
         strided = i == 0 and stage.downsample == "stride"
         a = BlockArgs(
-            dim_in=dim_in if i == 0 else stage.width, dim=stage.width, size=size,
-            stride=2 if strided else 1, heads=stage.heads, mlp_ratio=stage.mlp_ratio,
-            token_ratio=stage.token_ratio, kernel_size=stage.kernel_size, cpe=stage.cpe,
-            act=act, drop_path=drop_paths[i])
+            dim_in=dim_in if i == 0 else stage.width,
+            dim=stage.width,
+            size=size,
+            stride=2 if strided else 1,
+            heads=stage.heads,
+            mlp_ratio=stage.mlp_ratio,
+            token_ratio=stage.token_ratio,
+            kernel_size=stage.kernel_size,
+            cpe=stage.cpe,
+            act=act,
+            drop_path=drop_paths[i],
+        )
         cls = get_block(mixer)
         spatial = None
         if stage.shared:
@@ -91,13 +101,27 @@ def build_stage(stage: StageSpec, *, dim_in: int, size: int, act: str,
 class NasNet(nn.Module):
     """A backbone + classifier built from an ArchSpec (`self.spec`)."""
 
-    def __init__(self, spec: ArchSpec, *, num_classes: int | None = None,
-                 in_chans: int | None = None, img_size: int | None = None,
-                 drop_rate: float = 0.0, drop_path_rate: float = 0.0,
-                 global_pool: str | None = None):
+    def __init__(
+        self,
+        spec: ArchSpec,
+        *,
+        num_classes: int | None = None,
+        in_chans: int | None = None,
+        img_size: int | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        global_pool: str | None = None,
+    ):
         super().__init__()
-        changes = {k: v for k, v in (("num_classes", num_classes), ("in_chans", in_chans),
-                                     ("resolution", img_size)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("num_classes", num_classes),
+                ("in_chans", in_chans),
+                ("resolution", img_size),
+            )
+            if v is not None
+        }
         spec = spec.replace(**changes) if changes else spec
         self.spec = spec = _with_pool(spec, global_pool)
         self.num_classes = spec.num_classes
@@ -112,9 +136,12 @@ class NasNet(nn.Module):
         dprs = drop_path_rates(spec, drop_path_rate)
         stages = []
         for i, (stage, size) in enumerate(zip(spec.stages, spec.feature_sizes())):
-            stages.append(build_stage(stage, dim_in=dim, size=size, act=spec.act,
-                                      drop_paths=dprs[:stage.depth]))
-            dprs = dprs[stage.depth:]
+            stages.append(
+                build_stage(
+                    stage, dim_in=dim, size=size, act=spec.act, drop_paths=dprs[: stage.depth]
+                )
+            )
+            dprs = dprs[stage.depth :]
             dim = stage.width
             stride *= 2 if stage.downsample != "none" else 1
             self.feature_info.append(dict(num_chs=dim, reduction=stride, module=f"stages.{i}"))
@@ -124,11 +151,15 @@ class NasNet(nn.Module):
         pool = global_pool if global_pool is not None else spec.head.pool
         if spec.head.hidden:
             self.head = NormMlpClassifierHead(
-                dim, spec.num_classes, hidden_size=spec.head.hidden, pool_type=pool,
-                drop_rate=drop_rate, norm_layer=partial(LayerNorm2d, eps=1e-6))
+                dim,
+                spec.num_classes,
+                hidden_size=spec.head.hidden,
+                pool_type=pool,
+                drop_rate=drop_rate,
+                norm_layer=partial(LayerNorm2d, eps=1e-6),
+            )
         else:
-            self.head = ClassifierHead(dim, spec.num_classes, pool_type=pool,
-                                       drop_rate=drop_rate)
+            self.head = ClassifierHead(dim, spec.num_classes, pool_type=pool, drop_rate=drop_rate)
         self.head_hidden_size = self.head.num_features
         self.init_weights()
 
@@ -146,9 +177,13 @@ class NasNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def forward_intermediates(
-            self, x: torch.Tensor, indices: int | list[int] | None = None, norm: bool = False,
-            stop_early: bool = False, output_fmt: str = "NCHW",
-            intermediates_only: bool = False,
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
     ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
         """Stage outputs for dense tasks (timm's `features_only` uses this)."""
         if output_fmt != "NCHW":
@@ -156,7 +191,7 @@ class NasNet(nn.Module):
         take, last = feature_take_indices(len(self.stages), indices)
         intermediates = []
         x = self.stem(x)
-        stages = self.stages[:last + 1] if stop_early else self.stages
+        stages = self.stages[: last + 1] if stop_early else self.stages
         for i, stage in enumerate(stages):
             x = stage(x)
             if i in take:
@@ -166,10 +201,11 @@ class NasNet(nn.Module):
             return intermediates
         return self.norm(x), intermediates
 
-    def prune_intermediate_layers(self, indices: int | list[int] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> list[int]:
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
         take, last = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[:last + 1]
+        self.stages = self.stages[: last + 1]
         if prune_norm:
             self.norm = nn.Identity()
         if prune_head:

@@ -22,23 +22,35 @@ PREFIX = "nas_"
 
 def _cfg(spec: ArchSpec) -> dict[str, Any]:
     r = spec.resolution
-    return dict(url="", num_classes=spec.num_classes, input_size=(spec.in_chans, r, r),
-                pool_size=None, crop_pct=0.9 if r <= 224 else 1.0, interpolation="bicubic",
-                mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-                first_conv="stem", classifier="head.fc")
+    return dict(
+        url="",
+        num_classes=spec.num_classes,
+        input_size=(spec.in_chans, r, r),
+        pool_size=None,
+        crop_pct=0.9 if r <= 224 else 1.0,
+        interpolation="bicubic",
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        first_conv="stem",
+        classifier="head.fc",
+    )
 
 
 default_cfgs = generate_default_cfgs(
-    {f"{PREFIX}{name}.untrained": _cfg(spec) for name, spec in PRESETS.items()})
+    {f"{PREFIX}{name}.untrained": _cfg(spec) for name, spec in PRESETS.items()}
+)
 
 
 def _entrypoint(name: str, spec: ArchSpec) -> Callable[..., NasNet]:
     def create(pretrained: bool = False, **kwargs: Any) -> NasNet:
         return build_model_with_cfg(
-            NasNet, f"{PREFIX}{name}", pretrained, spec=spec,
-            feature_cfg=dict(out_indices=tuple(range(len(spec.stages))),
-                             feature_cls="getter"),
-            **kwargs)
+            NasNet,
+            f"{PREFIX}{name}",
+            pretrained,
+            spec=spec,
+            feature_cfg=dict(out_indices=tuple(range(len(spec.stages))), feature_cls="getter"),
+            **kwargs,
+        )
 
     create.__name__ = create.__qualname__ = f"{PREFIX}{name}"
     create.__module__ = __name__

@@ -18,6 +18,18 @@ from .writer import (
     write_search_reports,
 )
 
-__all__ = ["LEAD_COLUMNS", "append_result", "plot_pareto", "provenance", "read_trials",
-           "reports_lock", "write_csv_atomic", "write_epoch_log", "write_result",
-           "write_run_files", "write_run_yaml", "write_search_reports", "write_summary"]
+__all__ = [
+    "LEAD_COLUMNS",
+    "append_result",
+    "plot_pareto",
+    "provenance",
+    "read_trials",
+    "reports_lock",
+    "write_csv_atomic",
+    "write_epoch_log",
+    "write_result",
+    "write_run_files",
+    "write_run_yaml",
+    "write_search_reports",
+    "write_summary",
+]

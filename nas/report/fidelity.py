@@ -32,16 +32,16 @@ TOP_K = (1, 3, 5, 10)
 
 @dataclass(frozen=True)
 class Fidelity:
-    table: pd.DataFrame        # arch_id, flops, proxy_accuracy, top1, proxy_rank, full_rank
+    table: pd.DataFrame  # arch_id, flops, proxy_accuracy, top1, proxy_rank, full_rank
     kendall_tau: float
     kendall_p: float
     spearman_rho: float
     spearman_p: float
-    pairs_right: int           # pairs the proxy ordered as full training did
-    pairs: int                 # pairs with a strict order in both
+    pairs_right: int  # pairs the proxy ordered as full training did
+    pairs: int  # pairs with a strict order in both
     top_k_overlap: dict[int, int | None]  # k -> architectures in both top-k sets; None: a
     #                                       tie across rank k leaves a top-k set undefined
-    regret: float              # best full top-1 minus that of the proxy's best (points;
+    regret: float  # best full top-1 minus that of the proxy's best (points;
     #                            the mean of those tied for the proxy's best)
 
     @property
@@ -49,12 +49,19 @@ class Fidelity:
         return len(self.table)
 
     def measures(self) -> pd.DataFrame:
-        rows = [("kendall_tau", self.kendall_tau, self.kendall_p),
-                ("spearman_rho", self.spearman_rho, self.spearman_p),
-                ("pairwise_agreement", self.pairs_right / self.pairs if self.pairs else math.nan,
-                 math.nan)]
-        rows += [(f"top{k}_overlap", math.nan if v is None else v / k, math.nan)
-                 for k, v in self.top_k_overlap.items()]
+        rows = [
+            ("kendall_tau", self.kendall_tau, self.kendall_p),
+            ("spearman_rho", self.spearman_rho, self.spearman_p),
+            (
+                "pairwise_agreement",
+                self.pairs_right / self.pairs if self.pairs else math.nan,
+                math.nan,
+            ),
+        ]
+        rows += [
+            (f"top{k}_overlap", math.nan if v is None else v / k, math.nan)
+            for k, v in self.top_k_overlap.items()
+        ]
         rows.append(("regret_top1_points", self.regret, math.nan))
         out = pd.DataFrame(rows, columns=["measure", "value", "p_value"])
         out["n"] = self.n
@@ -66,9 +73,14 @@ def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
     row of an architecture counts). None when fewer than two architectures have both."""
     from scipy.stats import kendalltau, spearmanr
 
-    p = proxy.dropna(subset=["proxy_accuracy"]).groupby("arch_id", as_index=False).agg(
-        proxy_accuracy=("proxy_accuracy", "mean"),
-        **({"flops": ("flops", "first")} if "flops" in proxy else {}))
+    p = (
+        proxy.dropna(subset=["proxy_accuracy"])
+        .groupby("arch_id", as_index=False)
+        .agg(
+            proxy_accuracy=("proxy_accuracy", "mean"),
+            **({"flops": ("flops", "first")} if "flops" in proxy else {}),
+        )
+    )
     f = full.dropna(subset=["top1"]).drop_duplicates("arch_id", keep="last")
     table = p.merge(f[["arch_id", "top1"]], on="arch_id")
     if len(table) < 2:
@@ -85,8 +97,17 @@ def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
     overlap = {k: _overlap(table, k) for k in ks}
     # several tied for the proxy's best: any could have been picked, so their mean counts
     proxy_best = table.loc[table.proxy_accuracy == table.proxy_accuracy.max(), "top1"].mean()
-    return Fidelity(table, float(tau), float(tau_p), float(rho), float(rho_p), right, pairs,
-                    overlap, float(table.top1.max() - proxy_best))
+    return Fidelity(
+        table,
+        float(tau),
+        float(tau_p),
+        float(rho),
+        float(rho_p),
+        right,
+        pairs,
+        overlap,
+        float(table.top1.max() - proxy_best),
+    )
 
 
 def _ranks(table: pd.DataFrame, column: str) -> pd.Series:
@@ -156,39 +177,60 @@ def verdict(fid: Fidelity) -> str:
     elif tau >= 0.6:
         text = "strong: the proxy orders these architectures much as full training does."
     elif tau >= 0.3:
-        text = ("moderate: trust the proxy to separate good from poor architectures, not to "
-                "pick the single best; fully train the top few.")
+        text = (
+            "moderate: trust the proxy to separate good from poor architectures, not to "
+            "pick the single best; fully train the top few."
+        )
     else:
-        text = ("weak: the proxy's order says little about full accuracy here; lengthen the "
-                "proxy (more epochs, higher resolution) before trusting a search.")
+        text = (
+            "weak: the proxy's order says little about full accuracy here; lengthen the "
+            "proxy (more epochs, higher resolution) before trusting a search."
+        )
     if fid.n < 5:
-        text += (f" With only {fid.n} architectures this is indicative, not significant; "
-                 f"train more picks (`nas-train --from STUDY --top K`).")
+        text += (
+            f" With only {fid.n} architectures this is indicative, not significant; "
+            f"train more picks (`nas-train --from STUDY --top K`)."
+        )
     return text
 
 
 def fidelity_markdown(fid: Fidelity) -> str:
-    pairs = (f"{fid.pairs_right / fid.pairs:.0%} ({fid.pairs_right} of {fid.pairs} pairs)"
-             if fid.pairs else "n/a")
+    pairs = (
+        f"{fid.pairs_right / fid.pairs:.0%} ({fid.pairs_right} of {fid.pairs} pairs)"
+        if fid.pairs
+        else "n/a"
+    )
     lines = [
-        "## Proxy fidelity", "",
+        "## Proxy fidelity",
+        "",
         f"How well the proxy ranked the {fid.n} fully trained architectures "
-        f"(proxy accuracy against full top-1).", "",
-        "| measure | value |", "|---|---|",
+        f"(proxy accuracy against full top-1).",
+        "",
+        "| measure | value |",
+        "|---|---|",
         f"| Kendall τ | {_num(fid.kendall_tau)} (p = {_num(fid.kendall_p, 2)}) |",
         f"| Spearman ρ | {_num(fid.spearman_rho)} (p = {_num(fid.spearman_p, 2)}) |",
-        f"| pairs in the right order | {pairs} |"]
-    lines += [f"| top-{k} overlap | "
-              + (f"{v} of {k} |" if v is not None else f"n/a (accuracies tie across rank {k}) |")
-              for k, v in fid.top_k_overlap.items()]
-    lines += [f"| regret of the proxy's best | {fid.regret:.2f} points of top-1 |", "",
-              f"Verdict: {verdict(fid)}", "",
-              "| arch_id | MFLOPs | proxy accuracy | proxy rank | full top-1 (%) | full rank |",
-              "|---|---|---|---|---|---|"]
+        f"| pairs in the right order | {pairs} |",
+    ]
+    lines += [
+        f"| top-{k} overlap | "
+        + (f"{v} of {k} |" if v is not None else f"n/a (accuracies tie across rank {k}) |")
+        for k, v in fid.top_k_overlap.items()
+    ]
+    lines += [
+        f"| regret of the proxy's best | {fid.regret:.2f} points of top-1 |",
+        "",
+        f"Verdict: {verdict(fid)}",
+        "",
+        "| arch_id | MFLOPs | proxy accuracy | proxy rank | full top-1 (%) | full rank |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in fid.table.itertuples():
         mflops = f"{r.flops / 1e6:,.4g}" if "flops" in fid.table and pd.notna(r.flops) else ""
-        lines.append(f"| {r.arch_id} | {mflops} | {r.proxy_accuracy:.4f} | {r.proxy_rank} | "
-                     f"{r.top1:.2f} | {r.full_rank} |")
+        lines.append(
+            f"| {r.arch_id} | {mflops} | {r.proxy_accuracy:.4f} | {r.proxy_rank} | "
+            f"{r.top1:.2f} | {r.full_rank} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -20,10 +20,16 @@ from nas.space.io import write_atomic
 from .tables import OBJECTIVE_COLUMNS, front_title
 
 
-def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,
-                path: str | os.PathLike, title: str = "",
-                objectives: tuple[str, ...] = ("accuracy", "flops"),
-                max_params: int | None = None) -> Figure:
+def plot_pareto(
+    trials: pd.DataFrame,
+    pareto: pd.DataFrame,
+    *,
+    max_flops: int,
+    path: str | os.PathLike,
+    title: str = "",
+    objectives: tuple[str, ...] = ("accuracy", "flops"),
+    max_params: int | None = None,
+) -> Figure:
     """Write the plot atomically (temp file + rename) and return it. On the FLOPs (params)
     axis the budget (params limit) is a line; candidates over it are counted in the legend."""
     costs = [o for o in objectives if o != "accuracy"]
@@ -38,19 +44,35 @@ def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,
     state = trials.get("state", pd.Series(dtype=str))
     done = acc.notna() & (state == "COMPLETE")
     pruned = acc.notna() & (state == "PRUNED")
-    ax.scatter(x_all[done] / scale, acc[done], s=22, c="0.55", label="trained candidates",
-               zorder=2)
+    ax.scatter(
+        x_all[done] / scale, acc[done], s=22, c="0.55", label="trained candidates", zorder=2
+    )
     if pruned.any():
-        ax.scatter(x_all[pruned] / scale, acc[pruned], s=22, marker="x", c="0.7",
-                   label="stopped early (last accuracy)", zorder=2)
+        ax.scatter(
+            x_all[pruned] / scale,
+            acc[pruned],
+            s=22,
+            marker="x",
+            c="0.7",
+            label="stopped early (last accuracy)",
+            zorder=2,
+        )
     if len(pareto):
         _draw_front(ax, pareto, column=column, scale=scale, staircase=len(costs) == 1)
     if limit:
         n_over = int((x_all.notna() & (x_all > limit)).sum())
-        what = (f"budget {format_amount(limit)}" if axis == "flops"
-                else f"limit {format_amount(limit, ' params')}")
-        ax.axvline(limit / scale, c="tab:red", ls="--", lw=1,
-                   label=what + (f" ({n_over} candidates over it, not trained)" if n_over else ""))
+        what = (
+            f"budget {format_amount(limit)}"
+            if axis == "flops"
+            else f"limit {format_amount(limit, ' params')}"
+        )
+        ax.axvline(
+            limit / scale,
+            c="tab:red",
+            ls="--",
+            lw=1,
+            label=what + (f" ({n_over} candidates over it, not trained)" if n_over else ""),
+        )
         ax.set_xlim(0, limit / scale * 1.08)
     else:
         ax.set_xlim(left=0)
@@ -64,26 +86,44 @@ def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, *, max_flops: int,
     return fig
 
 
-def _draw_front(ax, pareto: pd.DataFrame, *, column: str, scale: float,
-                staircase: bool) -> None:
+def _draw_front(ax, pareto: pd.DataFrame, *, column: str, scale: float, staircase: bool) -> None:
     front = pareto.assign(_x=_floats(pareto, column)).sort_values("_x")
     label = "Pareto front" if staircase else "Pareto front members (on all objectives)"
     if staircase:
-        ax.step(front["_x"] / scale, front["proxy_accuracy"], where="post", c="tab:blue",
-                lw=1.5, zorder=3)
-    ax.scatter(front["_x"] / scale, front["proxy_accuracy"], s=55, c="tab:blue",
-               edgecolors="k", label=label, zorder=4)
+        ax.step(
+            front["_x"] / scale,
+            front["proxy_accuracy"],
+            where="post",
+            c="tab:blue",
+            lw=1.5,
+            zorder=3,
+        )
+    ax.scatter(
+        front["_x"] / scale,
+        front["proxy_accuracy"],
+        s=55,
+        c="tab:blue",
+        edgecolors="k",
+        label=label,
+        zorder=4,
+    )
     for _, row in front.iterrows():
-        ax.annotate(f"#{row['number']}", (row["_x"] / scale, row["proxy_accuracy"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.annotate(
+            f"#{row['number']}",
+            (row["_x"] / scale, row["proxy_accuracy"]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+        )
 
 
 def _scale(top: float, axis: str) -> tuple[float, str]:
     """Divisor and prefix for the axis (G, M, K); latency stays in ms."""
     if axis == "latency" or pd.isna(top):
         return 1.0, ""
-    return next((v, u) for v, u in ((1e9, "G"), (1e6, "M"), (1e3, "K"), (1, ""))
-                if top >= v or v == 1)
+    return next(
+        (v, u) for v, u in ((1e9, "G"), (1e6, "M"), (1e3, "K"), (1, "")) if top >= v or v == 1
+    )
 
 
 def _label(axis: str, unit: str) -> str:

@@ -36,10 +36,19 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
 @functools.lru_cache(maxsize=8)  # the code a process runs is the code it started with
 def _git_commit(root: Path) -> dict[str, Any]:
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "-uno"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}
     return {"sha": sha, "dirty": bool(dirty)}
@@ -60,6 +69,10 @@ def device_description(device: Any) -> str:
 
 
 def provenance(device: Any = "cpu") -> dict[str, Any]:
-    return {"versions": library_versions(), "git": git_commit(), "host": socket.gethostname(),
-            "device": device_description(device),
-            "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "versions": library_versions(),
+        "git": git_commit(),
+        "host": socket.gethostname(),
+        "device": device_description(device),
+        "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }

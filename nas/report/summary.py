@@ -52,8 +52,9 @@ def _header(run: dict[str, Any], out: Path) -> str:
     prov = run.get("provenance", {})
     title = f"# Search {cfg.get('study_name', out.name)}"
     if cfg:
-        title += f": space `{cfg.get('space')}` within {cfg.get('budget')} at " \
-                 f"{cfg.get('resolution')}px"
+        title += (
+            f": space `{cfg.get('space')}` within {cfg.get('budget')} at {cfg.get('resolution')}px"
+        )
     lines = [title, ""]
     if cfg:
         proxy = cfg.get("proxy", {})
@@ -62,7 +63,8 @@ def _header(run: dict[str, Any], out: Path) -> str:
             f"pruner {cfg.get('pruner')}; proxy `{proxy.get('name')}` ({proxy.get('epochs')} "
             f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
             f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
-            f"{cfg.get('seed')}.")
+            f"{cfg.get('seed')}."
+        )
     budget = run.get("budget")
     fitting = budget.get("fitting") if isinstance(budget, dict) else None
     if fitting:
@@ -96,8 +98,10 @@ def _status(df: pd.DataFrame) -> str:
     done = acc.where(state == "COMPLETE")
     if done.notna().any():
         best = df.loc[done.idxmax()]
-        lines.append(f"Best proxy accuracy {best['proxy_accuracy']:.4f}: trial "
-                     f"#{best['number']}, {format_amount(best['flops'])}, `{best['arch_id']}`.")
+        lines.append(
+            f"Best proxy accuracy {best['proxy_accuracy']:.4f}: trial "
+            f"#{best['number']}, {format_amount(best['flops'])}, `{best['arch_id']}`."
+        )
     return "\n".join(lines)
 
 
@@ -106,16 +110,24 @@ def _front(pareto: pd.DataFrame, out: Path, objectives: list[str] | tuple[str, .
     if pareto.empty:
         return "\n".join([*lines, "No feasible trained candidate yet."])
     latency = "latency" in objectives and "latency_ms" in pareto
-    lines += ["| trial | arch_id | FLOPs | params | " + ("latency (ms) | " if latency else "")
-              + "proxy accuracy | architecture |",
-              "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|"]
+    lines += [
+        "| trial | arch_id | FLOPs | params | "
+        + ("latency (ms) | " if latency else "")
+        + "proxy accuracy | architecture |",
+        "|---:|---|---:|---:|" + ("---:|" if latency else "") + "---:|---|",
+    ]
     for _, r in pareto.iterrows():
         ms = f"{r['latency_ms']:.3g} | " if latency else ""
-        lines.append(f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
-                     f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
-                     f"{r['proxy_accuracy']:.4f} | {_cell(r.get('summary', ''))} |")
-    lines += ["", f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
-                  f"`build_model` load them)."]
+        lines.append(
+            f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
+            f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
+            f"{r['proxy_accuracy']:.4f} | {_cell(r.get('summary', ''))} |"
+        )
+    lines += [
+        "",
+        f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
+        f"`build_model` load them).",
+    ]
     return "\n".join(lines)
 
 

@@ -14,15 +14,35 @@ import pandas as pd
 
 from nas.space.io import write_text_atomic as write_text
 
-LEAD_COLUMNS = ("number", "state", "arch_id", "flops", "params", "proxy_accuracy",
-                "proxy_seconds", "failure")
+LEAD_COLUMNS = (
+    "number",
+    "state",
+    "arch_id",
+    "flops",
+    "params",
+    "proxy_accuracy",
+    "proxy_seconds",
+    "failure",
+)
 PARAM_PREFIX = "param."
 # search objective -> (its column, its name in titles)
-OBJECTIVE_COLUMNS = {"accuracy": ("proxy_accuracy", "proxy accuracy"),
-                     "flops": ("flops", "FLOPs"), "params": ("params", "params"),
-                     "latency": ("latency_ms", "latency")}
-INT_COLUMNS = ("number", "flops", "params", "closed_form_flops", "closed_form_params", "epochs",
-               "duplicate_of", "proxy_resolution", "retry_of")
+OBJECTIVE_COLUMNS = {
+    "accuracy": ("proxy_accuracy", "proxy accuracy"),
+    "flops": ("flops", "FLOPs"),
+    "params": ("params", "params"),
+    "latency": ("latency_ms", "latency"),
+}
+INT_COLUMNS = (
+    "number",
+    "flops",
+    "params",
+    "closed_form_flops",
+    "closed_form_params",
+    "epochs",
+    "duplicate_of",
+    "proxy_resolution",
+    "retry_of",
+)
 
 
 def front_title(objectives: tuple[str, ...] | list[str]) -> str:

@@ -43,19 +43,49 @@ RUN_YAML = "run.yaml"
 LOG_NAME = "log.csv"
 FULL_TRAINING_CSV = "full_training.csv"
 
-EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "top1", "top5", "ema_top1", "ema_top5",
-                 "lr", "images_per_s", "train_seconds", "epoch_seconds")
+EPOCH_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "top1",
+    "top5",
+    "ema_top1",
+    "ema_top5",
+    "lr",
+    "images_per_s",
+    "train_seconds",
+    "epoch_seconds",
+)
 
 # accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
 # arch_id: the architecture asked for; trained_arch_id: the one trained (spec.yaml of the run:
 # the data's classes, the training resolution), whose flops, params and accuracies these are.
-RESULT_COLUMNS = ("arch_id", "trained_arch_id", "name", "flops", "params", "top1", "top5",
-                  "best_top1", "ema_top1", "epochs", "resolution", "num_classes", "data",
-                  "global_batch", "gpu_hours", "wall_hours", "device", "checkpoint",
-                  "finished_at", "git_sha")
+RESULT_COLUMNS = (
+    "arch_id",
+    "trained_arch_id",
+    "name",
+    "flops",
+    "params",
+    "top1",
+    "top5",
+    "best_top1",
+    "ema_top1",
+    "epochs",
+    "resolution",
+    "num_classes",
+    "data",
+    "global_batch",
+    "gpu_hours",
+    "wall_hours",
+    "device",
+    "checkpoint",
+    "finished_at",
+    "git_sha",
+)
 
 
 # --- the lock ---------------------------------------------------------------------------------
+
 
 @contextmanager
 def locked(lock_path: str | os.PathLike) -> Iterator[None]:
@@ -84,10 +114,19 @@ def reports_lock(folder: str | os.PathLike) -> AbstractContextManager[None]:
 
 # --- a search's folder ------------------------------------------------------------------------
 
-def write_search_reports(out: str | os.PathLike, *, trials: pd.DataFrame, pareto: pd.DataFrame,
-                         archs: Mapping[str, tuple[ArchSpec, str]], max_flops: int,
-                         max_params: int | None, objectives: tuple[str, ...],
-                         study_name: str, resolution: int) -> None:
+
+def write_search_reports(
+    out: str | os.PathLike,
+    *,
+    trials: pd.DataFrame,
+    pareto: pd.DataFrame,
+    archs: Mapping[str, tuple[ArchSpec, str]],
+    max_flops: int,
+    max_params: int | None,
+    objectives: tuple[str, ...],
+    study_name: str,
+    resolution: int,
+) -> None:
     """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png and summary.md, each atomic.
 
     `archs`: the Pareto members' specs by arch_id, with the name their file carries. The
@@ -97,9 +136,15 @@ def write_search_reports(out: str | os.PathLike, *, trials: pd.DataFrame, pareto
     write_csv_atomic(trials, out / TRIALS_CSV)
     write_csv_atomic(pareto, out / PARETO_CSV)
     write_archs(out / ARCHS_DIR, archs)
-    plot_pareto(trials, pareto, max_flops=max_flops, max_params=max_params,
-                objectives=objectives, path=out / PARETO_PNG,
-                title=f"{study_name}: {front_title(objectives)} at {resolution}px")
+    plot_pareto(
+        trials,
+        pareto,
+        max_flops=max_flops,
+        max_params=max_params,
+        objectives=objectives,
+        path=out / PARETO_PNG,
+        title=f"{study_name}: {front_title(objectives)} at {resolution}px",
+    )
     write_summary(out)
 
 
@@ -124,8 +169,10 @@ def write_run_yaml(out: str | os.PathLike, doc: dict[str, Any]) -> Path:
 
 # --- a training run's folder ------------------------------------------------------------------
 
-def write_run_files(run_dir: str | os.PathLike, *, spec: ArchSpec, name: str,
-                    config: dict[str, Any]) -> None:
+
+def write_run_files(
+    run_dir: str | os.PathLike, *, spec: ArchSpec, name: str, config: dict[str, Any]
+) -> None:
     """spec.yaml (what is trained: the data's classes, the training resolution) and
     config.json (recipe, run settings, derived values, device, provenance)."""
     run_dir = Path(run_dir)
@@ -170,8 +217,9 @@ def append_result(row: dict[str, Any], csv_path: str | os.PathLike) -> bool:
             return True
         new = not columns
         with open(csv_path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore",
-                               lineterminator="\n")
+            w = csv.DictWriter(
+                f, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n"
+            )
             if new:
                 w.writeheader()
             w.writerow(row)

@@ -25,8 +25,26 @@ FAILURE = "failure"  # why a trial failed (NaN loss, out of memory, an exception
 WORKER = "worker"  # host:pid of the process that ran it
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
-TRIAL_ATTRS = (ARCH_ID, SPEC, SUMMARY, FLOPS, PARAMS, CLOSED_FORM, LATENCY_MS, COSTS, FEASIBLE,
-               TRAINED, DUPLICATE_OF, PHASE, CURVE, PROXY_ACCURACY, PROXY_SECONDS,
-               PROXY_RESOLUTION, IMAGES_PER_S, FAILURE, WORKER)
+TRIAL_ATTRS = (
+    ARCH_ID,
+    SPEC,
+    SUMMARY,
+    FLOPS,
+    PARAMS,
+    CLOSED_FORM,
+    LATENCY_MS,
+    COSTS,
+    FEASIBLE,
+    TRAINED,
+    DUPLICATE_OF,
+    PHASE,
+    CURVE,
+    PROXY_ACCURACY,
+    PROXY_SECONDS,
+    PROXY_RESOLUTION,
+    IMAGES_PER_S,
+    FAILURE,
+    WORKER,
+)
 
 STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

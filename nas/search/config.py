@@ -20,8 +20,12 @@ from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
 
 # objective name -> Optuna direction
-OBJECTIVES = {"accuracy": "maximize", "flops": "minimize", "params": "minimize",
-              "latency": "minimize"}
+OBJECTIVES = {
+    "accuracy": "maximize",
+    "flops": "minimize",
+    "params": "minimize",
+    "latency": "minimize",
+}
 
 # Trials and wall-clock budget (seconds) a search gets by default with each proxy preset. The
 # CPU default is sized so the README's main command ends within ~15 minutes on 2 cores: the
@@ -58,14 +62,28 @@ class SearchConfig:
     pruner_percentile: float = 50.0
 
     @classmethod
-    def create(cls, *, space: str, budget: str | int, resolution: int | None = None,
-               space_resolution: int = 224, objectives: str | list[str] | tuple[str, ...] = (
-                   "accuracy", "flops"), trials: int | None = None,
-               timeout: float | str | None = None, sampler: str = "tpe",
-               pruner: str = "median", proxy: ProxyConfig | None = None, data: str =
-               "fashion-mnist", study_name: str | None = None, out: str | Path | None = None,
-               storage: str | None = None, seed: int = 0, device: str = "auto",
-               workers: int = 1, max_params: str | int | None = None) -> SearchConfig:
+    def create(
+        cls,
+        *,
+        space: str,
+        budget: str | int,
+        resolution: int | None = None,
+        space_resolution: int = 224,
+        objectives: str | list[str] | tuple[str, ...] = ("accuracy", "flops"),
+        trials: int | None = None,
+        timeout: float | str | None = None,
+        sampler: str = "tpe",
+        pruner: str = "median",
+        proxy: ProxyConfig | None = None,
+        data: str = "fashion-mnist",
+        study_name: str | None = None,
+        out: str | Path | None = None,
+        storage: str | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        workers: int = 1,
+        max_params: str | int | None = None,
+    ) -> SearchConfig:
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
         default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
@@ -74,18 +92,27 @@ class SearchConfig:
         out_dir = Path(out) if out else Path("results") / study_name
         pruner_name, percentile = parse_pruner(pruner)
         cfg = cls(
-            space=str(space), budget=budget_text, max_flops=parse_budget(budget),
+            space=str(space),
+            budget=budget_text,
+            max_flops=parse_budget(budget),
             resolution=space_resolution if resolution is None else check_resolution(resolution),
             objectives=parse_objectives(objectives),
             trials=_positive_int(default_trials if trials is None else trials, "--trials"),
             timeout=default_timeout if timeout is None else parse_duration(timeout),
-            sampler=_one_of(sampler, SAMPLERS, "--sampler"), pruner=pruner_name,
-            pruner_percentile=percentile, proxy=proxy, data=str(data),
-            study_name=study_name, out=out_dir,
+            sampler=_one_of(sampler, SAMPLERS, "--sampler"),
+            pruner=pruner_name,
+            pruner_percentile=percentile,
+            proxy=proxy,
+            data=str(data),
+            study_name=study_name,
+            out=out_dir,
             storage=str(storage) if storage else str(out_dir / "study.journal"),
-            seed=int(seed), device=str(device), workers=_positive_int(workers, "--workers"),
-            max_params=None if max_params is None else parse_amount(
-                max_params, what="params", field="--max-params"),
+            seed=int(seed),
+            device=str(device),
+            workers=_positive_int(workers, "--workers"),
+            max_params=None
+            if max_params is None
+            else parse_amount(max_params, what="params", field="--max-params"),
         )
         cfg.check()
         return cfg
@@ -96,10 +123,14 @@ class SearchConfig:
             raise ConfigError(
                 f"Optuna's {self.pruner} pruner does not support multi-objective studies; use "
                 f"median or percentile:P (cost-aware rules that do), or --objectives accuracy",
-                field="--pruner")
+                field="--pruner",
+            )
         if self.sampler in ("nsga2", "nsga3") and not multi:
-            raise ConfigError(f"{self.sampler} is a multi-objective sampler; give at least two "
-                              f"--objectives or use tpe", field="--sampler")
+            raise ConfigError(
+                f"{self.sampler} is a multi-objective sampler; give at least two "
+                f"--objectives or use tpe",
+                field="--sampler",
+            )
 
     @property
     def directions(self) -> list[str]:
@@ -111,22 +142,29 @@ class SearchConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """What a study is bound to: results under another of these are not comparable."""
-        return {"space": Path(self.space).stem, "max_flops": self.max_flops,
-                "max_params": self.max_params, "resolution": self.resolution,
-                "objectives": list(self.objectives), "proxy": self.proxy.to_dict(),
-                "data": self.data}
+        return {
+            "space": Path(self.space).stem,
+            "max_flops": self.max_flops,
+            "max_params": self.max_params,
+            "resolution": self.resolution,
+            "objectives": list(self.objectives),
+            "proxy": self.proxy.to_dict(),
+            "data": self.data,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out.update(out=str(self.out), objectives=list(self.objectives),
-                   proxy=self.proxy.to_dict())
+        out.update(out=str(self.out), objectives=list(self.objectives), proxy=self.proxy.to_dict())
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
         data = dict(data)
-        data.update(out=Path(data["out"]), objectives=tuple(data["objectives"]),
-                    proxy=ProxyConfig(**data["proxy"]))
+        data.update(
+            out=Path(data["out"]),
+            objectives=tuple(data["objectives"]),
+            proxy=ProxyConfig(**data["proxy"]),
+        )
         return cls(**data)
 
     def replace(self, **changes: Any) -> SearchConfig:
@@ -136,13 +174,17 @@ class SearchConfig:
 def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     """Refuse to continue a study under a configuration whose numbers would not compare."""
     now = cfg.fingerprint()
-    diffs = [f"{k}: study has {stored.get(k)!r}, this run asks for {v!r}"
-             for k, v in now.items() if stored.get(k) != v]
+    diffs = [
+        f"{k}: study has {stored.get(k)!r}, this run asks for {v!r}"
+        for k, v in now.items()
+        if stored.get(k) != v
+    ]
     if diffs:
         raise ConfigError(
             f"study {cfg.study_name!r} in {cfg.storage} was created with another "
             f"configuration ({'; '.join(diffs)}); use another --study-name or --out",
-            field="--study-name")
+            field="--study-name",
+        )
 
 
 def parse_objectives(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -150,8 +192,9 @@ def parse_objectives(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...
     for name in names:
         _one_of(name, tuple(OBJECTIVES), "--objectives")
     if "accuracy" not in names:
-        raise ConfigError("the objectives must include accuracy (what the proxy measures)",
-                          field="--objectives")
+        raise ConfigError(
+            "the objectives must include accuracy (what the proxy measures)", field="--objectives"
+        )
     if len(set(names)) != len(names):
         raise ConfigError(f"objectives repeat: {','.join(names)}", field="--objectives")
     return tuple(names)
@@ -168,8 +211,9 @@ def parse_pruner(text: str) -> tuple[str, float]:
     try:
         p = float(arg)
     except ValueError:
-        raise ConfigError(f"expected percentile:P with 0 < P < 100, got {text!r}",
-                          field="--pruner") from None
+        raise ConfigError(
+            f"expected percentile:P with 0 < P < 100, got {text!r}", field="--pruner"
+        ) from None
     if not 0 < p < 100:
         raise ConfigError(f"`0 < P < 100` must hold, but got P={p}", field="--pruner")
     return name, p
@@ -187,10 +231,11 @@ def parse_duration(value: float | str) -> float | None:
             return None
         m = _DURATION.match(str(value))
         if not m:
-            raise ConfigError(f"cannot read {value!r}; expected seconds or a duration like "
-                              f"900s, 15m, 1.5h", field="--timeout")
-        seconds = float(m[1]) * {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60,
-                                 "h": 3600}[m[2]]
+            raise ConfigError(
+                f"cannot read {value!r}; expected seconds or a duration like 900s, 15m, 1.5h",
+                field="--timeout",
+            )
+        seconds = float(m[1]) * {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}[m[2]]
     if seconds < 0:
         raise ConfigError(f"must not be negative, got {value!r}", field="--timeout")
     return seconds or None
@@ -202,8 +247,9 @@ MIN_RESOLUTION = 8  # px; as nas-train's --resolution
 def check_resolution(value: Any, *, field: str = "--resolution") -> int:
     """A resolution given by the user: an integer of at least MIN_RESOLUTION pixels."""
     if isinstance(value, bool) or not isinstance(value, int) or value < MIN_RESOLUTION:
-        raise ConfigError(f"expected an integer of at least {MIN_RESOLUTION} pixels, got "
-                          f"{value!r}", field=field)
+        raise ConfigError(
+            f"expected an integer of at least {MIN_RESOLUTION} pixels, got {value!r}", field=field
+        )
     return value
 
 

@@ -29,28 +29,37 @@ if TYPE_CHECKING:
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
 
-def dry_run(*, space: str, budget: str, max_params: str | None = None,
-            resolution: int | None = None,
-            config: Callable[[], SearchConfig]) -> Iterator[str]:
+def dry_run(
+    *,
+    space: str,
+    budget: str,
+    max_params: str | None = None,
+    resolution: int | None = None,
+    config: Callable[[], SearchConfig],
+) -> Iterator[str]:
     """The report in parts: the region (count, extremes, per-choice ranges), then the run's
     estimated time (`config()` gives the search's configuration; it loads torch)."""
     loaded = load_space(space)
     if resolution is not None:
         resolution = check_resolution(resolution)
     try:
-        region = FeasibleRegion(loaded, max_flops=budget, max_params=max_params,
-                                resolution=resolution)
+        region = FeasibleRegion(
+            loaded, max_flops=budget, max_params=max_params, resolution=resolution
+        )
     except NoClosedForm as e:
-        yield (f"space {loaded.name!r}: the feasible region needs closed-form costs ({e}); a "
-               f"search would measure every proposal with fvcore and skip those over budget")
+        yield (
+            f"space {loaded.name!r}: the feasible region needs closed-form costs ({e}); a "
+            f"search would measure every proposal with fvcore and skip those over budget"
+        )
         return
     region.check()  # nothing fits: the same one-line error as the search itself
     yield region.summary()
     yield "\n".join(time_estimate(config(), loaded, region))
 
 
-def feasible_samples(space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int,
-                     resolution: int) -> list[ArchSpec]:
+def feasible_samples(
+    space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int, resolution: int
+) -> list[ArchSpec]:
     """`n` architectures drawn as the search draws them (a random sampler restricted to the
     region), from a throwaway in-memory study."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -72,20 +81,25 @@ def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion)
     train = sum(_train_seconds(spec, cfg.proxy, device) for spec in specs) / len(specs)
     per_candidate = train + per_measure
     wall = cfg.trials * per_candidate / cfg.workers  # the workers train candidates side by side
-    lines = [f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
-             f"of fvcore measuring per candidate (timed on {len(specs)} architectures sampled "
-             f"in the region, {device.type})",
-             f"  run: {cfg.trials} candidates x {per_candidate:.0f}s / {cfg.workers} worker(s) = "
-             f"about {wall / 60:.1f} min"]
+    lines = [
+        f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
+        f"of fvcore measuring per candidate (timed on {len(specs)} architectures sampled "
+        f"in the region, {device.type})",
+        f"  run: {cfg.trials} candidates x {per_candidate:.0f}s / {cfg.workers} worker(s) = "
+        f"about {wall / 60:.1f} min",
+    ]
     if cfg.timeout is not None and wall > cfg.timeout:
-        lines.append(f"  --timeout {cfg.timeout / 60:.1f} min stops it first, after about "
-                     f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
-                     f"continue)")
+        lines.append(
+            f"  --timeout {cfg.timeout / 60:.1f} min stops it first, after about "
+            f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
+            f"continue)"
+        )
     return lines
 
 
-def _train_seconds(spec: ArchSpec, proxy: ProxyConfig, device: torch.device,
-                   steps: int = 3) -> float:
+def _train_seconds(
+    spec: ArchSpec, proxy: ProxyConfig, device: torch.device, steps: int = 3
+) -> float:
     import torch
     import torch.nn.functional as F
 

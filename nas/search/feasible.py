@@ -34,8 +34,13 @@ from ._private.net_region import NetRegion
 from ._private.restricted_sampler import FeasibleSampler
 from .config import check_resolution
 
-__all__ = ["FeasibleRegion", "FeasibleSampler", "RegionCount", "dry_run_summary",
-           "restrict_sampler"]
+__all__ = [
+    "FeasibleRegion",
+    "FeasibleSampler",
+    "RegionCount",
+    "dry_run_summary",
+    "restrict_sampler",
+]
 
 
 @dataclass(frozen=True)
@@ -64,28 +69,43 @@ class FeasibleRegion:
     """The architectures of `space` within `max_flops` (and `max_params`) at `resolution`
     (default: the space's own)."""
 
-    def __init__(self, space: SearchSpace, *, max_flops: int | str,
-                 max_params: int | str | None = None, resolution: int | None = None):
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        max_flops: int | str,
+        max_params: int | str | None = None,
+        resolution: int | None = None,
+    ):
         self.space = space
         self.max_flops = parse_budget(max_flops)
-        self.max_params = (None if max_params is None
-                           else parse_amount(max_params, what="params", field="max_params"))
+        self.max_params = (
+            None
+            if max_params is None
+            else parse_amount(max_params, what="params", field="max_params")
+        )
         self.budget = (self.max_flops, INF if self.max_params is None else self.max_params)
         if resolution is not None:
             resolution = check_resolution(resolution, field="resolution")
         self.variants: dict[str, NetRegion] = {}
         for name, net in space.variants.items():
-            comps = NetComponents(net, f"{name}." if name else "",
-                                  resolution=net.resolution if resolution is None
-                                  else resolution)
+            comps = NetComponents(
+                net,
+                f"{name}." if name else "",
+                resolution=net.resolution if resolution is None else resolution,
+            )
             region = NetRegion(comps, budget=self.budget)
             if not region.empty:
                 self.variants[name] = region
-        self.resolution = (next(iter(space.variants.values())).resolution
-                           if resolution is None else resolution)
+        self.resolution = (
+            next(iter(space.variants.values())).resolution if resolution is None else resolution
+        )
         if not self.variants:
-            raise ConfigError(f"no architecture of this space is valid at resolution "
-                              f"{self.resolution}", field="resolution", source=space.source)
+            raise ConfigError(
+                f"no architecture of this space is valid at resolution {self.resolution}",
+                field="resolution",
+                source=space.source,
+            )
         self._names = set(space.choices())
 
     # --- extremes ---------------------------------------------------------------------------
@@ -93,13 +113,17 @@ class FeasibleRegion:
     @property
     def cheapest(self) -> tuple[int, int]:
         """Fewest FLOPs and fewest params of any architecture (each on its own)."""
-        return (min(r.lo[0][r.start][0] for r in self.variants.values()),
-                min(r.lo[0][r.start][1] for r in self.variants.values()))
+        return (
+            min(r.lo[0][r.start][0] for r in self.variants.values()),
+            min(r.lo[0][r.start][1] for r in self.variants.values()),
+        )
 
     @property
     def dearest(self) -> tuple[int, int]:
-        return (max(r.hi[0][r.start][0] for r in self.variants.values()),
-                max(r.hi[0][r.start][1] for r in self.variants.values()))
+        return (
+            max(r.hi[0][r.start][0] for r in self.variants.values()),
+            max(r.hi[0][r.start][1] for r in self.variants.values()),
+        )
 
     def extreme_spec(self, which: str) -> ArchSpec:
         """The architecture with the fewest ("cheapest") or most ("dearest") FLOPs."""
@@ -111,12 +135,16 @@ class FeasibleRegion:
         """Why nothing fits, or None."""
         (f, p), budget = self.cheapest, self._budget_text()
         if f > self.max_flops:
-            return (f"budget {budget} is below the cheapest architecture of space "
-                    f"{self.space.name!r} ({format_amount(f)}): nothing fits")
+            return (
+                f"budget {budget} is below the cheapest architecture of space "
+                f"{self.space.name!r} ({format_amount(f)}): nothing fits"
+            )
         if self.max_params is not None and p > self.max_params:
-            return (f"params budget {format_amount(self.max_params, ' params')} is below the "
-                    f"smallest architecture of space {self.space.name!r} "
-                    f"({format_amount(p, ' params')}): nothing fits")
+            return (
+                f"params budget {format_amount(self.max_params, ' params')} is below the "
+                f"smallest architecture of space {self.space.name!r} "
+                f"({format_amount(p, ' params')}): nothing fits"
+            )
         if not any(r.fits_from(0, r.start, (0, 0)) for r in self.variants.values()):
             return f"no architecture of space {self.space.name!r} fits both budgets at once"
         return None
@@ -152,10 +180,11 @@ class FeasibleRegion:
         if any(r.c.ambiguous for r in regions):
             return True
         for i, a in enumerate(regions):
-            for b in regions[i + 1:]:
+            for b in regions[i + 1 :]:
                 if len(a.c) == len(b.c) and all(
-                        {o.value for o in a.all_options(j)} & {o.value for o in b.all_options(j)}
-                        for j in range(len(a.c))):
+                    {o.value for o in a.all_options(j)} & {o.value for o in b.all_options(j)}
+                    for j in range(len(a.c))
+                ):
                     return True
         return False
 
@@ -172,8 +201,9 @@ class FeasibleRegion:
                 params = [o.cost[1] for o in opts]
                 name = f"{prefix}.{title}" if prefix else title
                 distinct = {id(o.value) for s in region.levels[j] for o in region.unique(j, s)}
-                rows.append((name, len(distinct),
-                             (min(flops), max(flops)), (min(params), max(params))))
+                rows.append(
+                    (name, len(distinct), (min(flops), max(flops)), (min(params), max(params)))
+                )
         return rows
 
     def choice_ranges(self, axis: str = "flops") -> dict[str, dict[Any, tuple[int, int]]]:
@@ -184,8 +214,10 @@ class FeasibleRegion:
         out: dict[str, dict[Any, tuple[int, int]]] = {}
         for prefix, region in self.variants.items():
             if len(self.variants) > 1:
-                out.setdefault("variant", {})[prefix] = (region.lo[0][region.start][k],
-                                                         region.hi[0][region.start][k])
+                out.setdefault("variant", {})[prefix] = (
+                    region.lo[0][region.start][k],
+                    region.hi[0][region.start][k],
+                )
             for j in range(len(region.c)):
                 for s in region.levels[j]:
                     for o in region.options(j, s):
@@ -231,31 +263,41 @@ class FeasibleRegion:
     def summary(self, *, choices: bool = True) -> str:
         """What `nas-search --dry-run` prints."""
         (f0, p0), (f1, p1) = self.cheapest, self.dearest
-        lines = [f"space {self.space.name!r} at {self.resolution}x{self.resolution}, budget "
-                 f"{self._budget_text()}",
-                 f"  architectures  {self.count}",
-                 f"  range          {_range(f0, f1, 'FLOPs')}, {_range(p0, p1, ' params')}"]
+        lines = [
+            f"space {self.space.name!r} at {self.resolution}x{self.resolution}, budget "
+            f"{self._budget_text()}",
+            f"  architectures  {self.count}",
+            f"  range          {_range(f0, f1, 'FLOPs')}, {_range(p0, p1, ' params')}",
+        ]
         for which in ("cheapest", "dearest"):
             spec = self.extreme_spec(which)
             cost = closed_form(spec)
-            lines.append(f"  {which:<14} {spec.summary()}  ({format_amount(cost.flops)}, "
-                         f"{format_amount(cost.params, ' params')})")
+            lines.append(
+                f"  {which:<14} {spec.summary()}  ({format_amount(cost.flops)}, "
+                f"{format_amount(cost.params, ' params')})"
+            )
         lines.append("  " + (self.problem() or self._headroom()))
         lines.append(f"  {'component':<22}{'distinct':>8}  {'own FLOPs':>21}  {'own params':>19}")
         for name, n, (a, b), (c, d) in self.component_ranges():
-            lines.append(f"  {name:<22}{n:>8,}  {_range(a, b, 'FLOPs'):>21}  "
-                         f"{_range(c, d, ''):>19}")
+            lines.append(
+                f"  {name:<22}{n:>8,}  {_range(a, b, 'FLOPs'):>21}  {_range(c, d, ''):>19}"
+            )
         if choices:
-            lines.append("  per choice, FLOPs of the cheapest..dearest network taking it "
-                         "(/never: no network taking it fits the budget)")
+            lines.append(
+                "  per choice, FLOPs of the cheapest..dearest network taking it "
+                "(/never: no network taking it fits the budget)"
+            )
             lines += self._choice_lines()
         return "\n".join(lines)
 
     def _headroom(self) -> str:
-        if self.dearest[0] <= self.max_flops and (self.max_params is None
-                                                   or self.dearest[1] <= self.max_params):
-            return ("the budget is at or above the dearest architecture: every architecture "
-                    "fits, the budget constrains nothing")
+        if self.dearest[0] <= self.max_flops and (
+            self.max_params is None or self.dearest[1] <= self.max_params
+        ):
+            return (
+                "the budget is at or above the dearest architecture: every architecture "
+                "fits, the budget constrains nothing"
+            )
         return "the budget cuts the space: choices below are restricted while sampling"
 
     def _choice_lines(self) -> list[str]:
@@ -265,9 +307,12 @@ class FeasibleRegion:
             cells = []
             for value, (lo, hi) in values.items():
                 never = lo > self.max_flops or (
-                    self.max_params is not None and params[name][value][0] > self.max_params)
-                cells.append(f"{value}: {format_amount(lo, '')}..{format_amount(hi, '')}"
-                             + (" /never" if never else ""))
+                    self.max_params is not None and params[name][value][0] > self.max_params
+                )
+                cells.append(
+                    f"{value}: {format_amount(lo, '')}..{format_amount(hi, '')}"
+                    + (" /never" if never else "")
+                )
             lines.append(f"    {name:<20} " + "  ".join(cells))
         return lines
 
@@ -276,21 +321,33 @@ def _range(a: int, b: int, unit: str) -> str:
     return f"{format_amount(a, '')}..{format_amount(b, '')}{unit}"
 
 
-def dry_run_summary(space: SearchSpace, *, max_flops: int | str,
-                    max_params: int | str | None = None, resolution: int | None = None) -> str:
+def dry_run_summary(
+    space: SearchSpace,
+    *,
+    max_flops: int | str,
+    max_params: int | str | None = None,
+    resolution: int | None = None,
+) -> str:
     """The text `nas-search --dry-run` prints: counts, extremes and per-choice ranges."""
-    return FeasibleRegion(space, max_flops=max_flops, max_params=max_params,
-                          resolution=resolution).summary()
+    return FeasibleRegion(
+        space, max_flops=max_flops, max_params=max_params, resolution=resolution
+    ).summary()
 
 
-def restrict_sampler(sampler: Any, space: SearchSpace, *, max_flops: int | str,
-                     max_params: int | str | None = None,
-                     resolution: int | None = None) -> FeasibleSampler:
+def restrict_sampler(
+    sampler: Any,
+    space: SearchSpace,
+    *,
+    max_flops: int | str,
+    max_params: int | str | None = None,
+    resolution: int | None = None,
+) -> FeasibleSampler:
     """`sampler` wrapped so that every trial it drives samples an architecture of `space`
     within budget (see FeasibleSampler for the rule). `resolution` must be the one the search
     samples and measures at. Raises ConfigError when nothing fits, and NoClosedForm when a
     mixer of the space has no cost formula (then only sampling and checking is possible)."""
-    region = FeasibleRegion(space, max_flops=max_flops, max_params=max_params,
-                            resolution=resolution)
+    region = FeasibleRegion(
+        space, max_flops=max_flops, max_params=max_params, resolution=resolution
+    )
     region.check()
     return FeasibleSampler(sampler, region)

@@ -13,13 +13,15 @@ from nas.train.device import autocast, memory_format
 
 
 @torch.no_grad()
-def measure_latency(spec: ArchSpec, *, device: torch.device, batch_size: int = 1,
-                    warmup: int = 2, repeats: int = 5) -> float:
+def measure_latency(
+    spec: ArchSpec, *, device: torch.device, batch_size: int = 1, warmup: int = 2, repeats: int = 5
+) -> float:
     """Median milliseconds of one forward pass (eval mode; bf16 + channels_last on GPU)."""
     fmt = memory_format(device)
     model = NasNet(spec).eval().to(device=device, memory_format=fmt)
-    x = torch.randn(batch_size, spec.in_chans, spec.resolution, spec.resolution,
-                    device=device).contiguous(memory_format=fmt)
+    x = torch.randn(
+        batch_size, spec.in_chans, spec.resolution, spec.resolution, device=device
+    ).contiguous(memory_format=fmt)
     times = []
     for i in range(warmup + repeats):
         _sync(device)

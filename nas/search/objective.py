@@ -56,11 +56,21 @@ class Candidate:
 class Objective:
     """The callable handed to `Study.optimize`."""
 
-    def __init__(self, *, space: SearchSpace, objectives: tuple[str, ...], resolution: int,
-                 max_flops: int, max_params: int | None, proxy: ProxyConfig,
-                 data: ProxyData, stopping: EarlyStopping, seed: int = 0,
-                 on_start: Callable[[int, Candidate], None] | None = None,
-                 on_epoch: EpochCallback | None = None):
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        objectives: tuple[str, ...],
+        resolution: int,
+        max_flops: int,
+        max_params: int | None,
+        proxy: ProxyConfig,
+        data: ProxyData,
+        stopping: EarlyStopping,
+        seed: int = 0,
+        on_start: Callable[[int, Candidate], None] | None = None,
+        on_epoch: EpochCallback | None = None,
+    ):
         self.space = space
         self.objectives = objectives
         self.resolution = resolution
@@ -87,8 +97,11 @@ class Objective:
         trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr(attrs.PHASE, "measuring")
         spec = self.space.sample(trial, resolution=self.resolution)
-        for key, value in ((attrs.ARCH_ID, spec.arch_id), (attrs.SUMMARY, spec.summary()),
-                           (attrs.SPEC, spec.to_dict())):
+        for key, value in (
+            (attrs.ARCH_ID, spec.arch_id),
+            (attrs.SUMMARY, spec.summary()),
+            (attrs.SPEC, spec.to_dict()),
+        ):
             trial.set_user_attr(key, value)
         earlier = find_earlier(trial.study, spec.arch_id, trial.number)
         cand = self._measure(trial, spec, earlier)
@@ -103,8 +116,10 @@ class Objective:
         result = self._train(trial, cand)
         trial.set_user_attr(attrs.PHASE, "done")
         if result.stopped:
-            raise optuna.TrialPruned(f"stopped after epoch {result.epochs}: accuracy "
-                                     f"{result.accuracy:.4f} trails cheaper candidates")
+            raise optuna.TrialPruned(
+                f"stopped after epoch {result.epochs}: accuracy "
+                f"{result.accuracy:.4f} trails cheaper candidates"
+            )
         return self._values(cand, accuracy=result.accuracy)
 
     # --- steps ----------------------------------------------------------------------------
@@ -112,9 +127,12 @@ class Objective:
     def _measure(self, trial: Trial, spec: ArchSpec, earlier: FrozenTrial | None) -> Candidate:
         try:
             if earlier is not None and earlier.user_attrs.get(attrs.FLOPS) is not None:
-                cand = Candidate(spec, earlier.user_attrs[attrs.FLOPS],
-                                 earlier.user_attrs[attrs.PARAMS],
-                                 earlier.user_attrs.get(attrs.LATENCY_MS))
+                cand = Candidate(
+                    spec,
+                    earlier.user_attrs[attrs.FLOPS],
+                    earlier.user_attrs[attrs.PARAMS],
+                    earlier.user_attrs.get(attrs.LATENCY_MS),
+                )
             else:
                 closed, report = verify_cost(spec, report=measure(spec))
                 cand = Candidate(spec, report.flops, report.params)
@@ -174,8 +192,7 @@ class Objective:
             torch.manual_seed(self.seed)
             model = build_proxy_model(cand.spec, cfg=self.proxy, data=self.data)
             trial.set_user_attr(attrs.PROXY_RESOLUTION, model.spec.resolution)
-            result = proxy_train(model, self.data, self.proxy, on_epoch=epoch_done,
-                                 seed=self.seed)
+            result = proxy_train(model, self.data, self.proxy, on_epoch=epoch_done, seed=self.seed)
         except optuna.TrialPruned:
             raise
         except TrainingDiverged as e:
@@ -191,8 +208,12 @@ class Objective:
         return result
 
     def _values(self, cand: Candidate, *, accuracy: float) -> list[float]:
-        by_name = {"accuracy": accuracy, "flops": float(cand.flops),
-                   "params": float(cand.params), "latency": cand.latency_ms}
+        by_name = {
+            "accuracy": accuracy,
+            "flops": float(cand.flops),
+            "params": float(cand.params),
+            "latency": cand.latency_ms,
+        }
         return [float(by_name[o]) for o in self.objectives]
 
     def _costs(self, cand: Candidate) -> list[float]:
@@ -232,8 +253,8 @@ def _is_oom(e: BaseException) -> bool:
         return True
     text = str(e).lower()
     return isinstance(e, (RuntimeError, MemoryError)) and (
-        "out of memory" in text or "can't allocate memory" in text
-        or isinstance(e, MemoryError))
+        "out of memory" in text or "can't allocate memory" in text or isinstance(e, MemoryError)
+    )
 
 
 def _free_memory() -> None:

@@ -23,8 +23,15 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, *, label: str, total: int, timeout: float | None, enabled: bool = True,
-                 already: int = 0):
+    def __init__(
+        self,
+        *,
+        label: str,
+        total: int,
+        timeout: float | None,
+        enabled: bool = True,
+        already: int = 0,
+    ):
         self.total = total
         self.timeout = timeout
         self.enabled = enabled
@@ -35,9 +42,16 @@ class Progress:
         self.front = 0
         self.current = ""
         self.tty = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=total, initial=min(already, total), desc=label, unit="cand",
-                        file=sys.stderr, dynamic_ncols=True, disable=not self.tty,
-                        bar_format="{desc} {n_fmt}/{total_fmt} [{bar:24}]{postfix}")
+        self.bar = tqdm(
+            total=total,
+            initial=min(already, total),
+            desc=label,
+            unit="cand",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not self.tty,
+            bar_format="{desc} {n_fmt}/{total_fmt} [{bar:24}]{postfix}",
+        )
         self._refresh()
 
     @property
@@ -55,9 +69,11 @@ class Progress:
 
     def _status(self) -> str:
         eta = self.eta()
-        parts = [f"{_clock(self.elapsed)}<{_clock(eta) if eta is not None else '?'}",
-                 f"best acc {self.best:.4f}" if self.best is not None else "best acc -",
-                 f"pareto {self.front}"]
+        parts = [
+            f"{_clock(self.elapsed)}<{_clock(eta) if eta is not None else '?'}",
+            f"best acc {self.best:.4f}" if self.best is not None else "best acc -",
+            f"pareto {self.front}",
+        ]
         if self.current:
             parts.append(self.current)
         return " | ".join(parts)
@@ -75,15 +91,17 @@ class Progress:
         self.current = f"#{number} epoch {epoch}/{epochs} acc {accuracy:.3f}"
         self._refresh()
 
-    def trial_finished(self, line: str, counts: Counts, *, best: float | None,
-                       front: int) -> None:
+    def trial_finished(self, line: str, counts: Counts, *, best: float | None, front: int) -> None:
         self.done, self.best, self.front, self.current = counts.evaluated, best, front, ""
         if self.tty:
             self.bar.write(line, file=sys.stderr)
             self._refresh()
         elif self.enabled:
-            print(f"[{min(self.done, self.total)}/{self.total} {self._status()}] {line}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{min(self.done, self.total)}/{self.total} {self._status()}] {line}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def message(self, text: str) -> None:
         if self.tty:

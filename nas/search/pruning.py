@@ -37,21 +37,24 @@ from . import attrs
 
 
 class EarlyStopping(Protocol):
-    def should_stop(self, trial: Trial, *, epoch: int, accuracy: float,
-                    costs: Sequence[float]) -> bool: ...
+    def should_stop(
+        self, trial: Trial, *, epoch: int, accuracy: float, costs: Sequence[float]
+    ) -> bool: ...
 
 
 class NoStopping:
-    def should_stop(self, trial: Trial, *, epoch: int, accuracy: float,
-                    costs: Sequence[float]) -> bool:
+    def should_stop(
+        self, trial: Trial, *, epoch: int, accuracy: float, costs: Sequence[float]
+    ) -> bool:
         return False
 
 
 class OptunaPruning:
     """Single-objective studies: report the epoch's accuracy and ask the study's pruner."""
 
-    def should_stop(self, trial: Trial, *, epoch: int, accuracy: float,
-                    costs: Sequence[float]) -> bool:
+    def should_stop(
+        self, trial: Trial, *, epoch: int, accuracy: float, costs: Sequence[float]
+    ) -> bool:
         trial.report(accuracy, step=epoch)
         return trial.should_prune()
 
@@ -64,22 +67,28 @@ class CheaperTrialsRule:
     percentile: float = 50.0
     min_references: int = 3
 
-    def should_stop(self, trial: Trial, *, epoch: int, accuracy: float,
-                    costs: Sequence[float]) -> bool:
+    def should_stop(
+        self, trial: Trial, *, epoch: int, accuracy: float, costs: Sequence[float]
+    ) -> bool:
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         refs = reference_accuracies(done, epoch=epoch, costs=costs)
-        return stop_decision(accuracy, refs, percentile=self.percentile,
-                             min_references=self.min_references)
+        return stop_decision(
+            accuracy, refs, percentile=self.percentile, min_references=self.min_references
+        )
 
 
-def reference_accuracies(trials: Sequence[FrozenTrial], *, epoch: int,
-                         costs: Sequence[float]) -> list[float]:
+def reference_accuracies(
+    trials: Sequence[FrozenTrial], *, epoch: int, costs: Sequence[float]
+) -> list[float]:
     """Accuracy after `epoch` of every trained, feasible trial costing no more than `costs`."""
     out = []
     for t in trials:
         curve = t.user_attrs.get(attrs.CURVE) or []
-        if (not t.user_attrs.get(attrs.TRAINED) or t.user_attrs.get(attrs.DUPLICATE_OF)
-                is not None or len(curve) < epoch):
+        if (
+            not t.user_attrs.get(attrs.TRAINED)
+            or t.user_attrs.get(attrs.DUPLICATE_OF) is not None
+            or len(curve) < epoch
+        ):
             continue
         if not all(v <= 0 for v in t.constraints.values()):
             continue
@@ -89,15 +98,17 @@ def reference_accuracies(trials: Sequence[FrozenTrial], *, epoch: int,
     return out
 
 
-def stop_decision(accuracy: float, references: Sequence[float], *, percentile: float,
-                  min_references: int) -> bool:
+def stop_decision(
+    accuracy: float, references: Sequence[float], *, percentile: float, min_references: int
+) -> bool:
     if len(references) < min_references:
         return False
     return accuracy < float(np.percentile(references, percentile))
 
 
-def make_early_stopping(study: optuna.Study, *, pruner: str, percentile: float,
-                        multi_objective: bool) -> EarlyStopping:
+def make_early_stopping(
+    study: optuna.Study, *, pruner: str, percentile: float, multi_objective: bool
+) -> EarlyStopping:
     if pruner == "none":
         return NoStopping()
     if not multi_objective:

@@ -55,8 +55,9 @@ class SearchOutcome:
     counts: Counts
 
 
-def run_search(*, space: str, budget: str | int, progress: bool = True,
-               **options: object) -> SearchOutcome:
+def run_search(
+    *, space: str, budget: str | int, progress: bool = True, **options: object
+) -> SearchOutcome:
     """The Python API of `nas-search`: the same options, as keyword arguments
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
@@ -64,15 +65,21 @@ def run_search(*, space: str, budget: str | int, progress: bool = True,
     return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
-def make_config(*, space: str, budget: str | int, proxy: object = None, device: str = "auto",
-                **options: object) -> SearchConfig:
+def make_config(
+    *, space: str, budget: str | int, proxy: object = None, device: str = "auto", **options: object
+) -> SearchConfig:
     from nas.train.proxy_config import get_proxy
 
     loaded = load_space(space)
     net = next(iter(loaded.variants.values()))
-    return SearchConfig.create(space=space, budget=budget, space_resolution=net.resolution,
-                               proxy=get_proxy(proxy, device=pick_device(device)),
-                               device=device, **options)
+    return SearchConfig.create(
+        space=space,
+        budget=budget,
+        space_resolution=net.resolution,
+        proxy=get_proxy(proxy, device=pick_device(device)),
+        device=device,
+        **options,
+    )
 
 
 def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> SearchOutcome:
@@ -82,9 +89,14 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     if device.type == "cpu" and cfg.workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     region = feasible_region(space, cfg)
-    data = load_proxy_data(cfg.data, train_images=cfg.proxy.train_images,
-                           val_images=cfg.proxy.val_images, seed=cfg.seed, device=device,
-                           folder_size=2 * cfg.proxy.resolution)
+    data = load_proxy_data(
+        cfg.data,
+        train_images=cfg.proxy.train_images,
+        val_images=cfg.proxy.val_images,
+        seed=cfg.seed,
+        device=device,
+        folder_size=2 * cfg.proxy.resolution,
+    )
     study = open_study(cfg, space, region=region, worker_index=worker_index)
     lead = worker_index == 0
     if lead:
@@ -105,34 +117,45 @@ def feasible_region(space: SearchSpace, cfg: SearchConfig) -> FeasibleRegion | N
     the space has no closed-form cost: then every proposal is measured with fvcore and those
     over budget are skipped (reported to the sampler as infeasible)."""
     try:
-        region = FeasibleRegion(space, max_flops=cfg.max_flops, max_params=cfg.max_params,
-                                resolution=cfg.resolution)
+        region = FeasibleRegion(
+            space, max_flops=cfg.max_flops, max_params=cfg.max_params, resolution=cfg.resolution
+        )
     except NoClosedForm as e:
-        logging.getLogger("nas.search").warning("no closed-form cost (%s): the sampler is not "
-                                                "restricted to the budget", e)
+        logging.getLogger("nas.search").warning(
+            "no closed-form cost (%s): the sampler is not restricted to the budget", e
+        )
         return None
     region.check()
     return region
 
 
-def open_study(cfg: SearchConfig, space: SearchSpace, *, region: FeasibleRegion | None,
-               worker_index: int = 0) -> optuna.Study:
+def open_study(
+    cfg: SearchConfig, space: SearchSpace, *, region: FeasibleRegion | None, worker_index: int = 0
+) -> optuna.Study:
     """Create the study, or load it and check it was made for the same question.
 
     The sampler's seed is --seed plus the number of trials already in the study (and the
     worker index), so a resumed run or a second worker does not replay the same proposals."""
-    pruner = (make_pruner(cfg.pruner, percentile=cfg.pruner_percentile)
-              if not cfg.multi_objective else None)
+    pruner = (
+        make_pruner(cfg.pruner, percentile=cfg.pruner_percentile)
+        if not cfg.multi_objective
+        else None
+    )
     with warnings.catch_warnings():  # metric names are "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study = optuna.create_study(study_name=cfg.study_name, storage=open_storage(cfg.storage),
-                                    pruner=pruner, directions=cfg.directions,
-                                    load_if_exists=True)
+        study = optuna.create_study(
+            study_name=cfg.study_name,
+            storage=open_storage(cfg.storage),
+            pruner=pruner,
+            directions=cfg.directions,
+            load_if_exists=True,
+        )
         stored = study.user_attrs.get(attrs.STUDY_CONFIG)
         if stored is None:
             study.set_user_attr(attrs.STUDY_CONFIG, cfg.fingerprint())
-            study.set_metric_names([o if o != "accuracy" else "proxy_accuracy"
-                                    for o in cfg.objectives])
+            study.set_metric_names(
+                [o if o != "accuracy" else "proxy_accuracy" for o in cfg.objectives]
+            )
         else:
             check_resume(stored, cfg)
     seed = cfg.seed + 10_007 * worker_index + len(study.get_trials(deepcopy=False))
@@ -140,34 +163,52 @@ def open_study(cfg: SearchConfig, space: SearchSpace, *, region: FeasibleRegion 
     return study
 
 
-def _optimize(cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: ProxyData, *,
-              progress: bool) -> None:
+def _optimize(
+    cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: ProxyData, *, progress: bool
+) -> None:
     counts = count(study.get_trials(deepcopy=False))
-    bar = Progress(label=cfg.study_name, total=cfg.trials, timeout=cfg.timeout,
-                   enabled=progress, already=counts.evaluated)
+    bar = Progress(
+        label=cfg.study_name,
+        total=cfg.trials,
+        timeout=cfg.timeout,
+        enabled=progress,
+        already=counts.evaluated,
+    )
     if counts.evaluated >= cfg.trials:
-        bar.message(f"{cfg.study_name}: {counts.evaluated} candidates already trained "
-                    f"(asked for {cfg.trials}); nothing to do")
+        bar.message(
+            f"{cfg.study_name}: {counts.evaluated} candidates already trained "
+            f"(asked for {cfg.trials}); nothing to do"
+        )
         bar.close()
         return
     if counts.total:
-        bar.message(f"resuming {cfg.study_name}: {counts.evaluated}/{cfg.trials} candidates "
-                    f"trained in {counts.total} trials")
+        bar.message(
+            f"resuming {cfg.study_name}: {counts.evaluated}/{cfg.trials} candidates "
+            f"trained in {counts.total} trials"
+        )
     objective = Objective(
-        space=space, objectives=cfg.objectives, resolution=cfg.resolution,
-        max_flops=cfg.max_flops, max_params=cfg.max_params, proxy=cfg.proxy, data=data,
-        stopping=make_early_stopping(study, pruner=cfg.pruner,
-                                     percentile=cfg.pruner_percentile,
-                                     multi_objective=cfg.multi_objective),
+        space=space,
+        objectives=cfg.objectives,
+        resolution=cfg.resolution,
+        max_flops=cfg.max_flops,
+        max_params=cfg.max_params,
+        proxy=cfg.proxy,
+        data=data,
+        stopping=make_early_stopping(
+            study,
+            pruner=cfg.pruner,
+            percentile=cfg.pruner_percentile,
+            multi_objective=cfg.multi_objective,
+        ),
         seed=cfg.seed,
         on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
-        on_epoch=lambda n, e, a: bar.epoch(n, e, cfg.proxy.epochs, a))
+        on_epoch=lambda n, e, a: bar.epoch(n, e, cfg.proxy.epochs, a),
+    )
     after = AfterTrial(cfg, bar)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(objective, catch=(TrialFailed,), callbacks=[after],
-                           gc_after_trial=True)
+            study.optimize(objective, catch=(TrialFailed,), callbacks=[after], gc_after_trial=True)
     finally:
         bar.close()
 
@@ -195,19 +236,25 @@ class AfterTrial:
         if counts.evaluated >= self.cfg.trials:
             study.stop()
         elif counts.total >= self.cap:
-            self.bar.message(f"stopping after {counts.total} proposals: the sampler keeps "
-                             f"proposing over-budget or already-seen architectures")
+            self.bar.message(
+                f"stopping after {counts.total} proposals: the sampler keeps "
+                f"proposing over-budget or already-seen architectures"
+            )
             study.stop()
         elif counts.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-            raise SearchError(f"{counts.consecutive_failures} trials failed in a row; see the "
-                              f"failure column of {self.cfg.out / 'trials.csv'}")
+            raise SearchError(
+                f"{counts.consecutive_failures} trials failed in a row; see the "
+                f"failure column of {self.cfg.out / 'trials.csv'}"
+            )
         elif self.cfg.timeout is not None and self.durations:
             elapsed = time.monotonic() - self.start
             expected = max(self.durations[-10:])
             if elapsed + expected > self.cfg.timeout:
-                self.bar.message(f"time budget: stopping after {elapsed / 60:.1f} min, before "
-                                 f"a trial that would overrun --timeout "
-                                 f"{self.cfg.timeout / 60:.1f} min (re-run to continue)")
+                self.bar.message(
+                    f"time budget: stopping after {elapsed / 60:.1f} min, before "
+                    f"a trial that would overrun --timeout "
+                    f"{self.cfg.timeout / 60:.1f} min (re-run to continue)"
+                )
                 study.stop()
 
 
@@ -225,18 +272,25 @@ def describe(t: FrozenTrial) -> str:
     if ua.get(attrs.DUPLICATE_OF) is not None:
         return f"#{t.number} repeats #{ua[attrs.DUPLICATE_OF]}: {acc_text} {cost} (reused)"
     epochs = len(ua.get(attrs.CURVE) or [])
-    return (f"{head} {acc_text} after {epochs} epoch(s), {cost}, "
-            f"{ua.get(attrs.PROXY_SECONDS) or 0:.0f}s  {ua.get(attrs.SUMMARY, '')}")
+    return (
+        f"{head} {acc_text} after {epochs} epoch(s), {cost}, "
+        f"{ua.get(attrs.PROXY_SECONDS) or 0:.0f}s  {ua.get(attrs.SUMMARY, '')}"
+    )
 
 
 def _best(trials: list[FrozenTrial]) -> float | None:
-    accs = [t.user_attrs.get(attrs.PROXY_ACCURACY) for t in trials
-            if t.state == TrialState.COMPLETE and t.user_attrs.get(attrs.FEASIBLE)
-            and t.user_attrs.get(attrs.PROXY_ACCURACY) is not None]
+    accs = [
+        t.user_attrs.get(attrs.PROXY_ACCURACY)
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and t.user_attrs.get(attrs.FEASIBLE)
+        and t.user_attrs.get(attrs.PROXY_ACCURACY) is not None
+    ]
     return max(accs) if accs else None
 
 
 # --- reports ---------------------------------------------------------------------------------
+
 
 def write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
     """The study's reports in `cfg.out` (`nas.report.write_search_reports`).
@@ -250,13 +304,24 @@ def write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
         table = trials_frame(trials)
         pareto = table[table["number"].isin([t.number for t in front])]
         pareto = pareto.sort_values("flops", kind="stable")
-        archs = {t.user_attrs[attrs.ARCH_ID]: (spec_from_dict(t.user_attrs[attrs.SPEC]),
-                                               f"{cfg.study_name}-trial{t.number}")
-                 for t in front}
-        write_search_reports(cfg.out, trials=table, pareto=pareto, archs=archs,
-                             max_flops=cfg.max_flops, max_params=cfg.max_params,
-                             objectives=cfg.objectives, study_name=cfg.study_name,
-                             resolution=cfg.resolution)
+        archs = {
+            t.user_attrs[attrs.ARCH_ID]: (
+                spec_from_dict(t.user_attrs[attrs.SPEC]),
+                f"{cfg.study_name}-trial{t.number}",
+            )
+            for t in front
+        }
+        write_search_reports(
+            cfg.out,
+            trials=table,
+            pareto=pareto,
+            archs=archs,
+            max_flops=cfg.max_flops,
+            max_params=cfg.max_params,
+            objectives=cfg.objectives,
+            study_name=cfg.study_name,
+            resolution=cfg.resolution,
+        )
         return SearchOutcome(cfg, study, table, pareto, count(trials))
 
 
@@ -267,26 +332,41 @@ def _outcome(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
     return SearchOutcome(cfg, study, table, table[table["number"].isin(front)], count(trials))
 
 
-def write_run_yaml(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion | None,
-                   study: optuna.Study, device: torch.device) -> None:
+def write_run_yaml(
+    cfg: SearchConfig,
+    space: SearchSpace,
+    region: FeasibleRegion | None,
+    study: optuna.Study,
+    device: torch.device,
+) -> None:
     config = cfg.to_dict()
     config["storage"] = mask_url(cfg.storage)
     budget: dict = {"max_flops": cfg.max_flops, "max_params": cfg.max_params}
     if region is not None:
         cheapest = region.extreme_spec("cheapest")
         cost = closed_form(cheapest)
-        budget.update(fitting=str(region.count), cheapest={
-            "flops": cost.flops, "params": cost.params, "summary": cheapest.summary()})
+        budget.update(
+            fitting=str(region.count),
+            cheapest={"flops": cost.flops, "params": cost.params, "summary": cheapest.summary()},
+        )
     doc = {
         # what other tools read first (nas-train --from): the data and the target resolution
-        "space": space.name, "data": cfg.data, "resolution": cfg.resolution,
+        "space": space.name,
+        "data": cfg.data,
+        "resolution": cfg.resolution,
         "config": config,
-        "space_info": {"name": space.name, "source": space.source,
-                       "description": space.description},
+        "space_info": {
+            "name": space.name,
+            "source": space.source,
+            "description": space.description,
+        },
         "budget": budget,
-        "study": {"name": study.study_name, "storage": mask_url(cfg.storage),
-                  "directions": cfg.directions,
-                  "trials_at_start": len(study.get_trials(deepcopy=False))},
+        "study": {
+            "name": study.study_name,
+            "storage": mask_url(cfg.storage),
+            "directions": cfg.directions,
+            "trials_at_start": len(study.get_trials(deepcopy=False)),
+        },
         "provenance": provenance(device),
     }
     write_run_doc(cfg.out, doc)
@@ -304,4 +384,3 @@ def _quiet_optuna() -> None:
     trials: the reason is on the trial and in trials.csv)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("fvcore").setLevel(logging.ERROR)
-

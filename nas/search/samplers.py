@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from .feasible import FeasibleRegion
 
 
-def make_sampler(name: str, *, seed: int | None, trials: int,
-                 region: FeasibleRegion | None = None) -> BaseSampler:
+def make_sampler(
+    name: str, *, seed: int | None, trials: int, region: FeasibleRegion | None = None
+) -> BaseSampler:
     """Optuna's sampler `name`, tuned for a search of about `trials` trained candidates, and
     restricted to `region` (the architectures within budget) when given.
 
@@ -46,8 +47,13 @@ def _tpe(seed: int | None, trials: int) -> BaseSampler:
     from optuna.samplers import TPESampler
 
     # multivariate + group: the space is conditional (heads only with attention...).
-    return TPESampler(seed=seed, n_startup_trials=_startup(trials), multivariate=True,
-                      group=True, constant_liar=True)
+    return TPESampler(
+        seed=seed,
+        n_startup_trials=_startup(trials),
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+    )
 
 
 def _nsga2(seed: int | None, trials: int) -> BaseSampler:
@@ -71,20 +77,26 @@ def _random(seed: int | None, trials: int) -> BaseSampler:
 def _qmc(seed: int | None, trials: int) -> BaseSampler:
     from optuna.samplers import QMCSampler
 
-    return QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False,
-                      warn_asynchronous_seeding=False)
+    return QMCSampler(
+        seed=seed, scramble=True, warn_independent_sampling=False, warn_asynchronous_seeding=False
+    )
 
 
 def _gp(seed: int | None, trials: int) -> BaseSampler:
     from optuna.samplers import GPSampler
 
-    return GPSampler(seed=seed, n_startup_trials=_startup(trials),
-                     warn_independent_sampling=False)
+    return GPSampler(seed=seed, n_startup_trials=_startup(trials), warn_independent_sampling=False)
 
 
 # name -> builder(seed, trials); the first is --sampler's default
 SAMPLER_FACTORIES: dict[str, Callable[[int | None, int], BaseSampler]] = {
-    "tpe": _tpe, "nsga2": _nsga2, "nsga3": _nsga3, "random": _random, "qmc": _qmc, "gp": _gp}
+    "tpe": _tpe,
+    "nsga2": _nsga2,
+    "nsga3": _nsga3,
+    "random": _random,
+    "qmc": _qmc,
+    "gp": _gp,
+}
 SAMPLERS = tuple(SAMPLER_FACTORIES)
 
 
@@ -138,8 +150,12 @@ def _none(percentile: float) -> BasePruner:
 
 # name -> builder(percentile); `percentile` takes its P as `percentile:P`
 PRUNER_FACTORIES: dict[str, Callable[[float], BasePruner]] = {
-    "median": _median, "percentile": _percentile, "hyperband": _hyperband,
-    "successive-halving": _successive_halving, "none": _none}
+    "median": _median,
+    "percentile": _percentile,
+    "hyperband": _hyperband,
+    "successive-halving": _successive_halving,
+    "none": _none,
+}
 PRUNERS = tuple(PRUNER_FACTORIES)
 # the pruners multi-objective studies can use: CheaperTrialsRule applies the median and
 # percentile rules against cheaper candidates only

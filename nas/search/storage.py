@@ -43,9 +43,14 @@ StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     """Optuna's journal storage with Optuna's heartbeat protocol."""
 
-    def __init__(self, path: str | os.PathLike, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
-                 grace_period: int = GRACE_PERIOD,
-                 stale_callback: StaleCallback | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        heartbeat_interval: int = HEARTBEAT_INTERVAL,
+        grace_period: int = GRACE_PERIOD,
+        stale_callback: StaleCallback | None = None,
+    ):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(JournalFileBackend(str(path)))
         self.path = str(path)
@@ -94,43 +99,68 @@ def is_url(storage: str) -> bool:
     return "://" in storage
 
 
-def open_storage(storage: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL,
-                 grace_period: int = GRACE_PERIOD,
-                 max_retry: int | None = MAX_RETRY) -> optuna.storages.BaseStorage:
+def open_storage(
+    storage: str,
+    *,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    grace_period: int = GRACE_PERIOD,
+    max_retry: int | None = MAX_RETRY,
+) -> optuna.storages.BaseStorage:
     """A journal file path or an RDB URL -> an Optuna storage with heartbeat and retry."""
     with warnings.catch_warnings():  # Optuna marks heartbeat and retries "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return _open(storage, heartbeat_interval=heartbeat_interval,
-                     grace_period=grace_period, max_retry=max_retry)
+        return _open(
+            storage,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            max_retry=max_retry,
+        )
 
 
-def _open(storage: str, *, heartbeat_interval: int, grace_period: int,
-          max_retry: int | None) -> optuna.storages.BaseStorage:
+def _open(
+    storage: str, *, heartbeat_interval: int, grace_period: int, max_retry: int | None
+) -> optuna.storages.BaseStorage:
     retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
     if not is_url(storage):
         if Path(storage).is_dir():
-            raise ConfigError(f"{storage} is a folder; give a journal file path (e.g. "
-                              f"{Path(storage) / 'study.journal'})", field="--storage")
+            raise ConfigError(
+                f"{storage} is a folder; give a journal file path (e.g. "
+                f"{Path(storage) / 'study.journal'})",
+                field="--storage",
+            )
         try:
-            return HeartbeatJournalStorage(storage, heartbeat_interval=heartbeat_interval,
-                                           grace_period=grace_period, stale_callback=retry)
+            return HeartbeatJournalStorage(
+                storage,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                stale_callback=retry,
+            )
         except OSError as e:  # a folder that cannot be made, a read-only file system...
-            raise ConfigError(f"cannot create the journal file {storage}: "
-                              f"{e.strerror or e}", field="--storage") from None
+            raise ConfigError(
+                f"cannot create the journal file {storage}: {e.strerror or e}", field="--storage"
+            ) from None
     if storage.startswith("redis"):
-        raise ConfigError("Redis storages are not supported; use a PostgreSQL URL or a "
-                          "journal file path", field="--storage")
+        raise ConfigError(
+            "Redis storages are not supported; use a PostgreSQL URL or a journal file path",
+            field="--storage",
+        )
     try:
-        return RDBStorage(storage, engine_kwargs={"pool_pre_ping": True},
-                          heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=retry)
+        return RDBStorage(
+            storage,
+            engine_kwargs={"pool_pre_ping": True},
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=retry,
+        )
     except ImportError as e:
-        raise ConfigError(f"cannot open {mask_url(storage)}: {e} (PostgreSQL needs "
-                          f"`pip install psycopg2-binary`)", field="--storage") from None
+        raise ConfigError(
+            f"cannot open {mask_url(storage)}: {e} (PostgreSQL needs "
+            f"`pip install psycopg2-binary`)",
+            field="--storage",
+        ) from None
     except Exception as e:  # sqlalchemy's OperationalError and kin: one line for the user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot open {mask_url(storage)}: {first}",
-                          field="--storage") from None
+        raise ConfigError(f"cannot open {mask_url(storage)}: {first}", field="--storage") from None
 
 
 def mask_url(storage: str) -> str:

@@ -29,9 +29,14 @@ def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess
         if gpus > 1:
             env["CUDA_VISIBLE_DEVICES"] = str(k % gpus)
         with open(logs / f"worker-{k}.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "nas.search.worker", str(k)],
-                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, cwd=os.getcwd())
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nas.search.worker", str(k)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=os.getcwd(),
+            )
         proc.stdin.write(json.dumps(cfg.to_dict()).encode())
         proc.stdin.close()
         procs.append(proc)
@@ -42,5 +47,8 @@ def wait_workers(procs: list[subprocess.Popen]) -> None:
     for k, proc in enumerate(procs, 1):
         code = proc.wait()
         if code != 0:
-            print(f"nas-search: worker {k} exited with status {code}; see its log in "
-                  f"logs/worker-{k}.log", file=sys.stderr)
+            print(
+                f"nas-search: worker {k} exited with status {code}; see its log in "
+                f"logs/worker-{k}.log",
+                file=sys.stderr,
+            )

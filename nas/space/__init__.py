@@ -8,7 +8,22 @@ from .space import Prune, SearchSpace, SpaceSize, list_spaces, load_space, parse
 from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
 
 __all__ = [
-    "MIXERS", "ArchSpec", "ConfigError", "HeadSpec", "MixerInfo", "Prune", "RandomChooser",
-    "SearchSpace", "SpaceSize", "StageSpec", "StemSpec", "list_spaces", "load_space",
-    "load_spec", "parse_space", "save_spec", "spaces_dir", "spec_to_yaml",
+    "MIXERS",
+    "ArchSpec",
+    "ConfigError",
+    "HeadSpec",
+    "MixerInfo",
+    "Prune",
+    "RandomChooser",
+    "SearchSpace",
+    "SpaceSize",
+    "StageSpec",
+    "StemSpec",
+    "list_spaces",
+    "load_space",
+    "load_spec",
+    "parse_space",
+    "save_spec",
+    "spaces_dir",
+    "spec_to_yaml",
 ]

@@ -19,10 +19,12 @@ Scalar = bool | int | float | str
 
 class Chooser(Protocol):
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int: ...
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float: ...
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,15 @@ class ParamRef:
         if self.times == 1 and self.div == 1:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"cannot scale the non-numeric value {value!r} of param "
-                              f"{self.name!r}")
+            raise ConfigError(
+                f"cannot scale the non-numeric value {value!r} of param {self.name!r}"
+            )
         out = value * self.times
         if isinstance(value, int) and isinstance(self.times, int):
             if out % self.div:
-                raise ConfigError(f"{self.name}={value} times {self.times} is not divisible by "
-                                  f"{self.div}")
+                raise ConfigError(
+                    f"{self.name}={value} times {self.times} is not divisible by {self.div}"
+                )
             return out // self.div
         out = out / self.div
         return int(out) if isinstance(value, int) and float(out).is_integer() else out
@@ -114,19 +118,27 @@ def parse_leaf(node: Any, field: str) -> Leaf:
     if isinstance(node, (bool, int, float, str)) or node is None:
         return Fixed(node)
     if not isinstance(node, dict):
-        raise ConfigError(f"expected a value or one of {{{', '.join(_KINDS)}: ...}}, got "
-                          f"{node!r}", field=field)
+        raise ConfigError(
+            f"expected a value or one of {{{', '.join(_KINDS)}: ...}}, got {node!r}", field=field
+        )
     kinds = [k for k in _KINDS if k in node]
     if len(kinds) != 1:
         raise ConfigError(f"expected exactly one of {', '.join(_KINDS)} in {node!r}", field=field)
     kind = kinds[0]
     options = {k: v for k, v in node.items() if k != kind}
-    allowed = {"choice": (), "int": ("step", "log"), "float": ("step", "log"),
-               "param": ("times", "div")}[kind]
+    allowed = {
+        "choice": (),
+        "int": ("step", "log"),
+        "float": ("step", "log"),
+        "param": ("times", "div"),
+    }[kind]
     for key in options:
         if key not in allowed:
-            raise ConfigError(f"unknown option {key!r} for a {kind} choice; expected "
-                              f"{', '.join(allowed) or 'none'}", field=field)
+            raise ConfigError(
+                f"unknown option {key!r} for a {kind} choice; expected "
+                f"{', '.join(allowed) or 'none'}",
+                field=field,
+            )
     return _PARSERS[kind](node[kind], options, field)
 
 
@@ -142,15 +154,18 @@ def _parse_choice(arg: Any, options: dict, field: str) -> Categorical:
 
 
 def _range_bounds(arg: Any, kind: str, field: str, cast: type) -> tuple[Any, Any]:
-    ok = (isinstance(arg, list) and len(arg) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in arg))
+    ok = (
+        isinstance(arg, list)
+        and len(arg) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in arg)
+    )
     if not ok or (cast is int and not all(isinstance(v, int) for v in arg)):
-        raise ConfigError(f"{kind} needs [low, high] of {cast.__name__}s, got {arg!r}",
-                          field=field)
+        raise ConfigError(
+            f"{kind} needs [low, high] of {cast.__name__}s, got {arg!r}", field=field
+        )
     low, high = cast(arg[0]), cast(arg[1])
     if low > high:
-        raise ConfigError(f"`low <= high` must hold, but got low={low}, high={high}",
-                          field=field)
+        raise ConfigError(f"`low <= high` must hold, but got low={low}, high={high}", field=field)
     return low, high
 
 
@@ -167,8 +182,9 @@ def _parse_int(arg: Any, options: dict, field: str) -> IntRange:
 def _parse_float(arg: Any, options: dict, field: str) -> FloatRange:
     low, high = _range_bounds(arg, "float", field, float)
     step, log = options.get("step"), options.get("log", False)
-    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
-                             or step <= 0):
+    if step is not None and (
+        isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0
+    ):
         raise ConfigError(f"float step must be a positive number, got {step!r}", field=field)
     if not isinstance(log, bool) or (log and (step is not None or low <= 0)):
         raise ConfigError("log-scale float ranges need no step and low > 0", field=field)
@@ -177,8 +193,9 @@ def _parse_float(arg: Any, options: dict, field: str) -> FloatRange:
 
 def _parse_param(arg: Any, options: dict, field: str) -> ParamRef:
     if not isinstance(arg, str):
-        raise ConfigError(f"param needs the name of an entry of `params:`, got {arg!r}",
-                          field=field)
+        raise ConfigError(
+            f"param needs the name of an entry of `params:`, got {arg!r}", field=field
+        )
     times, div = options.get("times", 1), options.get("div", 1)
     if isinstance(times, bool) or not isinstance(times, (int, float)) or times <= 0:
         raise ConfigError(f"times must be a positive number, got {times!r}", field=field)
@@ -187,11 +204,16 @@ def _parse_param(arg: Any, options: dict, field: str) -> ParamRef:
     return ParamRef(arg, times, div)
 
 
-_PARSERS = {"choice": _parse_choice, "int": _parse_int, "float": _parse_float,
-            "param": _parse_param}
+_PARSERS = {
+    "choice": _parse_choice,
+    "int": _parse_int,
+    "float": _parse_float,
+    "param": _parse_param,
+}
 
 
 # --- choosers --------------------------------------------------------------------------------
+
 
 class RandomChooser:
     """Uniform sampling with Python's `random`, for use without Optuna."""
@@ -203,15 +225,17 @@ class RandomChooser:
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         return self._keep(name, self.rng.choice(list(choices)))
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int:
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
         if log:
             value = int(math.exp(self.rng.uniform(math.log(low), math.log(high + 1))))
             return self._keep(name, min(max(value, low), high))
         return self._keep(name, self.rng.randrange(low, high + 1, step))
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
         if step is not None:
             grid = FloatRange(low, high, step).values() or [low]
             return self._keep(name, self.rng.choice(grid))
@@ -262,12 +286,14 @@ class Replay:
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         return self._take(name, self._options(name, list(choices)))
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int:
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
         return self._take(name, self._options(name, list(range(low, high + 1, step))))
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float:
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
         return self._take(name, self._options(name, self._float_grid(name, low, high, step)))
 
     def next_path(self) -> list[int] | None:

@@ -38,8 +38,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the real suffix last: writers such as savefig pick the format from it
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=f".tmp{path.suffix}")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
     os.close(fd)
     try:
         write(tmp)

@@ -31,19 +31,50 @@ class MixerInfo:
 MIXERS: dict[str, MixerInfo] = {
     m.name: m
     for m in (
-        MixerInfo("conv", "nlc", uses_kernel=True,
-                  summary="SPACH conv block: depthwise conv as the only spatial op, channel MLP"),
-        MixerInfo("attn", "nlc", uses_heads=True, uses_cpe=True, shareable=True,
-                  summary="SPACH transformer block: multi-head self-attention, channel MLP"),
-        MixerInfo("mlp", "nlc", uses_tokens=True, uses_cpe=True, shareable=True,
-                  summary="SPACH MLP block: token-mixing MLP (MLP-Mixer), channel MLP"),
-        MixerInfo("convmixer", "nchw", uses_kernel=True, uses_mlp=False,
-                  summary="ConvMixer block: residual depthwise conv, then pointwise conv"),
-        MixerInfo("mbconv", "nchw", uses_kernel=True, strided=True,
-                  summary="CoAtNet MBConv block (timm maxxvit): expand, depthwise, SE, project"),
-        MixerInfo("relattn", "nchw", uses_heads=True, strided=True,
-                  summary="CoAtNet transformer block (timm maxxvit): attention with relative "
-                          "position bias"),
+        MixerInfo(
+            "conv",
+            "nlc",
+            uses_kernel=True,
+            summary="SPACH conv block: depthwise conv as the only spatial op, channel MLP",
+        ),
+        MixerInfo(
+            "attn",
+            "nlc",
+            uses_heads=True,
+            uses_cpe=True,
+            shareable=True,
+            summary="SPACH transformer block: multi-head self-attention, channel MLP",
+        ),
+        MixerInfo(
+            "mlp",
+            "nlc",
+            uses_tokens=True,
+            uses_cpe=True,
+            shareable=True,
+            summary="SPACH MLP block: token-mixing MLP (MLP-Mixer), channel MLP",
+        ),
+        MixerInfo(
+            "convmixer",
+            "nchw",
+            uses_kernel=True,
+            uses_mlp=False,
+            summary="ConvMixer block: residual depthwise conv, then pointwise conv",
+        ),
+        MixerInfo(
+            "mbconv",
+            "nchw",
+            uses_kernel=True,
+            strided=True,
+            summary="CoAtNet MBConv block (timm maxxvit): expand, depthwise, SE, project",
+        ),
+        MixerInfo(
+            "relattn",
+            "nchw",
+            uses_heads=True,
+            strided=True,
+            summary="CoAtNet transformer block (timm maxxvit): attention with relative "
+            "position bias",
+        ),
     )
 }
 
@@ -59,8 +90,12 @@ def mixer_info(name: str, *, field: str | None = None) -> MixerInfo:
 
 # Stage fields that only matter when one of the stage's mixers has the flag.
 FIELD_FLAGS = {
-    "mlp_ratio": "uses_mlp", "cpe": "uses_cpe", "shared": "shareable", "heads": "uses_heads",
-    "token_ratio": "uses_tokens", "kernel_size": "uses_kernel",
+    "mlp_ratio": "uses_mlp",
+    "cpe": "uses_cpe",
+    "shared": "shareable",
+    "heads": "uses_heads",
+    "token_ratio": "uses_tokens",
+    "kernel_size": "uses_kernel",
 }
 
 

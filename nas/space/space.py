@@ -42,10 +42,27 @@ from .mixers import MIXERS, relevant_fields
 from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
 
 # head_dim is the space's way to search heads per width: heads = width / head_dim.
-_STAGE_FIELDS = ("downsample", "cpe", "shared", "heads", "head_dim", "mlp_ratio", "token_ratio",
-                 "kernel_size")
-_NET_KEYS = ("resolution", "in_chans", "num_classes", "layout", "act", "stem", "head", "stages",
-             "params")
+_STAGE_FIELDS = (
+    "downsample",
+    "cpe",
+    "shared",
+    "heads",
+    "head_dim",
+    "mlp_ratio",
+    "token_ratio",
+    "kernel_size",
+)
+_NET_KEYS = (
+    "resolution",
+    "in_chans",
+    "num_classes",
+    "layout",
+    "act",
+    "stem",
+    "head",
+    "stages",
+    "params",
+)
 _SPACE_KEYS = (*_NET_KEYS, "name", "description", "variants")
 _SMOKE_SAMPLES = 64
 
@@ -94,8 +111,14 @@ StageHook = Callable[[Any, Any], None]
 class SearchSpace:
     """A family of ArchSpecs. Sample with an Optuna trial, a seed, or walk them all."""
 
-    def __init__(self, *, name: str, variants: dict[str, NetT], description: str = "",
-                 source: str | None = None):
+    def __init__(
+        self,
+        *,
+        name: str,
+        variants: dict[str, NetT],
+        description: str = "",
+        source: str | None = None,
+    ):
         self.name = name
         self.variants = variants
         self.description = description
@@ -106,22 +129,30 @@ class SearchSpace:
 
     # --- sampling ---------------------------------------------------------------------------
 
-    def sample(self, trial: Chooser, *, resolution: int | None = None,
-               hook: StageHook | None = None) -> ArchSpec:
+    def sample(
+        self, trial: Chooser, *, resolution: int | None = None, hook: StageHook | None = None
+    ) -> ArchSpec:
         """One ArchSpec; each choice becomes `trial.suggest_*` under a dotted stable name."""
         if len(self.variants) == 1:
-            (prefix, net), = self.variants.items()
+            ((prefix, net),) = self.variants.items()
         else:
             prefix = trial.suggest_categorical("variant", list(self.variants))
             net = self.variants[prefix]
         return self._sample_net(net, trial, f"{prefix}." if prefix else "", resolution, hook)
 
-    def sample_random(self, seed: int | random.Random | None = None, *,
-                      resolution: int | None = None) -> ArchSpec:
+    def sample_random(
+        self, seed: int | random.Random | None = None, *, resolution: int | None = None
+    ) -> ArchSpec:
         return self.sample(RandomChooser(seed), resolution=resolution)
 
-    def _sample_net(self, net: NetT, chooser: Chooser, prefix: str, resolution: int | None,
-                    hook: StageHook | None) -> ArchSpec:
+    def _sample_net(
+        self,
+        net: NetT,
+        chooser: Chooser,
+        prefix: str,
+        resolution: int | None,
+        hook: StageHook | None,
+    ) -> ArchSpec:
         cache: dict[str, Any] = {}
 
         def get(leaf: Leaf, name: str) -> Any:
@@ -141,11 +172,13 @@ class SearchSpace:
                 if hook:
                     hook(i, stages[-1])
             return ArchSpec(
-                stages=tuple(stages), stem=stem,
+                stages=tuple(stages),
+                stem=stem,
                 head=HeadSpec(**{k: get(v, f"head.{k}") for k, v in net.head}),
                 act=get(net.act, "act"),
                 resolution=net.resolution if resolution is None else resolution,
-                in_chans=net.in_chans, num_classes=net.num_classes,
+                in_chans=net.in_chans,
+                num_classes=net.num_classes,
                 layout="single" if len(stages) == 1 else "multi",
             )
         except ConfigError as e:
@@ -153,8 +186,13 @@ class SearchSpace:
 
     # --- walking every decision path ----------------------------------------------------------
 
-    def walk(self, *, resolution: int | None = None, hook: StageHook | None = None,
-             limit: int | None = None) -> Iterator[tuple[dict[str, Any], ArchSpec]]:
+    def walk(
+        self,
+        *,
+        resolution: int | None = None,
+        hook: StageHook | None = None,
+        limit: int | None = None,
+    ) -> Iterator[tuple[dict[str, Any], ArchSpec]]:
         """Every (params, spec) of the space, in a fixed order. Raises Continuous on floats.
 
         `hook(where, part)` may raise `Prune` to skip every path that shares the decisions
@@ -188,8 +226,11 @@ class SearchSpace:
         point of this space."""
 
         def hook(where: Any, part: Any) -> None:
-            want = spec.stem if where == "stem" else (
-                spec.stages[where] if where < len(spec.stages) else None)
+            want = (
+                spec.stem
+                if where == "stem"
+                else (spec.stages[where] if where < len(spec.stages) else None)
+            )
             if part != want:
                 raise Prune
 
@@ -198,8 +239,11 @@ class SearchSpace:
                 if found == spec:
                     return dict(params)
         except Continuous:
-            raise ConfigError("cannot match a spec in a space with continuous float choices; "
-                              "give the float ranges a step", source=self.source) from None
+            raise ConfigError(
+                "cannot match a spec in a space with continuous float choices; "
+                "give the float ranges a step",
+                source=self.source,
+            ) from None
         return None
 
     def contains(self, spec: ArchSpec) -> bool:
@@ -236,8 +280,7 @@ def _sample_stage(st: StageT, i: int, get: Callable[[Leaf, str], Any]) -> StageS
         for name, leaf in st.fields:
             if name == "head_dim":
                 if "heads" in keep:
-                    kwargs["heads"] = _heads_for(kwargs["width"],
-                                                 get(leaf, f"stage{n}.head_dim"))
+                    kwargs["heads"] = _heads_for(kwargs["width"], get(leaf, f"stage{n}.head_dim"))
             elif name == "downsample" or name in keep:
                 kwargs[name] = get(leaf, f"stage{n}.{name}")
         return StageSpec(mixers=tuple(mixers), **kwargs)
@@ -249,12 +292,14 @@ def _heads_for(width: Any, head_dim: Any) -> int:
     if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
         raise ConfigError(f"expected a whole number >= 1, got {head_dim!r}", field="head_dim")
     if not isinstance(width, int) or width % head_dim:
-        raise ConfigError(f"width {width} is not divisible by head_dim {head_dim}",
-                          field="head_dim")
+        raise ConfigError(
+            f"width {width} is not divisible by head_dim {head_dim}", field="head_dim"
+        )
     return width // head_dim
 
 
 # --- loading ------------------------------------------------------------------------------
+
 
 def spaces_dir() -> Path:
     """The shipped library; NAS_SPACES_DIR points elsewhere."""
@@ -272,12 +317,15 @@ def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
     if path.suffix not in (".yaml", ".yml") and not path.exists():
         path = spaces_dir() / f"{name_or_path}.yaml"
         if not path.exists():
-            raise ConfigError(f"unknown space {str(name_or_path)!r}; expected a file path or "
-                              f"one of {', '.join(list_spaces())}")
+            raise ConfigError(
+                f"unknown space {str(name_or_path)!r}; expected a file path or "
+                f"one of {', '.join(list_spaces())}"
+            )
     data = read_yaml(path)
     try:
-        return parse_space(data, name=path.stem, description=_header_comment(path),
-                           source=str(path))
+        return parse_space(
+            data, name=path.stem, description=_header_comment(path), source=str(path)
+        )
     except ConfigError as e:
         raise e.within(source=str(path)) from None
 
@@ -291,15 +339,16 @@ def _header_comment(path: Path) -> str:
     return "\n".join(lines).strip()
 
 
-def parse_space(data: Any, *, name: str = "space", description: str = "",
-                source: str | None = None) -> SearchSpace:
+def parse_space(
+    data: Any, *, name: str = "space", description: str = "", source: str | None = None
+) -> SearchSpace:
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping at the top of the file, got "
-                          f"{type(data).__name__}")
+        raise ConfigError(f"expected a mapping at the top of the file, got {type(data).__name__}")
     for key in data:
         if key not in _SPACE_KEYS:
-            raise ConfigError(f"unknown field; expected one of {', '.join(_SPACE_KEYS)}",
-                              field=str(key))
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(_SPACE_KEYS)}", field=str(key)
+            )
     base = {k: v for k, v in data.items() if k not in ("name", "description", "variants")}
     variants_raw = data.get("variants")
     if variants_raw is None:
@@ -315,12 +364,18 @@ def parse_space(data: Any, *, name: str = "space", description: str = "",
             if not isinstance(over, dict):
                 raise ConfigError("expected a mapping of fields", field=path)
             merged = {**base, **over}
-            merged["params"] = {**_params_raw(base, "params"),
-                                **_params_raw(over, f"{path}.params")}
+            merged["params"] = {
+                **_params_raw(base, "params"),
+                **_params_raw(over, f"{path}.params"),
+            }
             variants[vname] = _parse_net(merged, path)
         _check_params_used(base, variants_raw, variants)
-    space = SearchSpace(name=str(data.get("name", name)), variants=variants,
-                        description=str(data.get("description", description)), source=source)
+    space = SearchSpace(
+        name=str(data.get("name", name)),
+        variants=variants,
+        description=str(data.get("description", description)),
+        source=source,
+    )
     _smoke_check(space)
     return space
 
@@ -354,8 +409,9 @@ def _parse_net(data: dict, path: str) -> NetT:
 
     for key in data:
         if key not in _NET_KEYS:
-            raise ConfigError(f"unknown field; expected one of {', '.join(_NET_KEYS)}",
-                              field=at(str(key)))
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(_NET_KEYS)}", field=at(str(key))
+            )
     fixed = {}
     for key, default in (("resolution", 224), ("in_chans", 3), ("num_classes", 1000)):
         value = data.get(key, default)
@@ -371,14 +427,17 @@ def _parse_net(data: dict, path: str) -> NetT:
     if not isinstance(stages_raw, list) or not stages_raw:
         raise ConfigError("expected a non-empty list of stages", field=at("stages"))
     if "layout" in data and data["layout"] != ("single" if len(stages_raw) == 1 else "multi"):
-        raise ConfigError(f"layout {data['layout']!r} does not fit {len(stages_raw)} stage(s)",
-                          field=at("layout"))
+        raise ConfigError(
+            f"layout {data['layout']!r} does not fit {len(stages_raw)} stage(s)",
+            field=at("layout"),
+        )
     net = NetT(
         act=parse_leaf(data.get("act", "gelu"), at("act")),
         stem=_parse_part(data.get("stem", {}), StemSpec, at("stem")),
         head=_parse_part(data.get("head", {}), HeadSpec, at("head")),
         stages=tuple(_parse_stage(s, at(f"stages[{i}]")) for i, s in enumerate(stages_raw)),
-        params=params, **fixed,
+        params=params,
+        **fixed,
     )
     _static_checks(net, path)
     return net
@@ -391,8 +450,9 @@ def _parse_part(raw: Any, cls: type, path: str) -> tuple[tuple[str, Leaf], ...]:
     out = []
     for key, value in raw.items():
         if key not in allowed:
-            raise ConfigError(f"unknown field; expected one of {', '.join(allowed)}",
-                              field=f"{path}.{key}")
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(allowed)}", field=f"{path}.{key}"
+            )
         out.append((key, parse_leaf(value, f"{path}.{key}")))
     return tuple(out)
 
@@ -403,18 +463,22 @@ def _parse_stage(raw: Any, path: str) -> StageT:
     allowed = ("width", "blocks", *_STAGE_FIELDS)
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"unknown field; expected one of {', '.join(allowed)}",
-                              field=f"{path}.{key}")
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(allowed)}", field=f"{path}.{key}"
+            )
     for key in ("width", "blocks"):
         if key not in raw:
             raise ConfigError(f"a stage needs {key!r}", field=path)
     if "heads" in raw and "head_dim" in raw:
-        raise ConfigError("give heads or head_dim (heads = width / head_dim), not both",
-                          field=f"{path}.head_dim")
+        raise ConfigError(
+            "give heads or head_dim (heads = width / head_dim), not both", field=f"{path}.head_dim"
+        )
     blocks = raw["blocks"]
     if not isinstance(blocks, list) or not blocks:
-        raise ConfigError("expected a non-empty list of segments like [[conv, 2], [attn, "
-                          "{int: [0, 8]}]]", field=f"{path}.blocks")
+        raise ConfigError(
+            "expected a non-empty list of segments like [[conv, 2], [attn, {int: [0, 8]}]]",
+            field=f"{path}.blocks",
+        )
     segments = []
     for j, seg in enumerate(blocks):
         where = f"{path}.blocks[{j}]"
@@ -422,14 +486,19 @@ def _parse_stage(raw: Any, path: str) -> StageT:
             seg = [seg, 1]
         if not isinstance(seg, list) or len(seg) != 2:
             raise ConfigError(f"expected [mixer, depth], got {seg!r}", field=where)
-        segments.append(SegmentT(parse_leaf(seg[0], where + ".mixer"),
-                                 parse_leaf(seg[1], where + ".depth")))
-    fields = tuple((k, parse_leaf(raw.get(k, "none"), f"{path}.{k}")) for k in _STAGE_FIELDS
-                   if k in raw or k == "downsample")
+        segments.append(
+            SegmentT(parse_leaf(seg[0], where + ".mixer"), parse_leaf(seg[1], where + ".depth"))
+        )
+    fields = tuple(
+        (k, parse_leaf(raw.get(k, "none"), f"{path}.{k}"))
+        for k in _STAGE_FIELDS
+        if k in raw or k == "downsample"
+    )
     return StageT(parse_leaf(raw["width"], f"{path}.width"), tuple(segments), fields)
 
 
 # --- static checks: a bad space fails at load, not in the middle of a search -----------------
+
 
 def _values(leaf: Leaf, params: dict[str, Leaf], field: str = "") -> list[Any] | None:
     if isinstance(leaf, ParamRef):
@@ -466,9 +535,11 @@ def _static_checks(net: NetT, path: str) -> None:
     for _, at, leaf in _net_leaves(net):
         if isinstance(leaf, ParamRef):
             if leaf.name not in net.params:
-                raise ConfigError(f"unknown param {leaf.name!r}; expected one of "
-                                  f"{', '.join(net.params) or '(no params defined)'}",
-                                  field=where(at))
+                raise ConfigError(
+                    f"unknown param {leaf.name!r}; expected one of "
+                    f"{', '.join(net.params) or '(no params defined)'}",
+                    field=where(at),
+                )
             _values(leaf, net.params, where(at))
     if not path:  # with variants, the loader checks use across all of them
         used = _used_params(net)
@@ -482,18 +553,24 @@ def _static_checks(net: NetT, path: str) -> None:
             mixers = _values(seg.mixer, net.params) or []
             for m in mixers:
                 if m not in MIXERS:
-                    raise ConfigError(f"unknown mixer {m!r}; expected one of "
-                                      f"{', '.join(MIXERS)}", field=seg_path + ".mixer")
+                    raise ConfigError(
+                        f"unknown mixer {m!r}; expected one of {', '.join(MIXERS)}",
+                        field=seg_path + ".mixer",
+                    )
             depths = _values(seg.depth, net.params)
-            if not depths or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                     for d in depths):
-                raise ConfigError(f"depth must be a whole number >= 0, got {depths!r}",
-                                  field=seg_path + ".depth")
+            if not depths or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in depths
+            ):
+                raise ConfigError(
+                    f"depth must be a whole number >= 0, got {depths!r}", field=seg_path + ".depth"
+                )
             min_depth += min(depths)
         if min_depth < 1:
-            raise ConfigError("every segment can have depth 0 at once, leaving an empty stage; "
-                              "give one segment a minimum depth >= 1",
-                              field=where(f"stages[{i}].blocks"))
+            raise ConfigError(
+                "every segment can have depth 0 at once, leaving an empty stage; "
+                "give one segment a minimum depth >= 1",
+                field=where(f"stages[{i}].blocks"),
+            )
         _check_heads(st, net.params, where(f"stages[{i}]"))
 
 
@@ -512,12 +589,14 @@ def _check_heads(st: StageT, params: dict[str, Leaf], path: str) -> None:
         env = dict(zip(names, assignment))
         widths, heads = (
             [leaf.apply(env[leaf.name])] if isinstance(leaf, ParamRef) else (leaf.values() or [])
-            for leaf in leaves)
+            for leaf in leaves
+        )
         for w in widths:
             for h in heads:
                 if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
-                    raise ConfigError(f"width {w} is not divisible by {key} {h}",
-                                      field=f"{path}.{key}")
+                    raise ConfigError(
+                        f"width {w} is not divisible by {key} {h}", field=f"{path}.{key}"
+                    )
 
 
 def _smoke_check(space: SearchSpace) -> None:
@@ -545,5 +624,14 @@ def _net_bound(net: NetT) -> float:
     return total
 
 
-__all__ = ["FloatRange", "IntRange", "Prune", "SearchSpace", "SpaceSize", "list_spaces",
-           "load_space", "parse_space", "spaces_dir"]
+__all__ = [
+    "FloatRange",
+    "IntRange",
+    "Prune",
+    "SearchSpace",
+    "SpaceSize",
+    "list_spaces",
+    "load_space",
+    "parse_space",
+    "spaces_dir",
+]

@@ -28,7 +28,11 @@ LAYOUTS = ("single", "multi")
 
 # Defaults that irrelevant fields are reset to (see module docstring).
 _IRRELEVANT_DEFAULTS = {
-    "heads": 0, "kernel_size": 3, "token_ratio": 0.5, "cpe": True, "shared": False,
+    "heads": 0,
+    "kernel_size": 3,
+    "token_ratio": 0.5,
+    "cpe": True,
+    "shared": False,
     "mlp_ratio": 2.0,
 }
 
@@ -51,11 +55,15 @@ class StemSpec:
         _check_int(self.patch_size, "stem.patch_size", low=1)
         _check_int(self.width, "stem.width", low=0)
         if self.type == "conv4" and self.patch_size % 2:
-            raise ConfigError(f"conv4 stem needs an even patch size, got {self.patch_size}",
-                              field="stem.patch_size")
+            raise ConfigError(
+                f"conv4 stem needs an even patch size, got {self.patch_size}",
+                field="stem.patch_size",
+            )
         if self.type == "coatnet" and self.patch_size != 2:
-            raise ConfigError(f"coatnet stem has stride 2, so patch_size must be 2, got "
-                              f"{self.patch_size}", field="stem.patch_size")
+            raise ConfigError(
+                f"coatnet stem has stride 2, so patch_size must be 2, got {self.patch_size}",
+                field="stem.patch_size",
+            )
         if self.type in ("conv4", "coatnet") and self.width < 1:
             raise ConfigError(f"{self.type} stem needs width >= 1", field="stem.width")
         if self.type in ("conv1", "convmixer"):
@@ -100,14 +108,17 @@ class StageSpec:
 
     def __post_init__(self) -> None:
         if isinstance(self.mixers, str) or not isinstance(self.mixers, (tuple, list)):
-            raise ConfigError(f"expected a list of mixer names, got {self.mixers!r}",
-                              field="mixers")
+            raise ConfigError(
+                f"expected a list of mixer names, got {self.mixers!r}", field="mixers"
+            )
         object.__setattr__(self, "mixers", tuple(self.mixers))
         _check_int(self.width, "width", low=1)
         if not self.mixers:
             raise ConfigError("a stage needs at least one block", field="blocks")
-        infos = [mixer_info(m, field=f"blocks[{self.mixers.index(m)}]")
-                 for m in dict.fromkeys(self.mixers)]  # infos[0] is the first block's
+        infos = [
+            mixer_info(m, field=f"blocks[{self.mixers.index(m)}]")
+            for m in dict.fromkeys(self.mixers)
+        ]  # infos[0] is the first block's
         _check_choice(self.downsample, DOWNSAMPLES, "downsample")
         _check_bool(self.cpe, "cpe")
         _check_bool(self.shared, "shared")
@@ -120,19 +131,24 @@ class StageSpec:
             if self.heads < 1:
                 raise ConfigError("a stage with attention needs heads >= 1", field="heads")
             if self.width % self.heads:
-                raise ConfigError(f"width {self.width} is not divisible by heads {self.heads}",
-                                  field="heads")
+                raise ConfigError(
+                    f"width {self.width} is not divisible by heads {self.heads}", field="heads"
+                )
         if any(i.uses_kernel for i in infos) and self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}",
-                              field="kernel_size")
+            raise ConfigError(
+                f"kernel_size must be odd, got {self.kernel_size}", field="kernel_size"
+            )
         if self.downsample == "stride" and not infos[0].strided:
             raise ConfigError(
                 f"downsample 'stride' needs a first block that can stride "
                 f"({', '.join(m.name for m in MIXERS.values() if m.strided)}), "
-                f"got {self.mixers[0]!r}", field="downsample")
+                f"got {self.mixers[0]!r}",
+                field="downsample",
+            )
         if any(i.uses_mlp for i in infos) and int(self.width * self.mlp_ratio) < 1:
-            raise ConfigError(f"mlp_ratio {self.mlp_ratio} leaves no hidden channels",
-                              field="mlp_ratio")
+            raise ConfigError(
+                f"mlp_ratio {self.mlp_ratio} leaves no hidden channels", field="mlp_ratio"
+            )
 
     def _reset_irrelevant(self) -> None:
         keep = relevant_fields(self.mixers)
@@ -178,8 +194,11 @@ class ArchSpec:
         _check_choice(self.layout, LAYOUTS, "layout")
         want = "single" if len(self.stages) == 1 else "multi"
         if self.layout != want:
-            raise ConfigError(f"layout {self.layout!r} does not fit {len(self.stages)} "
-                              f"stage(s); expected {want!r}", field="layout")
+            raise ConfigError(
+                f"layout {self.layout!r} does not fit {len(self.stages)} "
+                f"stage(s); expected {want!r}",
+                field="layout",
+            )
         _check_int(self.resolution, "resolution", low=1)
         _check_int(self.in_chans, "in_chans", low=1)
         _check_int(self.num_classes, "num_classes", low=0)
@@ -188,8 +207,11 @@ class ArchSpec:
         sizes = self.feature_sizes()  # raises when the resolution does not fit the strides
         for i, (stage, size) in enumerate(zip(self.stages, sizes)):
             if "mlp" in stage.mixers and int(size * size * stage.token_ratio) < 1:
-                raise ConfigError(f"token_ratio {stage.token_ratio} leaves no hidden tokens "
-                                  f"on a {size}x{size} map", field=f"stages[{i}].token_ratio")
+                raise ConfigError(
+                    f"token_ratio {stage.token_ratio} leaves no hidden tokens "
+                    f"on a {size}x{size} map",
+                    field=f"stages[{i}].token_ratio",
+                )
 
     def _check_widths(self) -> None:
         width = self.stem.out_width(self.stages[0].width)
@@ -197,7 +219,9 @@ class ArchSpec:
             if stage.downsample == "none" and stage.width != width:
                 raise ConfigError(
                     f"width changes from {width} to {stage.width} without a downsample; "
-                    f"set downsample to 'conv' or 'stride'", field=f"stages[{i}].width")
+                    f"set downsample to 'conv' or 'stride'",
+                    field=f"stages[{i}].width",
+                )
             width = stage.width
 
     @property
@@ -212,8 +236,9 @@ class ArchSpec:
         """Side of the map the stem produces."""
         r, p = self.resolution, self.stem.patch_size
         if r % p:
-            raise ConfigError(f"must be divisible by the stem's patch size {p}, got {r}",
-                              field="resolution")
+            raise ConfigError(
+                f"must be divisible by the stem's patch size {p}, got {r}", field="resolution"
+            )
         return r // p
 
     def feature_sizes(self) -> list[int]:
@@ -225,7 +250,8 @@ class ArchSpec:
                     raise ConfigError(
                         f"stages[{i}] halves a {size}x{size} map; the resolution must be a "
                         f"multiple of {self.total_stride()}, got {self.resolution}",
-                        field="resolution")
+                        field="resolution",
+                    )
                 size //= 2
             sizes.append(size)
         return sizes
@@ -249,13 +275,21 @@ class ArchSpec:
         if self.stem.width:
             stem["width"] = self.stem.width
         out: dict[str, Any] = {
-            "resolution": self.resolution, "in_chans": self.in_chans,
-            "num_classes": self.num_classes, "layout": self.layout, "act": self.act,
-            "stem": stem, "head": dataclasses.asdict(self.head), "stages": [],
+            "resolution": self.resolution,
+            "in_chans": self.in_chans,
+            "num_classes": self.num_classes,
+            "layout": self.layout,
+            "act": self.act,
+            "stem": stem,
+            "head": dataclasses.asdict(self.head),
+            "stages": [],
         }
         for s in self.stages:
-            d: dict[str, Any] = {"width": s.width, "downsample": s.downsample,
-                                 "blocks": [[m, n] for m, n in s.segments]}
+            d: dict[str, Any] = {
+                "width": s.width,
+                "downsample": s.downsample,
+                "blocks": [[m, n] for m, n in s.segments],
+            }
             for name in s.relevant_fields():
                 d[name] = getattr(s, name)
             out["stages"].append(d)
@@ -292,8 +326,9 @@ class ArchSpec:
 
 
 def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in dataclasses.fields(cls)
-            if f.default is not dataclasses.MISSING}
+    return {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
 
 
 _TOP_DEFAULTS = _defaults(ArchSpec)
@@ -303,33 +338,62 @@ _STAGE_DEFAULTS = _defaults(StageSpec)
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items()
-            if k not in defaults or type(v) is not type(defaults[k]) or v != defaults[k]}
+    return {
+        k: v
+        for k, v in data.items()
+        if k not in defaults or type(v) is not type(defaults[k]) or v != defaults[k]
+    }
 
 
 # --- reading specs from plain data --------------------------------------------------------
 
-_STAGE_KEYS = ("width", "blocks", "downsample", "cpe", "shared", "heads", "mlp_ratio",
-               "token_ratio", "kernel_size")
-_TOP_KEYS = ("resolution", "in_chans", "num_classes", "layout", "act", "stem", "head", "stages",
-             "name")
+_STAGE_KEYS = (
+    "width",
+    "blocks",
+    "downsample",
+    "cpe",
+    "shared",
+    "heads",
+    "mlp_ratio",
+    "token_ratio",
+    "kernel_size",
+)
+_TOP_KEYS = (
+    "resolution",
+    "in_chans",
+    "num_classes",
+    "layout",
+    "act",
+    "stem",
+    "head",
+    "stages",
+    "name",
+)
 
 
 def parse_blocks(value: Any, field: str) -> tuple[str, ...]:
     """`[[conv, 2], [attn, 10]]` or `[conv, conv, attn]` -> per-block mixer names."""
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"expected a non-empty list like [[conv, 2], [attn, 10]], got {value!r}",
-                          field=field)
+        raise ConfigError(
+            f"expected a non-empty list like [[conv, 2], [attn, 10]], got {value!r}", field=field
+        )
     mixers: list[str] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             mixers.append(item)
-        elif (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-              and isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 0):
+        elif (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+            and not isinstance(item[1], bool)
+            and item[1] >= 0
+        ):
             mixers.extend([item[0]] * item[1])
         else:
-            raise ConfigError(f"expected a mixer name or [mixer, count], got {item!r}",
-                              field=f"{field}[{i}]")
+            raise ConfigError(
+                f"expected a mixer name or [mixer, count], got {item!r}", field=f"{field}[{i}]"
+            )
     return tuple(mixers)
 
 
@@ -367,6 +431,7 @@ def spec_from_dict(data: Any) -> ArchSpec:
 
 # --- small checks that raise ConfigError ------------------------------------------------------
 
+
 def _check_keys(data: dict, allowed: Any, path: str) -> None:
     for key in data:
         if key not in allowed:
@@ -392,7 +457,11 @@ def _check_bool(value: Any, field: str) -> None:
 
 
 def _check_float(value: Any, field: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
-            or not math.isfinite(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         raise ConfigError(f"expected a positive finite number, got {value!r}", field=field)
     return float(value)

@@ -61,38 +61,54 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         # our own files: plain containers, tensors and numpy RNG arrays
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
-        raise ConfigError(f"not a readable checkpoint ({type(e).__name__}: {e})",
-                          source=str(path)) from None
+        raise ConfigError(
+            f"not a readable checkpoint ({type(e).__name__}: {e})", source=str(path)
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-        raise ConfigError(f"not a nas-train checkpoint (format {FORMAT_VERSION} expected)",
-                          source=str(path))
+        raise ConfigError(
+            f"not a nas-train checkpoint (format {FORMAT_VERSION} expected)", source=str(path)
+        )
     return state
 
 
-def check_resumable(state: dict[str, Any], *, spec: dict[str, Any], run: dict[str, Any],
-                    recipe: dict[str, Any], path: Path) -> None:
+def check_resumable(
+    state: dict[str, Any],
+    *,
+    spec: dict[str, Any],
+    run: dict[str, Any],
+    recipe: dict[str, Any],
+    path: Path,
+) -> None:
     """A checkpoint is continued only by the run that wrote it: same architecture, recipe and
     schedule; mid-epoch also the same sharding (the samples to skip depend on it)."""
     if state["spec"] != spec:
-        raise ConfigError("the checkpoint holds a different architecture; use another "
-                          "--output", source=str(path))
+        raise ConfigError(
+            "the checkpoint holds a different architecture; use another --output", source=str(path)
+        )
     theirs = state["run"]
     must = ["data", "resolution", "global_batch", "seed", "updates_per_epoch"]
     if state["step"]:
         must += ["world_size", "batch_size", "accum_steps"]
     diffs = [f"{k} {theirs.get(k)} -> {run[k]}" for k in must if theirs.get(k) != run[k]]
-    diffs += [f"{k} {v} -> {recipe.get(k)}" for k, v in state["recipe"].items()
-              if recipe.get(k) != v]
+    diffs += [
+        f"{k} {v} -> {recipe.get(k)}" for k, v in state["recipe"].items() if recipe.get(k) != v
+    ]
     if diffs:
-        raise ConfigError(f"cannot continue the checkpoint with other settings "
-                          f"({'; '.join(diffs)}); re-run with the checkpoint's settings or "
-                          f"another --output", source=str(path))
+        raise ConfigError(
+            f"cannot continue the checkpoint with other settings "
+            f"({'; '.join(diffs)}); re-run with the checkpoint's settings or "
+            f"another --output",
+            source=str(path),
+        )
 
 
 def rng_state() -> dict[str, Any]:
     """This process's generators: Python (RandAugment, erasing), numpy (Mixup), torch."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

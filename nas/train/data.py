@@ -17,12 +17,25 @@ import torch
 
 from nas.space import ConfigError
 
-FASHION_MNIST_DIR = Path(os.environ.get("NAS_FASHION_MNIST_DIR",
-                                        "/usr/share/datasets/fashion-mnist"))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                         "Shirt", "Sneaker", "Bag", "Ankle boot")
-_FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-                  "val": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FASHION_MNIST_DIR = Path(
+    os.environ.get("NAS_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+)
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+_FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "val": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -38,21 +51,26 @@ class DataSource:
         kind, sep, path = text.partition(":")
         if sep and kind in ("imagenet", "folder") and path:
             return cls(kind, Path(path).expanduser())
-        raise ConfigError(f"cannot read {text!r}; expected fashion-mnist, imagenet:PATH or "
-                          f"folder:PATH", field="--data")
+        raise ConfigError(
+            f"cannot read {text!r}; expected fashion-mnist, imagenet:PATH or folder:PATH",
+            field="--data",
+        )
 
     def __str__(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
 
 def fashion_mnist_missing_help(root: Path) -> str:
-    return (f"Fashion-MNIST not found in {root}; install it with "
-            f"`sudo apt-get install -y dataset-fashion-mnist` (Debian/Ubuntu) or point "
-            f"NAS_FASHION_MNIST_DIR at a folder holding the four IDX .gz files")
+    return (
+        f"Fashion-MNIST not found in {root}; install it with "
+        f"`sudo apt-get install -y dataset-fashion-mnist` (Debian/Ubuntu) or point "
+        f"NAS_FASHION_MNIST_DIR at a folder holding the four IDX .gz files"
+    )
 
 
-def load_fashion_mnist(split: str = "train", root: Path | None = None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def load_fashion_mnist(
+    split: str = "train", root: Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(images uint8 (N, 1, 28, 28), labels int64 (N,)); split is train (60k) or val (10k)."""
     root = Path(root or FASHION_MNIST_DIR)
     images_name, labels_name = _FASHION_FILES[split]
@@ -80,18 +98,23 @@ def check_image_folder(root: Path, splits: tuple[str, ...] = ("train", "val")) -
     for split in splits:
         split_dir = root / split
         if not split_dir.is_dir():
-            raise ConfigError(f"missing the {split}/ folder (expected {split}/<class>/<image>)",
-                              source=str(root))
+            raise ConfigError(
+                f"missing the {split}/ folder (expected {split}/<class>/<image>)", source=str(root)
+            )
         found = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
         if not found:
-            raise ConfigError(f"{split}/ has no class folders (expected {split}/<class>/<image>)",
-                              source=str(root))
+            raise ConfigError(
+                f"{split}/ has no class folders (expected {split}/<class>/<image>)",
+                source=str(root),
+            )
         for name in found:
             if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in (split_dir / name).iterdir()):
                 raise ConfigError(f"{split}/{name}/ holds no images", source=str(root))
         if classes is not None and found != classes:
             missing = sorted(set(classes) ^ set(found))
-            raise ConfigError(f"train/ and {split}/ have different classes: "
-                              f"{', '.join(missing[:5])}", source=str(root))
+            raise ConfigError(
+                f"train/ and {split}/ have different classes: {', '.join(missing[:5])}",
+                source=str(root),
+            )
         classes = found
     return classes or []

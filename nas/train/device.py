@@ -16,8 +16,9 @@ def pick_device(requested: str | None = None) -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise ConfigError(f"cannot read {requested!r}; expected auto, cpu, cuda or cuda:N",
-                          field="--device") from None
+        raise ConfigError(
+            f"cannot read {requested!r}; expected auto, cpu, cuda or cuda:N", field="--device"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("CUDA was asked for but no GPU is visible", field="--device")
     return device

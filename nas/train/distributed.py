@@ -37,8 +37,11 @@ class DistContext:
 
     def describe(self) -> str:
         """`2x cpu`, `8x NVIDIA H100 80GB HBM3`: the device column of the results."""
-        name = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
-                else self.device.type)
+        name = (
+            torch.cuda.get_device_name(self.device)
+            if self.device.type == "cuda"
+            else self.device.type
+        )
         return f"{self.world_size}x {name}"
 
     @property
@@ -58,13 +61,18 @@ def setup(requested_device: str | None = "auto") -> DistContext:
     device = pick_device(requested_device)
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise ConfigError(f"local rank {local_rank} but only {torch.cuda.device_count()} "
-                              f"GPU(s) visible; lower --nproc_per_node", field="torchrun")
+            raise ConfigError(
+                f"local rank {local_rank} but only {torch.cuda.device_count()} "
+                f"GPU(s) visible; lower --nproc_per_node",
+                field="torchrun",
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
-                                device_id=device if device.type == "cuda" else None)
+        dist.init_process_group(
+            backend="nccl" if device.type == "cuda" else "gloo",
+            device_id=device if device.type == "cuda" else None,
+        )
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device)
 
 
@@ -116,7 +124,9 @@ def accumulation_for(global_batch: int, *, batch_size: int, world_size: int) -> 
     """Micro-batches per update that make `global_batch` from batch_size x world_size."""
     per_step = batch_size * world_size
     if global_batch < per_step or global_batch % per_step:
-        raise ConfigError(f"must be a multiple of batch x processes = {batch_size} x "
-                          f"{world_size} = {per_step}, got {global_batch}",
-                          field="--global-batch")
+        raise ConfigError(
+            f"must be a multiple of batch x processes = {batch_size} x "
+            f"{world_size} = {per_step}, got {global_batch}",
+            field="--global-batch",
+        )
     return global_batch // per_step

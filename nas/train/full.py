@@ -49,32 +49,44 @@ from .imagenet import (
 class RunConfig:
     """How to run the recipe; none of these change what is learned (except steps_per_epoch)."""
 
-    run_dir: Path                     # holds last.pt, log.csv, spec.yaml, result.json
-    data: str = "fashion-mnist"       # fashion-mnist | imagenet:PATH | folder:PATH
-    resolution: int | None = None     # training side in pixels; None: the spec's
-    workers: int = 8                  # DataLoader processes per training process
-    accum_steps: int = 1              # micro-batches per optimiser update (small GPUs)
+    run_dir: Path  # holds last.pt, log.csv, spec.yaml, result.json
+    data: str = "fashion-mnist"  # fashion-mnist | imagenet:PATH | folder:PATH
+    resolution: int | None = None  # training side in pixels; None: the spec's
+    workers: int = 8  # DataLoader processes per training process
+    accum_steps: int = 1  # micro-batches per optimiser update (small GPUs)
     checkpoint_minutes: float = 20.0  # wall minutes between checkpoints inside an epoch
     seed: int = 0
-    precision: str = "auto"           # auto (bf16 on GPU, fp16 where no bf16, fp32 on CPU)
+    precision: str = "auto"  # auto (bf16 on GPU, fp16 where no bf16, fp32 on CPU)
     grad_checkpointing: bool = False  # recompute activations in backward: memory for time
     steps_per_epoch: int | None = None  # cap on updates per epoch: smoke runs, benchmarks
-    resume: str = "auto"              # auto: continue last.pt if any; required: it must exist
-    progress: bool = True             # a live progress bar on the main process
+    resume: str = "auto"  # auto: continue last.pt if any; required: it must exist
+    progress: bool = True  # a live progress bar on the main process
 
     def __post_init__(self) -> None:
-        checks = (("--workers", self.workers >= 0, ">= 0", self.workers),
-                  ("--accum-steps", self.accum_steps >= 1, "at least 1", self.accum_steps),
-                  ("--checkpoint-minutes", self.checkpoint_minutes >= 0,
-                   ">= 0 (0: after every update)", self.checkpoint_minutes),
-                  ("--resolution", self.resolution is None or self.resolution >= 8,
-                   "at least 8 pixels", self.resolution),
-                  ("--steps-per-epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,
-                   "at least 1", self.steps_per_epoch),
-                  ("--precision", self.precision in PRECISIONS, " | ".join(PRECISIONS),
-                   self.precision),
-                  ("resume", self.resume in ("auto", "required"), "auto or required",
-                   self.resume))
+        checks = (
+            ("--workers", self.workers >= 0, ">= 0", self.workers),
+            ("--accum-steps", self.accum_steps >= 1, "at least 1", self.accum_steps),
+            (
+                "--checkpoint-minutes",
+                self.checkpoint_minutes >= 0,
+                ">= 0 (0: after every update)",
+                self.checkpoint_minutes,
+            ),
+            (
+                "--resolution",
+                self.resolution is None or self.resolution >= 8,
+                "at least 8 pixels",
+                self.resolution,
+            ),
+            (
+                "--steps-per-epoch",
+                self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+                "at least 1",
+                self.steps_per_epoch,
+            ),
+            ("--precision", self.precision in PRECISIONS, " | ".join(PRECISIONS), self.precision),
+            ("resume", self.resume in ("auto", "required"), "auto or required", self.resume),
+        )
         for flag, ok, expected, got in checks:
             if not ok:
                 raise ConfigError(f"expected {expected}, got {got!r}", field=flag)
@@ -101,17 +113,25 @@ class _Meters:
 
 @dataclass
 class _Position:
-    epoch: int = 0          # epochs finished
-    step: int = 0           # micro-batches done inside the current epoch
-    updates: int = 0        # optimiser updates since the start
+    epoch: int = 0  # epochs finished
+    step: int = 0  # micro-batches done inside the current epoch
+    updates: int = 0  # optimiser updates since the start
     elapsed_s: float = 0.0  # wall seconds of training over all sessions
     meters: _Meters = field(default_factory=_Meters)
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
 
 
 class FullTrainer:
-    def __init__(self, spec: ArchSpec, *, recipe: R.Recipe, config: RunConfig, ctx: DistContext,
-                 name: str = "", data: ImageData | None = None):
+    def __init__(
+        self,
+        spec: ArchSpec,
+        *,
+        recipe: R.Recipe,
+        config: RunConfig,
+        ctx: DistContext,
+        name: str = "",
+        data: ImageData | None = None,
+    ):
         """`data`: datasets to use instead of loading `config.data` (benchmarks)."""
         self.recipe, self.config, self.ctx = recipe, config, ctx
         # arch_id names the spec asked for (a study's archs/<arch_id>.yaml); self.spec, what is
@@ -119,17 +139,21 @@ class FullTrainer:
         self.arch_id, self.name = spec.arch_id, name or spec.arch_id
         self.run_dir = Path(config.run_dir)
         resolution = config.resolution or spec.resolution
-        self.data = data or load_image_data(DataSource.parse(config.data),
-                                            resolution=resolution, recipe=recipe)
+        self.data = data or load_image_data(
+            DataSource.parse(config.data), resolution=resolution, recipe=recipe
+        )
         self.source = self.data.source
-        self.spec = spec.replace(resolution=resolution, num_classes=self.data.num_classes,
-                                 in_chans=3)
+        self.spec = spec.replace(
+            resolution=resolution, num_classes=self.data.num_classes, in_chans=3
+        )
         self.dtype = _precision(ctx.device, config.precision)
         self.micro_per_epoch = micro_batches_per_epoch(
-            self.data, ctx=ctx, recipe=recipe, accum_steps=config.accum_steps)
+            self.data, ctx=ctx, recipe=recipe, accum_steps=config.accum_steps
+        )
         if config.steps_per_epoch:
-            self.micro_per_epoch = min(self.micro_per_epoch,
-                                       config.steps_per_epoch * config.accum_steps)
+            self.micro_per_epoch = min(
+                self.micro_per_epoch, config.steps_per_epoch * config.accum_steps
+            )
         self.updates_per_epoch = self.micro_per_epoch // config.accum_steps
         self.global_batch = recipe.batch_size * ctx.world_size * config.accum_steps
         self.lr = recipe.learning_rate(self.global_batch)
@@ -144,26 +168,34 @@ class FullTrainer:
         from nas.cost import params_of
 
         self.params = params_of(self.spec)
-        self.drop_path = (self.recipe.drop_path if self.recipe.drop_path is not None
-                          else R.drop_path_for(self.params))
+        self.drop_path = (
+            self.recipe.drop_path
+            if self.recipe.drop_path is not None
+            else R.drop_path_for(self.params)
+        )
         if self.ctx.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest convs
             torch.backends.cuda.matmul.allow_tf32 = True  # what autocast leaves in fp32
         torch.manual_seed(self.config.seed)  # the same initial weights on every process
-        model = build_model(self.spec, drop_rate=self.recipe.drop,
-                            drop_path_rate=self.drop_path)
+        model = build_model(self.spec, drop_rate=self.recipe.drop, drop_path_rate=self.drop_path)
         if self.config.grad_checkpointing:
             model.set_grad_checkpointing(True)
         self.model = model.to(self.ctx.device, memory_format=memory_format(self.ctx.device))
         self.ema = R.weight_ema(self.model, self.recipe)
-        self.ddp = (DistributedDataParallel(self.model, device_ids=_device_ids(self.ctx),
-                                            gradient_as_bucket_view=True)
-                    if self.ctx.distributed else None)
+        self.ddp = (
+            DistributedDataParallel(
+                self.model, device_ids=_device_ids(self.ctx), gradient_as_bucket_view=True
+            )
+            if self.ctx.distributed
+            else None
+        )
         self.optimizer = R.optimizer(self.model, self.recipe, lr=self.lr)
-        self.scheduler = R.scheduler(self.optimizer, self.recipe,
-                                     updates_per_epoch=self.updates_per_epoch)
-        self.scaler = torch.amp.GradScaler(self.ctx.device.type,
-                                           enabled=self.dtype == torch.float16)
+        self.scheduler = R.scheduler(
+            self.optimizer, self.recipe, updates_per_epoch=self.updates_per_epoch
+        )
+        self.scaler = torch.amp.GradScaler(
+            self.ctx.device.type, enabled=self.dtype == torch.float16
+        )
         self.mixup = R.mixup(self.recipe, self.data.num_classes)
         self.criterion = R.train_loss(self.recipe)
         _seed_process(self.config.seed + self.ctx.rank)  # different augmentations per process
@@ -172,8 +204,7 @@ class FullTrainer:
         from nas.cost import format_amount
 
         r, c = self.recipe, self.config
-        trained = (f", trained as {self.spec.arch_id}" if self.spec.arch_id != self.arch_id
-                   else "")
+        trained = f", trained as {self.spec.arch_id}" if self.spec.arch_id != self.arch_id else ""
         lines = [
             f"{self.name} (arch_id {self.arch_id}{trained}): {self.spec.summary()}",
             f"  {format_amount(self.params, ' params')}, drop_path {self.drop_path}, "
@@ -183,10 +214,13 @@ class FullTrainer:
             f"  global batch {self.global_batch} = {r.batch_size} x {self.ctx.world_size} "
             f"process(es) x {c.accum_steps} accumulation; lr {self.lr:.3g}; "
             f"{self.updates_per_epoch} updates/epoch x {r.epochs} epochs",
-            f"  run folder {self.run_dir}"]
+            f"  run folder {self.run_dir}",
+        ]
         if r.warmup_epochs >= r.epochs:
-            lines.append(f"  note: the warmup ({r.warmup_epochs} epochs) is not shorter than "
-                         f"the run; pass --warmup-epochs to shorten it")
+            lines.append(
+                f"  note: the warmup ({r.warmup_epochs} epochs) is not shorter than "
+                f"the run; pass --warmup-epochs to shorten it"
+            )
         return "\n".join(lines)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -209,8 +243,15 @@ class FullTrainer:
     def _train_epoch(self, epoch: int) -> None:
         model, c = self.ddp or self.model, self.config
         model.train()
-        loader = train_loader(self.data, ctx=self.ctx, recipe=self.recipe, workers=c.workers,
-                              seed=c.seed, epoch=epoch, skip_batches=self.pos.step)
+        loader = train_loader(
+            self.data,
+            ctx=self.ctx,
+            recipe=self.recipe,
+            workers=c.workers,
+            seed=c.seed,
+            epoch=epoch,
+            skip_batches=self.pos.step,
+        )
         bar = self._progress(epoch)
         loss_sum = torch.zeros((), device=self.ctx.device)
         images, t0 = 0, time.perf_counter()
@@ -242,8 +283,9 @@ class FullTrainer:
         self._forward_backward(self.ddp or self.model, x, y, sync=True)
         self._update()
 
-    def _forward_backward(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                          sync: bool) -> torch.Tensor:
+    def _forward_backward(
+        self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, sync: bool
+    ) -> torch.Tensor:
         dev = self.ctx.device
         x = x.to(dev, non_blocking=True).contiguous(memory_format=memory_format(dev))
         y = y.to(dev, non_blocking=True)
@@ -269,32 +311,46 @@ class FullTrainer:
 
     def _end_epoch(self, epoch: int) -> None:
         t0 = time.perf_counter()
-        loss_sum, images = all_reduce_sum([self.pos.meters.loss_sum, self.pos.meters.images],
-                                          self.ctx)
+        loss_sum, images = all_reduce_sum(
+            [self.pos.meters.loss_sum, self.pos.meters.images], self.ctx
+        )
         if not math.isfinite(loss_sum):
-            raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch + 1}; "
-                                     f"lower --lr-base or set --clip-grad")
+            raise FloatingPointError(
+                f"training loss is {loss_sum} in epoch {epoch + 1}; "
+                f"lower --lr-base or set --clip-grad"
+            )
         val_loss, top1, top5 = self.evaluate(self.model)
-        ema_top1, ema_top5 = (self.evaluate(self.ema.module)[1:] if self.ema is not None
-                              else (None, None))
+        ema_top1, ema_top5 = (
+            self.evaluate(self.ema.module)[1:] if self.ema is not None else (None, None)
+        )
         train_s = self.pos.meters.seconds
-        self.pos.history.append({
-            "epoch": epoch + 1, "train_loss": round(loss_sum / max(images, 1), 5),
-            "val_loss": round(val_loss, 5), "top1": round(top1, 3), "top5": round(top5, 3),
-            "ema_top1": _round(ema_top1), "ema_top5": _round(ema_top5),
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "images_per_s": round(images / max(train_s, 1e-9), 1),
-            "train_seconds": round(train_s, 2),
-            "epoch_seconds": round(train_s + time.perf_counter() - t0, 2)})
+        self.pos.history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": round(loss_sum / max(images, 1), 5),
+                "val_loss": round(val_loss, 5),
+                "top1": round(top1, 3),
+                "top5": round(top5, 3),
+                "ema_top1": _round(ema_top1),
+                "ema_top5": _round(ema_top5),
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "images_per_s": round(images / max(train_s, 1e-9), 1),
+                "train_seconds": round(train_s, 2),
+                "epoch_seconds": round(train_s + time.perf_counter() - t0, 2),
+            }
+        )
         self.pos.epoch, self.pos.step, self.pos.meters = epoch + 1, 0, _Meters()
         self._save()
         if self.ctx.is_main:
             write_epoch_log(self.pos.history, self.run_dir)
             if self.config.progress:
                 h = self.pos.history[-1]
-                print(f"epoch {h['epoch']}/{self.recipe.epochs}: loss {h['train_loss']:.4f} "
-                      f"top-1 {h['top1']:.2f}% top-5 {h['top5']:.2f}% "
-                      f"{h['images_per_s']:.0f} img/s", flush=True)
+                print(
+                    f"epoch {h['epoch']}/{self.recipe.epochs}: loss {h['train_loss']:.4f} "
+                    f"top-1 {h['top1']:.2f}% top-5 {h['top5']:.2f}% "
+                    f"{h['images_per_s']:.0f} img/s",
+                    flush=True,
+                )
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> tuple[float, float, float]:
@@ -305,16 +361,23 @@ class FullTrainer:
         batch = max(1, int(1.5 * self.recipe.batch_size))  # [DeiT]
         dev = self.ctx.device
         k5 = min(5, self.data.num_classes)
-        for x, y in val_loader(self.data, ctx=self.ctx, batch_size=batch,
-                               workers=self.config.workers):
+        for x, y in val_loader(
+            self.data, ctx=self.ctx, batch_size=batch, workers=self.config.workers
+        ):
             x = x.to(dev, non_blocking=True).contiguous(memory_format=memory_format(dev))
             y = y.to(dev, non_blocking=True)
             with self._autocast():
                 out = model(x).float()
             a1, a5 = accuracy(out, y, topk=(1, k5))
             n = len(y)
-            for i, v in enumerate((F.cross_entropy(out, y, reduction="sum").item(),
-                                   a1.item() * n / 100, a5.item() * n / 100, n)):
+            for i, v in enumerate(
+                (
+                    F.cross_entropy(out, y, reduction="sum").item(),
+                    a1.item() * n / 100,
+                    a5.item() * n / 100,
+                    n,
+                )
+            ):
                 sums[i] += v
         loss, c1, c5, n = all_reduce_sum(sums, self.ctx)
         model.train(was_training)
@@ -349,15 +412,19 @@ class FullTrainer:
     def _save(self) -> None:
         """Every process calls this (the RNG states are gathered); the main one writes."""
         rng = gather_to_main(ckpt.rng_state(), self.ctx)
-        loss_sum, images = all_reduce_sum([self.pos.meters.loss_sum, self.pos.meters.images],
-                                          self.ctx)
+        loss_sum, images = all_reduce_sum(
+            [self.pos.meters.loss_sum, self.pos.meters.images], self.ctx
+        )
         if not math.isfinite(loss_sum):  # keep the last good checkpoint
-            raise FloatingPointError(f"training loss is {loss_sum} in epoch "
-                                     f"{self.pos.epoch + 1}; lower --lr-base or set --clip-grad")
+            raise FloatingPointError(
+                f"training loss is {loss_sum} in epoch "
+                f"{self.pos.epoch + 1}; lower --lr-base or set --clip-grad"
+            )
         # the epoch's sums so far are global in the checkpoint and on the main process
         keep = self.ctx.is_main
-        self.pos.meters.loss_sum, self.pos.meters.images = (loss_sum, int(images)) if keep \
-            else (0.0, 0)
+        self.pos.meters.loss_sum, self.pos.meters.images = (
+            (loss_sum, int(images)) if keep else (0.0, 0)
+        )
         if self.ctx.is_main:
             ckpt.save_atomic(self._state(rng), self.run_dir / ckpt.CHECKPOINT_NAME)
         self._last_save = time.monotonic()
@@ -365,37 +432,62 @@ class FullTrainer:
     def _state(self, rng: list[Any] | None) -> dict[str, Any]:
         p = self.pos
         return {
-            "format": ckpt.FORMAT_VERSION, "arch_id": self.arch_id, "name": self.name,
-            "spec": self.spec.to_dict(), "recipe": self.recipe.to_dict(),
-            "run": self._run_signature(), "drop_path": self.drop_path, "params": self.params,
-            "epoch": p.epoch, "step": p.step, "updates": p.updates,
-            "elapsed_s": self._elapsed(), "meters": asdict(p.meters), "history": p.history,
+            "format": ckpt.FORMAT_VERSION,
+            "arch_id": self.arch_id,
+            "name": self.name,
+            "spec": self.spec.to_dict(),
+            "recipe": self.recipe.to_dict(),
+            "run": self._run_signature(),
+            "drop_path": self.drop_path,
+            "params": self.params,
+            "epoch": p.epoch,
+            "step": p.step,
+            "updates": p.updates,
+            "elapsed_s": self._elapsed(),
+            "meters": asdict(p.meters),
+            "history": p.history,
             "finished": p.epoch >= self.recipe.epochs,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "scaler": self.scaler.state_dict(), "rng": rng,
-            "device": self.ctx.describe(), "provenance": provenance(self.ctx.device),
-            "saved_at": _now()}
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "device": self.ctx.describe(),
+            "provenance": provenance(self.ctx.device),
+            "saved_at": _now(),
+        }
 
     def _run_signature(self) -> dict[str, Any]:
         """What must match for a checkpoint to be continued by this run."""
-        return {"data": str(self.source), "resolution": self.spec.resolution,
-                "global_batch": self.global_batch, "seed": self.config.seed,
-                "updates_per_epoch": self.updates_per_epoch,
-                "world_size": self.ctx.world_size, "batch_size": self.recipe.batch_size,
-                "accum_steps": self.config.accum_steps}
+        return {
+            "data": str(self.source),
+            "resolution": self.spec.resolution,
+            "global_batch": self.global_batch,
+            "seed": self.config.seed,
+            "updates_per_epoch": self.updates_per_epoch,
+            "world_size": self.ctx.world_size,
+            "batch_size": self.recipe.batch_size,
+            "accum_steps": self.config.accum_steps,
+        }
 
     def _resume(self) -> None:
         path = self.run_dir / ckpt.CHECKPOINT_NAME
         if not path.is_file():
             if self.config.resume == "required":
-                raise ConfigError(f"nothing to resume: no {ckpt.CHECKPOINT_NAME} in "
-                                  f"{self.run_dir}", field="--resume")
+                raise ConfigError(
+                    f"nothing to resume: no {ckpt.CHECKPOINT_NAME} in {self.run_dir}",
+                    field="--resume",
+                )
             return
         state = ckpt.load(path)
-        ckpt.check_resumable(state, spec=self.spec.to_dict(), run=self._run_signature(),
-                             recipe=self.recipe.to_dict(), path=path)
+        ckpt.check_resumable(
+            state,
+            spec=self.spec.to_dict(),
+            run=self._run_signature(),
+            recipe=self.recipe.to_dict(),
+            path=path,
+        )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -406,8 +498,14 @@ class FullTrainer:
         if len(rngs) == self.ctx.world_size:
             ckpt.set_rng_state(rngs[self.ctx.rank])
         meters = _Meters(**state["meters"]) if self.ctx.is_main else _Meters()
-        self.pos = _Position(state["epoch"], state["step"], state["updates"],
-                             state["elapsed_s"], meters, list(state["history"]))
+        self.pos = _Position(
+            state["epoch"],
+            state["step"],
+            state["updates"],
+            state["elapsed_s"],
+            meters,
+            list(state["history"]),
+        )
         if self.ctx.is_main and self.config.progress:
             if self.pos.epoch >= self.recipe.epochs:
                 print(f"already finished: {self.pos.epoch} epochs in {path}", flush=True)
@@ -423,25 +521,41 @@ class FullTrainer:
         last = self.pos.history[-1]
         hours = self._elapsed() / 3600
         return {  # costs and accuracies are those of self.spec: trained_arch_id names it
-            "arch_id": self.arch_id, "trained_arch_id": self.spec.arch_id, "name": self.name,
-            "flops": measure(self.spec).flops, "params": self.params,
-            "top1": last["top1"], "top5": last["top5"],
+            "arch_id": self.arch_id,
+            "trained_arch_id": self.spec.arch_id,
+            "name": self.name,
+            "flops": measure(self.spec).flops,
+            "params": self.params,
+            "top1": last["top1"],
+            "top5": last["top5"],
             "best_top1": max(h["top1"] for h in self.pos.history),
-            "ema_top1": last["ema_top1"], "epochs": self.pos.epoch,
-            "resolution": self.spec.resolution, "num_classes": self.spec.num_classes,
-            "data": str(self.source), "global_batch": self.global_batch,
-            "gpu_hours": round(hours * self.ctx.gpus, 4), "wall_hours": round(hours, 4),
+            "ema_top1": last["ema_top1"],
+            "epochs": self.pos.epoch,
+            "resolution": self.spec.resolution,
+            "num_classes": self.spec.num_classes,
+            "data": str(self.source),
+            "global_batch": self.global_batch,
+            "gpu_hours": round(hours * self.ctx.gpus, 4),
+            "wall_hours": round(hours, 4),
             "device": self.ctx.describe(),
             "checkpoint": str(self.run_dir / ckpt.CHECKPOINT_NAME),
-            "finished_at": _now(), "git_sha": git_sha()}
+            "finished_at": _now(),
+            "git_sha": git_sha(),
+        }
 
     def _write_run_files(self) -> None:
-        cfg = {"recipe": self.recipe.to_dict(), "run": {**asdict(self.config),
-                                                        "run_dir": str(self.run_dir)},
-               "derived": {"lr": self.lr, "global_batch": self.global_batch,
-                           "drop_path": self.drop_path,
-                           "updates_per_epoch": self.updates_per_epoch},
-               "device": self.ctx.describe(), "provenance": provenance(self.ctx.device)}
+        cfg = {
+            "recipe": self.recipe.to_dict(),
+            "run": {**asdict(self.config), "run_dir": str(self.run_dir)},
+            "derived": {
+                "lr": self.lr,
+                "global_batch": self.global_batch,
+                "drop_path": self.drop_path,
+                "updates_per_epoch": self.updates_per_epoch,
+            },
+            "device": self.ctx.describe(),
+            "provenance": provenance(self.ctx.device),
+        }
         write_run_files(self.run_dir, spec=self.spec, name=self.name, config=cfg)
 
     def _progress(self, epoch: int) -> Any:
@@ -449,9 +563,15 @@ class FullTrainer:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.micro_per_epoch, initial=self.pos.step, unit="batch",
-                    desc=f"epoch {epoch + 1}/{self.recipe.epochs}", leave=False,
-                    disable=None, file=sys.stderr)
+        return tqdm(
+            total=self.micro_per_epoch,
+            initial=self.pos.step,
+            unit="batch",
+            desc=f"epoch {epoch + 1}/{self.recipe.epochs}",
+            leave=False,
+            disable=None,
+            file=sys.stderr,
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype == torch.float32:

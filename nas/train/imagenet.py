@@ -54,9 +54,12 @@ def load_image_data(source: DataSource, *, resolution: int, recipe: R.Recipe) ->
     train_tf = R.train_transform(recipe, resolution)
     val_tf = R.eval_transform(recipe, resolution)
     if source.kind == "fashion-mnist":
-        return ImageData(TensorImages(*load_fashion_mnist("train"), train_tf),
-                         TensorImages(*load_fashion_mnist("val"), val_tf),
-                         list(FASHION_MNIST_CLASSES), source)
+        return ImageData(
+            TensorImages(*load_fashion_mnist("train"), train_tf),
+            TensorImages(*load_fashion_mnist("val"), val_tf),
+            list(FASHION_MNIST_CLASSES),
+            source,
+        )
     from torchvision.datasets import ImageFolder
 
     assert source.path is not None
@@ -81,22 +84,30 @@ class SkipSampler(Sampler[int]):
         return max(0, len(self.inner) - self.skip)  # type: ignore[arg-type]
 
 
-def train_sampler(data: ImageData, *, ctx: DistContext, recipe: R.Recipe, seed: int,
-                  epoch: int) -> Sampler[int]:
+def train_sampler(
+    data: ImageData, *, ctx: DistContext, recipe: R.Recipe, seed: int, epoch: int
+) -> Sampler[int]:
     """DeiT's repeated augmentation across processes (timm's RepeatAugSampler); on one process
     it would put the copies in the same batch, so there it is a plain shuffle, as in timm."""
     if ctx.distributed and recipe.repeated_aug > 1:
-        sampler: Any = RepeatAugSampler(data.train, num_replicas=ctx.world_size, rank=ctx.rank,
-                                        shuffle=True, num_repeats=recipe.repeated_aug)
+        sampler: Any = RepeatAugSampler(
+            data.train,
+            num_replicas=ctx.world_size,
+            rank=ctx.rank,
+            shuffle=True,
+            num_repeats=recipe.repeated_aug,
+        )
     else:
-        sampler = DistributedSampler(data.train, num_replicas=ctx.world_size, rank=ctx.rank,
-                                     shuffle=True, seed=seed)
+        sampler = DistributedSampler(
+            data.train, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed
+        )
     sampler.set_epoch(epoch)
     return sampler
 
 
-def micro_batches_per_epoch(data: ImageData, *, ctx: DistContext, recipe: R.Recipe,
-                            accum_steps: int) -> int:
+def micro_batches_per_epoch(
+    data: ImageData, *, ctx: DistContext, recipe: R.Recipe, accum_steps: int
+) -> int:
     """Micro-batches each process trains per epoch: whole accumulation groups only."""
     per_process = len(train_sampler(data, ctx=ctx, recipe=recipe, seed=0, epoch=0))
     groups = per_process // recipe.batch_size // accum_steps
@@ -105,26 +116,47 @@ def micro_batches_per_epoch(data: ImageData, *, ctx: DistContext, recipe: R.Reci
             f"{len(data.train)} training images give each of {ctx.world_size} process(es) "
             f"{per_process}, fewer than one step of {recipe.batch_size} x {accum_steps} "
             f"(batch x accumulation); lower --batch-size or --accum-steps",
-            field="--batch-size", source=str(data.source))
+            field="--batch-size",
+            source=str(data.source),
+        )
     return groups * accum_steps
 
 
-def train_loader(data: ImageData, *, ctx: DistContext, recipe: R.Recipe, workers: int,
-                 seed: int, epoch: int, skip_batches: int = 0) -> DataLoader:
+def train_loader(
+    data: ImageData,
+    *,
+    ctx: DistContext,
+    recipe: R.Recipe,
+    workers: int,
+    seed: int,
+    epoch: int,
+    skip_batches: int = 0,
+) -> DataLoader:
     sampler = train_sampler(data, ctx=ctx, recipe=recipe, seed=seed, epoch=epoch)
     if skip_batches:
         sampler = SkipSampler(sampler, skip_batches * recipe.batch_size)
     # its own generator: worker seeds follow (seed, epoch, rank), not the global RNG, so
     # creating a loader consumes no global randomness and a resumed run stays in step
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 1_009 + ctx.rank)
-    return DataLoader(data.train, batch_size=recipe.batch_size, sampler=sampler,
-                      num_workers=workers, pin_memory=ctx.device.type == "cuda",
-                      drop_last=True, generator=generator)
+    return DataLoader(
+        data.train,
+        batch_size=recipe.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=ctx.device.type == "cuda",
+        drop_last=True,
+        generator=generator,
+    )
 
 
-def val_loader(data: ImageData, *, ctx: DistContext, batch_size: int,
-               workers: int) -> DataLoader:
+def val_loader(data: ImageData, *, ctx: DistContext, batch_size: int, workers: int) -> DataLoader:
     """Each process scores a disjoint stride of the val set, unpadded: sums are exact."""
     shard = range(ctx.rank, len(data.val), ctx.world_size)
-    return DataLoader(data.val, batch_size=batch_size, sampler=shard, num_workers=workers,
-                      pin_memory=ctx.device.type == "cuda", drop_last=False)
+    return DataLoader(
+        data.val,
+        batch_size=batch_size,
+        sampler=shard,
+        num_workers=workers,
+        pin_memory=ctx.device.type == "cuda",
+        drop_last=False,
+    )

@@ -67,8 +67,14 @@ def build_proxy_model(spec: ArchSpec, *, cfg: ProxyConfig, data: ProxyData) -> N
     return NasNet(spec.replace(resolution=size, num_classes=data.num_classes))
 
 
-def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
-                on_epoch: EpochHook | None = None, seed: int = 0) -> ProxyResult:
+def proxy_train(
+    model: NasNet,
+    data: ProxyData,
+    cfg: ProxyConfig,
+    *,
+    on_epoch: EpochHook | None = None,
+    seed: int = 0,
+) -> ProxyResult:
     """Train `model` (built by `build_proxy_model`) for `cfg.epochs` and validate each epoch.
 
     `on_epoch(epochs_done, accuracy)` returning True stops the run (early stopping).
@@ -81,9 +87,14 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
     opt = create_optimizer_v2(model, opt="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * cfg.steps_per_epoch
     warmup = min(total - 1, round(cfg.warmup_epochs * cfg.steps_per_epoch))
-    sched = CosineLRScheduler(opt, t_initial=max(1, total - warmup), warmup_t=warmup,
-                              warmup_prefix=True, warmup_lr_init=cfg.lr * 1e-3,
-                              t_in_epochs=False)
+    sched = CosineLRScheduler(
+        opt,
+        t_initial=max(1, total - warmup),
+        warmup_t=warmup,
+        warmup_prefix=True,
+        warmup_lr_init=cfg.lr * 1e-3,
+        t_in_epochs=False,
+    )
     gen = torch.Generator(device=device).manual_seed(seed)
     result = ProxyResult(accuracy=0.0, resolution=res)
     start, train_time, step = time.perf_counter(), 0.0, 0
@@ -92,15 +103,16 @@ def proxy_train(model: NasNet, data: ProxyData, cfg: ProxyConfig, *,
         model.train()
         loss_sum = torch.zeros((), device=device)
         order = torch.randperm(len(data.train_y), device=device, generator=gen)
-        for idx in order[:cfg.steps_per_epoch * cfg.batch_size].split(cfg.batch_size):
-            x = data.prepare(data.train_x[idx], resolution=res, in_chans=chans,
-                             memory_format=fmt)
+        for idx in order[: cfg.steps_per_epoch * cfg.batch_size].split(cfg.batch_size):
+            x = data.prepare(data.train_x[idx], resolution=res, in_chans=chans, memory_format=fmt)
             if cfg.flip:
-                x = torch.where(torch.rand(len(x), 1, 1, 1, device=device, generator=gen) < 0.5,
-                                x.flip(-1), x)
+                x = torch.where(
+                    torch.rand(len(x), 1, 1, 1, device=device, generator=gen) < 0.5, x.flip(-1), x
+                )
             with autocast(device):
-                loss = F.cross_entropy(model(x), data.train_y[idx],
-                                       label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(
+                    model(x), data.train_y[idx], label_smoothing=cfg.label_smoothing
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -37,21 +37,33 @@ class ProxyConfig:
     eval_batch_size: int = 500  # images per validation forward pass
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "resolution", "train_images", "val_images", "batch_size",
-                     "eval_batch_size"):
+        for name in (
+            "epochs",
+            "resolution",
+            "train_images",
+            "val_images",
+            "batch_size",
+            "eval_batch_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"expected an integer >= 1, got {value!r}",
-                                  field=f"proxy.{name}")
+                raise ConfigError(
+                    f"expected an integer >= 1, got {value!r}", field=f"proxy.{name}"
+                )
         for name in ("lr", "weight_decay", "warmup_epochs", "label_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"expected a number >= 0, got {value!r} (in YAML, write "
-                                  f"2.0e-3 rather than 2e-3)", field=f"proxy.{name}")
+                raise ConfigError(
+                    f"expected a number >= 0, got {value!r} (in YAML, write "
+                    f"2.0e-3 rather than 2e-3)",
+                    field=f"proxy.{name}",
+                )
         if not self.lr > 0 or self.label_smoothing >= 1:
-            raise ConfigError("`lr > 0` and `label_smoothing < 1` must hold, but got "
-                              f"lr={self.lr}, label_smoothing={self.label_smoothing}",
-                              field="proxy")
+            raise ConfigError(
+                "`lr > 0` and `label_smoothing < 1` must hold, but got "
+                f"lr={self.lr}, label_smoothing={self.label_smoothing}",
+                field="proxy",
+            )
 
     def replace(self, **changes: object) -> ProxyConfig:
         return dataclasses.replace(self, **changes)
@@ -67,14 +79,32 @@ class ProxyConfig:
 PROXY_PRESETS: dict[str, ProxyConfig] = {
     # The CPU default: sized so that the README's main command (about 20 trained candidates of
     # the hybrid space at 4 GFLOPs) finishes within ~15 minutes on 2 cores.
-    "cpu": ProxyConfig("cpu", epochs=3, resolution=32, train_images=2000, val_images=1000,
-                       batch_size=64, lr=2e-3),
+    "cpu": ProxyConfig(
+        "cpu", epochs=3, resolution=32, train_images=2000, val_images=1000, batch_size=64, lr=2e-3
+    ),
     # The GPU default: most of Fashion-MNIST's training split, at twice the side.
-    "gpu": ProxyConfig("gpu", epochs=8, resolution=64, train_images=50_000, val_images=10_000,
-                       batch_size=256, lr=2e-3, eval_batch_size=2000),
+    "gpu": ProxyConfig(
+        "gpu",
+        epochs=8,
+        resolution=64,
+        train_images=50_000,
+        val_images=10_000,
+        batch_size=256,
+        lr=2e-3,
+        eval_batch_size=2000,
+    ),
     # Seconds per candidate: smoke tests and trying out a space.
-    "tiny": ProxyConfig("tiny", epochs=2, resolution=32, train_images=256, val_images=128,
-                        batch_size=32, lr=2e-3, warmup_epochs=0.0, eval_batch_size=128),
+    "tiny": ProxyConfig(
+        "tiny",
+        epochs=2,
+        resolution=32,
+        train_images=256,
+        val_images=128,
+        batch_size=32,
+        lr=2e-3,
+        warmup_epochs=0.0,
+        eval_batch_size=128,
+    ),
 }
 
 
@@ -88,8 +118,11 @@ def get_proxy(name_or_config: str | ProxyConfig | None, *, device: torch.device)
     if str(name_or_config).endswith((".yaml", ".yml")):
         return load_proxy(name_or_config)
     if name_or_config not in PROXY_PRESETS:
-        raise ConfigError(f"unknown proxy preset {name_or_config!r}; expected one of "
-                          f"{', '.join(PROXY_PRESETS)} or a .yaml file", field="--proxy")
+        raise ConfigError(
+            f"unknown proxy preset {name_or_config!r}; expected one of "
+            f"{', '.join(PROXY_PRESETS)} or a .yaml file",
+            field="--proxy",
+        )
     return PROXY_PRESETS[name_or_config]
 
 
@@ -100,8 +133,11 @@ def load_proxy(path: str | os.PathLike) -> ProxyConfig:
     fields = [f.name for f in dataclasses.fields(ProxyConfig)]
     for key in data:
         if key not in fields:
-            raise ConfigError(f"unknown field; expected one of {', '.join(fields)}",
-                              field=str(key), source=str(path))
+            raise ConfigError(
+                f"unknown field; expected one of {', '.join(fields)}",
+                field=str(key),
+                source=str(path),
+            )
     data.setdefault("name", Path(path).stem)
     try:
         return PROXY_PRESETS["cpu"].replace(**data)

@@ -41,37 +41,37 @@ class Recipe:
     """Every value of the full-training recipe; each one is a `nas-train` option."""
 
     # --- schedule -------------------------------------------------------------------------
-    epochs: int = 300                 # [DeiT][SPACH]
-    warmup_epochs: float = 5          # [DeiT] (SPACH's port defaults to 20; its paper says DeiT)
-    batch_size: int = 128             # images per process per step [SPACH]: 128/GPU x 8 GPUs
-    lr_base: float = 5e-4             # per 512 images, scaled linearly [DeiT][SPACH code]
-    lr_base_size: int = 512           # images the base lr is quoted for [DeiT]
-    lr: float | None = None           # absolute lr; overrides the scaled lr_base [timm]
-    min_lr: float = 1e-5              # cosine floor [DeiT]
-    warmup_lr: float = 1e-6           # lr at step 0 of the warmup [DeiT]
+    epochs: int = 300  # [DeiT][SPACH]
+    warmup_epochs: float = 5  # [DeiT] (SPACH's port defaults to 20; its paper says DeiT)
+    batch_size: int = 128  # images per process per step [SPACH]: 128/GPU x 8 GPUs
+    lr_base: float = 5e-4  # per 512 images, scaled linearly [DeiT][SPACH code]
+    lr_base_size: int = 512  # images the base lr is quoted for [DeiT]
+    lr: float | None = None  # absolute lr; overrides the scaled lr_base [timm]
+    min_lr: float = 1e-5  # cosine floor [DeiT]
+    warmup_lr: float = 1e-6  # lr at step 0 of the warmup [DeiT]
     # --- optimiser ------------------------------------------------------------------------
-    opt: str = "adamw"                # [DeiT][SPACH]
-    weight_decay: float = 0.05        # [DeiT][SPACH]; not on norms, biases, no_weight_decay()
-    opt_eps: float = 1e-8             # [DeiT]
-    clip_grad: float | None = None    # max grad norm; none in [DeiT]
+    opt: str = "adamw"  # [DeiT][SPACH]
+    weight_decay: float = 0.05  # [DeiT][SPACH]; not on norms, biases, no_weight_decay()
+    opt_eps: float = 1e-8  # [DeiT]
+    clip_grad: float | None = None  # max grad norm; none in [DeiT]
     # --- augmentation ---------------------------------------------------------------------
     auto_augment: str = "rand-m9-mstd0.5-inc1"  # RandAugment [DeiT]; "" disables
-    interpolation: str = "bicubic"    # train resize [DeiT]
-    color_jitter: float = 0.4         # [DeiT]; timm (like DeiT) skips it under RandAugment
-    reprob: float = 0.25              # random erasing probability [DeiT]
-    remode: str = "pixel"             # random erasing fill [DeiT]
-    mixup: float = 0.8                # Mixup alpha [DeiT]; 0 disables
-    cutmix: float = 1.0               # CutMix alpha [DeiT]; 0 disables
-    mixup_prob: float = 1.0           # chance a batch is mixed at all [DeiT]
-    mixup_switch_prob: float = 0.5    # chance of CutMix rather than Mixup [DeiT]
-    smoothing: float = 0.1            # label smoothing [DeiT]
-    repeated_aug: int = 3             # copies per image across processes [DeiT]; 0/1 disables
-    eval_crop_pct: float = 0.875      # center crop 224 of 256 [DeiT]
+    interpolation: str = "bicubic"  # train resize [DeiT]
+    color_jitter: float = 0.4  # [DeiT]; timm (like DeiT) skips it under RandAugment
+    reprob: float = 0.25  # random erasing probability [DeiT]
+    remode: str = "pixel"  # random erasing fill [DeiT]
+    mixup: float = 0.8  # Mixup alpha [DeiT]; 0 disables
+    cutmix: float = 1.0  # CutMix alpha [DeiT]; 0 disables
+    mixup_prob: float = 1.0  # chance a batch is mixed at all [DeiT]
+    mixup_switch_prob: float = 0.5  # chance of CutMix rather than Mixup [DeiT]
+    smoothing: float = 0.1  # label smoothing [DeiT]
+    repeated_aug: int = 3  # copies per image across processes [DeiT]; 0/1 disables
+    eval_crop_pct: float = 0.875  # center crop 224 of 256 [DeiT]
     # --- regularisation -------------------------------------------------------------------
-    drop_path: float | None = None    # stochastic depth; None: by model size (drop_path_for)
-    drop: float = 0.0                 # classifier dropout [DeiT]
-    ema: bool = True                  # keep an EMA of the weights [DeiT][SPACH code default]
-    ema_decay: float = 0.99996        # per update [DeiT][SPACH]
+    drop_path: float | None = None  # stochastic depth; None: by model size (drop_path_for)
+    drop: float = 0.0  # classifier dropout [DeiT]
+    ema: bool = True  # keep an EMA of the weights [DeiT][SPACH code default]
+    ema_decay: float = 0.99996  # per update [DeiT][SPACH]
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "epochs", "at least 1", self.epochs)
@@ -85,31 +85,50 @@ class Recipe:
         _check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
         _check(self.opt_eps > 0, "opt_eps", "> 0", self.opt_eps)
         _check(self.clip_grad is None or self.clip_grad > 0, "clip_grad", "> 0", self.clip_grad)
-        _check(self.opt.lower() in _optimizers(), "opt", "one of timm's optimizers "
-               "(timm.optim.list_optimizers())", self.opt)
-        _check(self.interpolation in INTERPOLATIONS, "interpolation",
-               f"one of {', '.join(INTERPOLATIONS)}", self.interpolation)
+        _check(
+            self.opt.lower() in _optimizers(),
+            "opt",
+            "one of timm's optimizers (timm.optim.list_optimizers())",
+            self.opt,
+        )
+        _check(
+            self.interpolation in INTERPOLATIONS,
+            "interpolation",
+            f"one of {', '.join(INTERPOLATIONS)}",
+            self.interpolation,
+        )
         _check(self.color_jitter >= 0, "color_jitter", ">= 0", self.color_jitter)
         _check(0 <= self.reprob <= 1, "reprob", "in [0, 1]", self.reprob)
-        _check(self.remode in ERASE_MODES, "remode", f"one of {', '.join(ERASE_MODES)}",
-               self.remode)
+        _check(
+            self.remode in ERASE_MODES, "remode", f"one of {', '.join(ERASE_MODES)}", self.remode
+        )
         _check(self.mixup >= 0, "mixup", ">= 0", self.mixup)
         _check(self.cutmix >= 0, "cutmix", ">= 0", self.cutmix)
         _check(0 <= self.mixup_prob <= 1, "mixup_prob", "in [0, 1]", self.mixup_prob)
-        _check(0 <= self.mixup_switch_prob <= 1, "mixup_switch_prob", "in [0, 1]",
-               self.mixup_switch_prob)
+        _check(
+            0 <= self.mixup_switch_prob <= 1,
+            "mixup_switch_prob",
+            "in [0, 1]",
+            self.mixup_switch_prob,
+        )
         _check(0 <= self.smoothing < 1, "smoothing", "in [0, 1)", self.smoothing)
         _check(self.repeated_aug >= 0, "repeated_aug", ">= 0", self.repeated_aug)
         _check(0 < self.eval_crop_pct <= 1, "eval_crop_pct", "in (0, 1]", self.eval_crop_pct)
         _check(0 <= self.drop < 1, "drop", "in [0, 1)", self.drop)
         _check(0 < self.ema_decay < 1, "ema_decay", "in (0, 1)", self.ema_decay)
-        _check(self.drop_path is None or 0 <= self.drop_path < 1, "drop_path", "in [0, 1)",
-               self.drop_path)
+        _check(
+            self.drop_path is None or 0 <= self.drop_path < 1,
+            "drop_path",
+            "in [0, 1)",
+            self.drop_path,
+        )
         _check_auto_augment(self.auto_augment)
         if self.mixing and self.batch_size % 2:
-            raise ConfigError(f"Mixup/CutMix pair images within a batch, so the batch must be "
-                              f"even, got {self.batch_size} (or set --mixup 0 --cutmix 0)",
-                              field="--batch-size")
+            raise ConfigError(
+                f"Mixup/CutMix pair images within a batch, so the batch must be "
+                f"even, got {self.batch_size} (or set --mixup 0 --cutmix 0)",
+                field="--batch-size",
+            )
 
     @property
     def mixing(self) -> bool:
@@ -155,19 +174,26 @@ def _check_auto_augment(policy: str) -> None:
     )
 
     build = {"rand": rand_augment_transform, "augmix": augment_and_mix_transform}.get(
-        policy.split("-")[0], auto_augment_transform)
+        policy.split("-")[0], auto_augment_transform
+    )
     try:
         build(policy, {})
     except (AssertionError, KeyError, ValueError, IndexError) as err:
-        raise ConfigError(f"expected a timm augmentation policy such as "
-                          f"'rand-m9-mstd0.5-inc1' or 'original', got {policy!r} ({err})",
-                          field="--auto-augment") from None
+        raise ConfigError(
+            f"expected a timm augmentation policy such as "
+            f"'rand-m9-mstd0.5-inc1' or 'original', got {policy!r} ({err})",
+            field="--auto-augment",
+        ) from None
 
 
 # Stochastic depth by parameters: DeiT's 0.1 for small models, then Swin's T/S/B values
 # (28M: 0.2, 50M: 0.3, 88M: 0.5). SPACH's xxs/xs/s models fall in the same bands.
 DROP_PATH_BY_PARAMS: tuple[tuple[float, float], ...] = (
-    (15e6, 0.1), (35e6, 0.2), (70e6, 0.3), (float("inf"), 0.5))
+    (15e6, 0.1),
+    (35e6, 0.2),
+    (70e6, 0.3),
+    (float("inf"), 0.5),
+)
 
 
 def drop_path_for(params: int) -> float:
@@ -177,25 +203,42 @@ def drop_path_for(params: int) -> float:
 
 # --- timm components ------------------------------------------------------------------------
 
+
 def train_transform(recipe: Recipe, resolution: int) -> Any:
     return create_transform(
-        resolution, is_training=True, auto_augment=recipe.auto_augment or None,
-        interpolation=recipe.interpolation, color_jitter=recipe.color_jitter,
-        re_prob=recipe.reprob, re_mode=recipe.remode, re_count=1)
+        resolution,
+        is_training=True,
+        auto_augment=recipe.auto_augment or None,
+        interpolation=recipe.interpolation,
+        color_jitter=recipe.color_jitter,
+        re_prob=recipe.reprob,
+        re_mode=recipe.remode,
+        re_count=1,
+    )
 
 
 def eval_transform(recipe: Recipe, resolution: int) -> Any:
-    return create_transform(resolution, is_training=False, interpolation=recipe.interpolation,
-                            crop_pct=recipe.eval_crop_pct)
+    return create_transform(
+        resolution,
+        is_training=False,
+        interpolation=recipe.interpolation,
+        crop_pct=recipe.eval_crop_pct,
+    )
 
 
 def mixup(recipe: Recipe, num_classes: int) -> Mixup | None:
     """Mixup/CutMix with label smoothing folded into the soft targets, or None when off."""
     if not recipe.mixing:
         return None
-    return Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix, prob=recipe.mixup_prob,
-                 switch_prob=recipe.mixup_switch_prob, mode="batch",
-                 label_smoothing=recipe.smoothing, num_classes=num_classes)
+    return Mixup(
+        mixup_alpha=recipe.mixup,
+        cutmix_alpha=recipe.cutmix,
+        prob=recipe.mixup_prob,
+        switch_prob=recipe.mixup_switch_prob,
+        mode="batch",
+        label_smoothing=recipe.smoothing,
+        num_classes=num_classes,
+    )
 
 
 def train_loss(recipe: Recipe) -> nn.Module:
@@ -209,17 +252,25 @@ def train_loss(recipe: Recipe) -> nn.Module:
 
 def optimizer(model: nn.Module, recipe: Recipe, *, lr: float) -> torch.optim.Optimizer:
     """timm's factory: no weight decay on 1-d params and the model's no_weight_decay()."""
-    return create_optimizer_v2(model, opt=recipe.opt, lr=lr, weight_decay=recipe.weight_decay,
-                               eps=recipe.opt_eps)
+    return create_optimizer_v2(
+        model, opt=recipe.opt, lr=lr, weight_decay=recipe.weight_decay, eps=recipe.opt_eps
+    )
 
 
 def scheduler(opt: torch.optim.Optimizer, recipe: Recipe, *, updates_per_epoch: int) -> Any:
     """Warmup then cosine to min_lr, stepped every update as timm's train.py does (DeiT steps
     per epoch; the two agree at epoch boundaries)."""
     sched, _ = create_scheduler_v2(
-        opt, sched="cosine", num_epochs=recipe.epochs, warmup_epochs=recipe.warmup_epochs,
-        warmup_lr=recipe.warmup_lr, min_lr=recipe.min_lr, cooldown_epochs=0,
-        step_on_epochs=False, updates_per_epoch=updates_per_epoch)
+        opt,
+        sched="cosine",
+        num_epochs=recipe.epochs,
+        warmup_epochs=recipe.warmup_epochs,
+        warmup_lr=recipe.warmup_lr,
+        min_lr=recipe.min_lr,
+        cooldown_epochs=0,
+        step_on_epochs=False,
+        updates_per_epoch=updates_per_epoch,
+    )
     return sched
 
 

@@ -61,8 +61,9 @@ def load_study(root: str | Path) -> Study:
     """A finished search's folder; a clear error naming what is missing."""
     root = Path(root)
     if not root.is_dir():
-        raise ConfigError("study folder not found (expected the output folder of nas-search)",
-                          source=str(root))
+        raise ConfigError(
+            "study folder not found (expected the output folder of nas-search)", source=str(root)
+        )
     pareto_csv = root / "pareto.csv"
     if not pareto_csv.is_file():
         raise ConfigError("no pareto.csv: has the search finished?", source=str(root))
@@ -86,8 +87,9 @@ def pick_top(pareto: pd.DataFrame, k: int) -> pd.DataFrame:
     logf = np.log(front.flops.astype(float).to_numpy())
     edges = np.linspace(logf.min(), logf.max(), k + 1)
     band = np.clip(np.searchsorted(edges, logf, side="right") - 1, 0, k - 1)
-    ranked = front.assign(band=band).sort_values(["proxy_accuracy", "flops"],
-                                                 ascending=[False, True])
+    ranked = front.assign(band=band).sort_values(
+        ["proxy_accuracy", "flops"], ascending=[False, True]
+    )
     picks = ranked.groupby("band").head(1)
     if len(picks) < k:
         rest = ranked[~ranked.arch_id.isin(picks.arch_id)]
@@ -95,8 +97,15 @@ def pick_top(pareto: pd.DataFrame, k: int) -> pd.DataFrame:
     return picks.drop(columns="band").sort_values("flops").reset_index(drop=True)
 
 
-def train_and_record(spec: ArchSpec, *, name: str, recipe: Recipe, config: RunConfig,
-                     ctx: DistContext, results_csv: Path) -> dict[str, Any]:
+def train_and_record(
+    spec: ArchSpec,
+    *,
+    name: str,
+    recipe: Recipe,
+    config: RunConfig,
+    ctx: DistContext,
+    results_csv: Path,
+) -> dict[str, Any]:
     """Train (or resume, or find finished) one run; record its row once."""
     result = FullTrainer(spec, name=name, recipe=recipe, config=config, ctx=ctx).fit()
     if ctx.is_main:
@@ -106,16 +115,22 @@ def train_and_record(spec: ArchSpec, *, name: str, recipe: Recipe, config: RunCo
     return result
 
 
-def train_picks(study: Study, arch_ids: list[str], *, recipe: Recipe,
-                config_for: Any, ctx: DistContext) -> list[str]:
+def train_picks(
+    study: Study, arch_ids: list[str], *, recipe: Recipe, config_for: Any, ctx: DistContext
+) -> list[str]:
     """Train the picks one after another (all processes on each under torchrun); the arch_ids
     that failed (a failure does not stop the others)."""
     failed = []
     for arch_id in arch_ids:
         try:
-            train_and_record(study.spec(arch_id), name=arch_id, recipe=recipe,
-                             config=config_for(arch_id), ctx=ctx,
-                             results_csv=study.results_csv)
+            train_and_record(
+                study.spec(arch_id),
+                name=arch_id,
+                recipe=recipe,
+                config=config_for(arch_id),
+                ctx=ctx,
+                results_csv=study.results_csv,
+            )
         except Exception as e:  # one broken pick must not cost the others their training
             if isinstance(e, ConfigError) and len(arch_ids) == 1:
                 raise
@@ -125,8 +140,9 @@ def train_picks(study: Study, arch_ids: list[str], *, recipe: Recipe,
     return failed
 
 
-def launch_per_gpu(arch_ids: list[str], *, argv: list[str], gpus: int,
-                   log_dir_for: Any) -> list[str]:
+def launch_per_gpu(
+    arch_ids: list[str], *, argv: list[str], gpus: int, log_dir_for: Any
+) -> list[str]:
     """One child `nas-train ... --pick ARCH` per GPU, a queue when there are more picks than
     GPUs; each child's output goes to <run dir>/train.log. Returns the arch_ids that failed."""
     queue, running, failed = list(arch_ids), {}, []
@@ -147,8 +163,10 @@ def launch_per_gpu(arch_ids: list[str], *, argv: list[str], gpus: int,
             if proc.poll() is not None:
                 del running[gpu]
                 ok = proc.returncode == 0
-                print(f"{arch_id}: {'done' if ok else f'failed (exit {proc.returncode})'}",
-                      flush=True)
+                print(
+                    f"{arch_id}: {'done' if ok else f'failed (exit {proc.returncode})'}",
+                    flush=True,
+                )
                 if not ok:
                     failed.append(arch_id)
     return failed
@@ -159,14 +177,24 @@ def study_summary_lines(study: Study, picks: pd.DataFrame) -> list[str]:
 
     lines = [f"{len(picks)} pick(s) of {len(study.pareto)} Pareto member(s) in {study.root}:"]
     for r in picks.itertuples():
-        lines.append(f"  {r.arch_id}  {format_amount(r.flops):>12}  proxy accuracy "
-                     f"{r.proxy_accuracy:.4f}")
+        lines.append(
+            f"  {r.arch_id}  {format_amount(r.flops):>12}  proxy accuracy {r.proxy_accuracy:.4f}"
+        )
     return lines
 
 
-def run_study(root: str | Path, *, top: int, pick: str | None, recipe: Recipe,
-              config: RunConfig, ctx: DistContext, output: Path | None = None,
-              argv: list[str] | None = None, parallel: str = "auto") -> int:
+def run_study(
+    root: str | Path,
+    *,
+    top: int,
+    pick: str | None,
+    recipe: Recipe,
+    config: RunConfig,
+    ctx: DistContext,
+    output: Path | None = None,
+    argv: list[str] | None = None,
+    parallel: str = "auto",
+) -> int:
     """Train a study's picks and write its fidelity report; the exit code (1: some failed)."""
     import dataclasses
 
@@ -182,8 +210,12 @@ def run_study(root: str | Path, *, top: int, pick: str | None, recipe: Recipe,
         picks = pick_top(study.pareto, top)
         arch_ids = list(picks.arch_id)
         if len(picks) < top and ctx.is_main:
-            print(f"nas-train: warning: --top {top}, but the study's Pareto front has "
-                  f"{len(picks)} member(s): training {len(picks)}", file=sys.stderr, flush=True)
+            print(
+                f"nas-train: warning: --top {top}, but the study's Pareto front has "
+                f"{len(picks)} member(s): training {len(picks)}",
+                file=sys.stderr,
+                flush=True,
+            )
         if ctx.is_main and config.progress:
             print("\n".join(study_summary_lines(study, picks)), flush=True)
 
@@ -191,20 +223,33 @@ def run_study(root: str | Path, *, top: int, pick: str | None, recipe: Recipe,
         return dataclasses.replace(config, run_dir=study.run_dir(arch_id, output))
 
     gpus = torch.cuda.device_count() if ctx.device.type == "cuda" else 0
-    per_gpu = (parallel == "auto" and pick is None and not ctx.distributed and gpus > 1
-               and len(arch_ids) > 1 and argv is not None)
+    per_gpu = (
+        parallel == "auto"
+        and pick is None
+        and not ctx.distributed
+        and gpus > 1
+        and len(arch_ids) > 1
+        and argv is not None
+    )
     if per_gpu:
-        failed = launch_per_gpu(arch_ids, argv=argv or [], gpus=gpus,
-                                log_dir_for=lambda a: config_for(a).run_dir)
+        failed = launch_per_gpu(
+            arch_ids, argv=argv or [], gpus=gpus, log_dir_for=lambda a: config_for(a).run_dir
+        )
     else:
         failed = train_picks(study, arch_ids, recipe=recipe, config_for=config_for, ctx=ctx)
     if ctx.is_main:
         fid = write_fidelity(study.root)
         if fid is not None and config.progress:
-            print(f"proxy fidelity over {fid.n} architectures: Kendall tau "
-                  f"{fid.kendall_tau:.3f}, Spearman rho {fid.spearman_rho:.3f} -> "
-                  f"{study.root / 'fidelity.md'}\n{verdict(fid)}", flush=True)
+            print(
+                f"proxy fidelity over {fid.n} architectures: Kendall tau "
+                f"{fid.kendall_tau:.3f}, Spearman rho {fid.spearman_rho:.3f} -> "
+                f"{study.root / 'fidelity.md'}\n{verdict(fid)}",
+                flush=True,
+            )
     if failed:
-        print(f"nas-train: {len(failed)} pick(s) failed: {', '.join(failed)}; re-run the same "
-              f"command to retry them (finished ones are kept)", file=sys.stderr)
+        print(
+            f"nas-train: {len(failed)} pick(s) failed: {', '.join(failed)}; re-run the same "
+            f"command to retry them (finished ones are kept)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0

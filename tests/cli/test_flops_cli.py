@@ -51,17 +51,20 @@ def test_list(capsys):
 
 
 def test_errors_are_one_line_without_traceback():
-    proc = subprocess.run([sys.executable, "-m", "nas.cli.flops", "spach_nope"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.cli.flops", "spach_nope"], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == [
-        "nas-flops: error: unknown preset 'spach_nope'; `nas-flops --list` lists them"]
+        "nas-flops: error: unknown preset 'spach_nope'; `nas-flops --list` lists them"
+    ]
 
 
 def test_closed_form_method_builds_nothing_and_gives_exact_ints(capsys):
-    assert main(["spach_ms_s_patch4_224_hybrid", "--method", "closed-form",
-                 "--format", "json"]) == 0
+    assert (
+        main(["spach_ms_s_patch4_224_hybrid", "--method", "closed-form", "--format", "json"]) == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["method"] == "closed-form" and data["params"] == 63_028_584
     assert isinstance(data["flops"], int) and data["flops"] == sum(data["by_module"].values())

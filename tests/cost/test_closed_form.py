@@ -41,10 +41,14 @@ def _mismatch(spec: ArchSpec) -> str | None:
     report = measure_model(model)
     cost = closed_form(spec)
     if (cost.flops, cost.by_module) != (report.flops, report.count.by_module) or (
-            cost.params, cost.params_by_module) != (report.params, _parts(model)):
-        return (f"{spec.summary()} @{spec.resolution}: closed form {cost.params:,}/"
-                f"{cost.flops:,} {cost.by_module}, fvcore {report.params:,}/{report.flops:,} "
-                f"{report.count.by_module}")
+        cost.params,
+        cost.params_by_module,
+    ) != (report.params, _parts(model)):
+        return (
+            f"{spec.summary()} @{spec.resolution}: closed form {cost.params:,}/"
+            f"{cost.flops:,} {cost.by_module}, fvcore {report.params:,}/{report.flops:,} "
+            f"{report.count.by_module}"
+        )
     return None
 
 

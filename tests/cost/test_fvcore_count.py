@@ -66,11 +66,17 @@ def test_elementwise_ops_are_free_but_audited():
     assert any("uncounted aten::gelu" in line for line in count.audit())
 
 
-@pytest.mark.parametrize("fn, shape", [
-    (lambda x: torch.baddbmm(x, x, x), (2, 3, 3)), (lambda x: torch.mv(x, x[0]), (3, 3)),
-    (lambda x: torch.addmv(x[0], x, x[0]), (3, 3)), (lambda x: torch.dot(x, x), (3,)),
-    (lambda x: torch.outer(x, x), (3,)), (lambda x: torch.tensordot(x, x, dims=2), (3, 3)),
-])
+@pytest.mark.parametrize(
+    "fn, shape",
+    [
+        (lambda x: torch.baddbmm(x, x, x), (2, 3, 3)),
+        (lambda x: torch.mv(x, x[0]), (3, 3)),
+        (lambda x: torch.addmv(x[0], x, x[0]), (3, 3)),
+        (lambda x: torch.dot(x, x), (3,)),
+        (lambda x: torch.outer(x, x), (3,)),
+        (lambda x: torch.tensordot(x, x, dims=2), (3, 3)),
+    ],
+)
 def test_an_uncounted_heavy_op_is_an_error(fn, shape):
     with pytest.raises(UncountedHeavyOp):
         count_flops(Lambda(fn), torch.randn(*shape))

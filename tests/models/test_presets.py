@@ -18,10 +18,19 @@ TIMM = [n for n in PRESETS if not n.startswith("spach")]
 
 def test_the_table_is_complete():
     assert len([n for n in SPACH if not n.endswith(("_conv4", "_shared"))]) == 20
-    for name in ("spach_ms_s_patch4_224_hybrid_conv4", "spach_ms_xs_patch4_224_hybrid_conv4",
-                 "spach_s_patch16_224_mlp_shared", "spach_ms_s_patch4_224_mlp_shared",
-                 "convmixer_1536_20", "convmixer_768_32", "convmixer_1024_20_ks9_p14",
-                 "coatnet_0_224", "coatnet_1_224", "coatnet_2_224", "coatnet_3_224"):
+    for name in (
+        "spach_ms_s_patch4_224_hybrid_conv4",
+        "spach_ms_xs_patch4_224_hybrid_conv4",
+        "spach_s_patch16_224_mlp_shared",
+        "spach_ms_s_patch4_224_mlp_shared",
+        "convmixer_1536_20",
+        "convmixer_768_32",
+        "convmixer_1024_20_ks9_p14",
+        "coatnet_0_224",
+        "coatnet_1_224",
+        "coatnet_2_224",
+        "coatnet_3_224",
+    ):
         assert name in PRESETS
 
 
@@ -49,8 +58,9 @@ def test_timm_family_presets_equal_timm(name):
     assert_closed_form_matches(PRESETS[name], ours)
 
 
-@pytest.mark.parametrize("name, op", [("coatnet_0_224", "attention"),
-                                      ("convmixer_768_32", "conv")])
+@pytest.mark.parametrize(
+    "name, op", [("coatnet_0_224", "attention"), ("convmixer_768_32", "conv")]
+)
 def test_plain_fvcore_would_undercount(name, op):
     """What the handles add: fvcore alone skips fused attention and 'same' convs."""
     from fvcore.nn import FlopCountAnalysis
@@ -64,10 +74,12 @@ def test_plain_fvcore_would_undercount(name, op):
 
 def test_reported_paper_magnitudes():
     """Coarse agreement with the numbers the papers report (M params / G FLOPs)."""
-    for name, m, g in (("spach_ms_xxs_patch4_224_conv", 5, 0.7),
-                       ("spach_ms_s_patch4_224_attn", 40, 7.6),
-                       ("spach_ms_s_patch4_224_hybrid_conv4", 63, 12.3),
-                       ("coatnet_0_224", 25, 4.2)):
+    for name, m, g in (
+        ("spach_ms_xxs_patch4_224_conv", 5, 0.7),
+        ("spach_ms_s_patch4_224_attn", 40, 7.6),
+        ("spach_ms_s_patch4_224_hybrid_conv4", 63, 12.3),
+        ("coatnet_0_224", 25, 4.2),
+    ):
         report = measure(name)
         assert abs(report.params / 1e6 - m) / m < 0.06, name
         assert abs(report.flops / 1e9 - g) / g < 0.1, name
@@ -78,4 +90,5 @@ def test_variant_suffixes_resolve():
     nocpe = get_preset("nas_spach_ms_s_patch4_224_attn_nocpe")
     assert not any(s.cpe for s in nocpe.stages[1:])
     assert params_of(base) - params_of(nocpe) == sum(
-        10 * s.width * s.depth for s in base.stages[1:])
+        10 * s.width * s.depth for s in base.stages[1:]
+    )

@@ -59,8 +59,9 @@ def test_features_only_through_timm():
 
 
 def test_timm_kwargs_pass_through():
-    model = timm.create_model("nas_spach_xxs_patch16_224_conv", num_classes=10,
-                              drop_path_rate=0.1, in_chans=1)
+    model = timm.create_model(
+        "nas_spach_xxs_patch16_224_conv", num_classes=10, drop_path_rate=0.1, in_chans=1
+    )
     assert model.stem.proj.in_channels == 1 and model.num_classes == 10
     rates = [b.drop_path.drop_prob for b in model.stages[0].blocks]
     assert rates == [0.1] * 12  # single-stage: uniform, as SPACH

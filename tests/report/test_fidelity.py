@@ -12,17 +12,24 @@ from nas.report.fidelity import fidelity_markdown, proxy_fidelity, verdict, writ
 
 def _tables(proxy: list[float], full: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     ids = [f"arch{i}" for i in range(len(proxy))]
-    return (pd.DataFrame({"arch_id": ids, "proxy_accuracy": proxy,
-                          "flops": [1e6 * (i + 1) for i in range(len(ids))]}),
-            pd.DataFrame({"arch_id": ids, "top1": full}))
+    return (
+        pd.DataFrame(
+            {
+                "arch_id": ids,
+                "proxy_accuracy": proxy,
+                "flops": [1e6 * (i + 1) for i in range(len(ids))],
+            }
+        ),
+        pd.DataFrame({"arch_id": ids, "top1": full}),
+    )
 
 
 def test_one_swapped_pair_of_four():
     # proxy orders 0<1<2<3, full training 0<1<3<2: 5 of 6 pairs agree
     fid = proxy_fidelity(*_tables([0.1, 0.2, 0.3, 0.4], [10.0, 20.0, 40.0, 30.0]))
     assert fid.n == 4
-    assert fid.kendall_tau == pytest.approx((5 - 1) / 6)              # (C - D) / pairs
-    assert fid.spearman_rho == pytest.approx(1 - 6 * 2 / (4 * 15))   # sum d^2 = 2
+    assert fid.kendall_tau == pytest.approx((5 - 1) / 6)  # (C - D) / pairs
+    assert fid.spearman_rho == pytest.approx(1 - 6 * 2 / (4 * 15))  # sum d^2 = 2
     assert (fid.pairs_right, fid.pairs) == (5, 6)
     assert fid.top_k_overlap == {1: 0, 3: 3}  # proxy's best (arch3) is second in full
     assert fid.regret == pytest.approx(10.0)
@@ -61,8 +68,7 @@ def test_a_tie_across_rank_k_leaves_top_k_overlap_undefined(tmp_path):
     assert "| top-3 overlap | n/a (accuracies tie across rank 3) |" in md
     assert "| top-1 overlap | 1 of 1 |" in md
     # a tie in full training counts the same; a tie inside the top k does not matter
-    full_tie = proxy_fidelity(*_tables([0.9, 0.8, 0.7, 0.6, 0.5], [90.0, 90.0, 70.0, 60.0,
-                                                                   50.0]))
+    full_tie = proxy_fidelity(*_tables([0.9, 0.8, 0.7, 0.6, 0.5], [90.0, 90.0, 70.0, 60.0, 50.0]))
     assert full_tie.top_k_overlap == {1: None, 3: 3}
 
 

@@ -14,21 +14,61 @@ from nas.space.io import write_text_atomic as write_text
 
 
 def table() -> pd.DataFrame:
-    return order_columns(pd.DataFrame([
-        {"param.width": 32, "number": 0, "state": "COMPLETE", "arch_id": "a" * 10,
-         "flops": 1_200_000_000, "params": 5_000_000, "proxy_accuracy": 0.81,
-         "proxy_seconds": 20.5, "feasible": True, "trained": True, "param.depth": 2,
-         "summary": "multi 224px conv1/4 | 32:conv*2"},
-        {"number": 1, "state": "COMPLETE", "arch_id": "b" * 10, "flops": 9_000_000_000,
-         "params": 50_000_000, "feasible": False, "trained": False, "param.width": 160,
-         "param.depth": 4},
-        {"number": 2, "state": "FAIL", "arch_id": "c" * 10, "flops": 2_000_000_000,
-         "params": 9_000_000, "failure": "NaN loss: loss became nan in epoch 2",
-         "feasible": True, "trained": True, "param.width": 64, "param.depth": 3},
-        {"number": 3, "state": "PRUNED", "arch_id": "d" * 10, "flops": 3_000_000_000,
-         "params": 12_000_000, "proxy_accuracy": 0.5, "feasible": True, "trained": True,
-         "param.width": 96, "param.depth": 3},
-    ]))
+    return order_columns(
+        pd.DataFrame(
+            [
+                {
+                    "param.width": 32,
+                    "number": 0,
+                    "state": "COMPLETE",
+                    "arch_id": "a" * 10,
+                    "flops": 1_200_000_000,
+                    "params": 5_000_000,
+                    "proxy_accuracy": 0.81,
+                    "proxy_seconds": 20.5,
+                    "feasible": True,
+                    "trained": True,
+                    "param.depth": 2,
+                    "summary": "multi 224px conv1/4 | 32:conv*2",
+                },
+                {
+                    "number": 1,
+                    "state": "COMPLETE",
+                    "arch_id": "b" * 10,
+                    "flops": 9_000_000_000,
+                    "params": 50_000_000,
+                    "feasible": False,
+                    "trained": False,
+                    "param.width": 160,
+                    "param.depth": 4,
+                },
+                {
+                    "number": 2,
+                    "state": "FAIL",
+                    "arch_id": "c" * 10,
+                    "flops": 2_000_000_000,
+                    "params": 9_000_000,
+                    "failure": "NaN loss: loss became nan in epoch 2",
+                    "feasible": True,
+                    "trained": True,
+                    "param.width": 64,
+                    "param.depth": 3,
+                },
+                {
+                    "number": 3,
+                    "state": "PRUNED",
+                    "arch_id": "d" * 10,
+                    "flops": 3_000_000_000,
+                    "params": 12_000_000,
+                    "proxy_accuracy": 0.5,
+                    "feasible": True,
+                    "trained": True,
+                    "param.width": 96,
+                    "param.depth": 3,
+                },
+            ]
+        )
+    )
 
 
 def test_columns_lead_with_the_contract_and_end_with_sorted_params():
@@ -41,8 +81,7 @@ def test_columns_lead_with_the_contract_and_end_with_sorted_params():
 def test_csv_round_trip_keeps_exact_integers_and_missing_values(tmp_path):
     write_csv_atomic(table(), tmp_path / "trials.csv")
     back = read_trials(tmp_path / "trials.csv")
-    assert back["flops"].tolist() == [1_200_000_000, 9_000_000_000, 2_000_000_000,
-                                      3_000_000_000]
+    assert back["flops"].tolist() == [1_200_000_000, 9_000_000_000, 2_000_000_000, 3_000_000_000]
     assert pd.isna(back.loc[1, "proxy_accuracy"]) and back.loc[2, "failure"].startswith("NaN")
 
 
@@ -74,10 +113,25 @@ def test_pareto_plot_is_a_png(tmp_path):
 
 def _costs() -> pd.DataFrame:
     """a is cheapest in FLOPs, b in params; c is the most accurate."""
-    return order_columns(pd.DataFrame([
-        {"number": n, "state": "COMPLETE", "arch_id": a * 10, "flops": f, "params": p,
-         "proxy_accuracy": acc} for n, a, f, p, acc in
-        ((0, "a", 1e9, 9e6, 0.7), (1, "b", 2e9, 3e6, 0.8), (2, "c", 3e9, 6e6, 0.9))]))
+    return order_columns(
+        pd.DataFrame(
+            [
+                {
+                    "number": n,
+                    "state": "COMPLETE",
+                    "arch_id": a * 10,
+                    "flops": f,
+                    "params": p,
+                    "proxy_accuracy": acc,
+                }
+                for n, a, f, p, acc in (
+                    (0, "a", 1e9, 9e6, 0.7),
+                    (1, "b", 2e9, 3e6, 0.8),
+                    (2, "c", 3e9, 6e6, 0.9),
+                )
+            ]
+        )
+    )
 
 
 def _staircases(fig) -> list:
@@ -86,8 +140,13 @@ def _staircases(fig) -> list:
 
 def test_the_front_is_drawn_on_its_own_cost_axis(tmp_path):
     df = _costs()
-    fig = plot_pareto(df, df.iloc[[1, 2]], max_flops=4 * 10**9, path=tmp_path / "p.png",
-                      objectives=("accuracy", "params"))
+    fig = plot_pareto(
+        df,
+        df.iloc[[1, 2]],
+        max_flops=4 * 10**9,
+        path=tmp_path / "p.png",
+        objectives=("accuracy", "params"),
+    )
     ax = fig.axes[0]
     assert ax.get_xlabel() == "parameters (M)" and "vs params" in ax.get_title()
     (step,) = _staircases(fig)
@@ -99,8 +158,13 @@ def test_the_front_is_drawn_on_its_own_cost_axis(tmp_path):
 
 def test_a_front_over_several_costs_is_marked_without_a_staircase(tmp_path):
     df = _costs()
-    fig = plot_pareto(df, df, max_flops=4 * 10**9, path=tmp_path / "p.png",
-                      objectives=("accuracy", "flops", "params"))
+    fig = plot_pareto(
+        df,
+        df,
+        max_flops=4 * 10**9,
+        path=tmp_path / "p.png",
+        objectives=("accuracy", "flops", "params"),
+    )
     assert _staircases(fig) == [] and fig.axes[0].get_xlabel().startswith("GFLOPs")
     two = plot_pareto(df, df, max_flops=4 * 10**9, path=tmp_path / "q.png")
     assert len(_staircases(two)) == 1  # accuracy vs FLOPs: the staircase is the front
@@ -119,8 +183,10 @@ def test_summary_from_files_only_with_fidelity(tmp_path):
     write_csv_atomic(df, tmp_path / "trials.csv")
     write_csv_atomic(df.iloc[[0]], tmp_path / "pareto.csv")
     text = write_summary(tmp_path).read_text()
-    assert "4 trials: 1 trained to the end of the proxy, 1 stopped early, 1 failed, 1 over " \
-           "budget" in text
+    assert (
+        "4 trials: 1 trained to the end of the proxy, 1 stopped early, 1 failed, 1 over "
+        "budget" in text
+    )
     assert "Best proxy accuracy 0.8100: trial #0, 1.2GFLOPs" in text
     assert "conv1/4 \\| 32:conv*2" in text  # a | inside a table cell is escaped
     assert "| 2 | NaN loss: loss became nan in epoch 2 |" in text

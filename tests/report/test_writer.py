@@ -31,9 +31,11 @@ def test_the_epoch_log_has_the_contract_columns(tmp_path):
 
 
 def test_report_imports_no_search_train_optuna_or_torch():
-    code = ("import sys, nas.report, nas.report.writer, nas.report.fidelity\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('optuna', 'torch')\n"
-            "             or m.startswith(('nas.search', 'nas.train', 'nas.cli')))\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, nas.report, nas.report.writer, nas.report.fidelity\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('optuna', 'torch')\n"
+        "             or m.startswith(('nas.search', 'nas.train', 'nas.cli')))\n"
+        "assert not bad, bad\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

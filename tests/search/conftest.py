@@ -31,12 +31,21 @@ stages:
     heads: {param: width, div: 8}
 """
 TINY_BUDGET = "300K"  # 9 of the 16 fit
-TINY_PROXY = ProxyConfig("test", epochs=2, resolution=32, train_images=128, val_images=64,
-                         batch_size=32, warmup_epochs=0.0, eval_batch_size=64)
+TINY_PROXY = ProxyConfig(
+    "test",
+    epochs=2,
+    resolution=32,
+    train_images=128,
+    val_images=64,
+    batch_size=32,
+    warmup_epochs=0.0,
+    eval_batch_size=64,
+)
 
 needs_fmnist = pytest.mark.skipif(
     not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
+)
 
 
 @pytest.fixture

@@ -32,21 +32,24 @@ def test_a_space_path_names_the_study_by_its_file():
     assert cfg.study_name == "my_space-600M"
 
 
-@pytest.mark.parametrize("kw, words", [
-    ({"budget": "4 apples"}, "budget: cannot read"),
-    ({"objectives": "flops,params"}, "--objectives: the objectives must include accuracy"),
-    ({"objectives": "accuracy,speed"}, "--objectives: expected one of accuracy, flops"),
-    ({"sampler": "cmaes"}, "--sampler: expected one of tpe, nsga2"),
-    ({"sampler": "nsga2", "objectives": "accuracy"}, "multi-objective sampler"),
-    ({"pruner": "hyperband"}, "does not support multi-objective studies"),
-    ({"pruner": "percentile:150"}, "`0 < P < 100` must hold, but got P=150"),
-    ({"trials": 0}, "--trials: expected an integer >= 1"),
-    ({"timeout": "soon"}, "--timeout: cannot read 'soon'"),
-    ({"max_params": "lots"}, "--max-params: cannot read"),
-    ({"resolution": 0}, "--resolution: expected an integer of at least 8 pixels, got 0"),
-    ({"resolution": -224}, "--resolution: expected an integer of at least 8 pixels, got -224"),
-    ({"resolution": 4}, "--resolution: expected an integer of at least 8 pixels, got 4"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"budget": "4 apples"}, "budget: cannot read"),
+        ({"objectives": "flops,params"}, "--objectives: the objectives must include accuracy"),
+        ({"objectives": "accuracy,speed"}, "--objectives: expected one of accuracy, flops"),
+        ({"sampler": "cmaes"}, "--sampler: expected one of tpe, nsga2"),
+        ({"sampler": "nsga2", "objectives": "accuracy"}, "multi-objective sampler"),
+        ({"pruner": "hyperband"}, "does not support multi-objective studies"),
+        ({"pruner": "percentile:150"}, "`0 < P < 100` must hold, but got P=150"),
+        ({"trials": 0}, "--trials: expected an integer >= 1"),
+        ({"timeout": "soon"}, "--timeout: cannot read 'soon'"),
+        ({"max_params": "lots"}, "--max-params: cannot read"),
+        ({"resolution": 0}, "--resolution: expected an integer of at least 8 pixels, got 0"),
+        ({"resolution": -224}, "--resolution: expected an integer of at least 8 pixels, got -224"),
+        ({"resolution": 4}, "--resolution: expected an integer of at least 8 pixels, got 4"),
+    ],
+)
 def test_bad_options_are_one_line_errors(kw, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         make(**kw)
@@ -63,8 +66,9 @@ def test_durations_and_pruners_parse():
 def test_a_study_refuses_to_resume_under_another_budget_or_proxy():
     stored = make().fingerprint()
     check_resume(stored, make(trials=50, sampler="random", timeout="1h"))  # may change
-    with pytest.raises(ConfigError, match="max_flops: study has 4000000000, this run asks for "
-                                          "2000000000"):
+    with pytest.raises(
+        ConfigError, match="max_flops: study has 4000000000, this run asks for 2000000000"
+    ):
         check_resume(stored, make(budget="2GFLOPs", study_name="hybrid-4GFLOPs"))
     with pytest.raises(ConfigError, match="proxy: study has"):
         check_resume(stored, make(proxy=PROXY_PRESETS["tiny"]))
@@ -123,9 +127,11 @@ def test_the_option_parser_needs_no_optuna():
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from nas.cli.search import parser\n"
-            "assert 'successive-halving' in parser().format_help()\n"
-            "assert 'optuna' not in sys.modules, 'optuna was imported'\n")
+    code = (
+        "import sys\n"
+        "from nas.cli.search import parser\n"
+        "assert 'successive-halving' in parser().format_help()\n"
+        "assert 'optuna' not in sys.modules, 'optuna was imported'\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

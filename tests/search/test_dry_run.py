@@ -8,11 +8,27 @@ from nas.cost import measure, parse_budget
 from nas.space import load_space
 
 
-def test_dry_run_prints_the_exact_fit_and_the_cost_and_trains_nothing(tiny_space, tmp_path,
-                                                                      capsys):
+def test_dry_run_prints_the_exact_fit_and_the_cost_and_trains_nothing(
+    tiny_space, tmp_path, capsys
+):
     out = tmp_path / "out"
-    assert main(["--space", str(tiny_space), "--budget", "300K", "--proxy", "tiny",
-                 "--out", str(out), "--dry-run", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--space",
+                str(tiny_space),
+                "--budget",
+                "300K",
+                "--proxy",
+                "tiny",
+                "--out",
+                str(out),
+                "--dry-run",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     space = load_space(tiny_space)
     fit = sum(measure(spec).flops <= parse_budget("300K") for _, spec in space.walk())
@@ -23,8 +39,9 @@ def test_dry_run_prints_the_exact_fit_and_the_cost_and_trains_nothing(tiny_space
 
 
 def test_a_budget_above_the_dearest_says_so(tiny_space, capsys):
-    assert main(["--space", str(tiny_space), "--budget", "1G", "--proxy", "tiny",
-                 "--dry-run"]) == 0
+    assert (
+        main(["--space", str(tiny_space), "--budget", "1G", "--proxy", "tiny", "--dry-run"]) == 0
+    )
     assert "every architecture fits" in capsys.readouterr().out
 
 
@@ -38,11 +55,14 @@ def test_a_budget_below_the_cheapest_says_so(tiny_space, capsys):
 
 
 def test_a_resolution_of_zero_is_an_error_not_the_spaces(tiny_space, capsys):
-    assert main(["--space", str(tiny_space), "--budget", "300K", "--resolution", "0",
-                 "--dry-run"]) == 2
+    assert (
+        main(["--space", str(tiny_space), "--budget", "300K", "--resolution", "0", "--dry-run"])
+        == 2
+    )
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("nas-search: error: --resolution: expected an integer "
-                                        "of at least 8 pixels, got 0")
+    assert out == "" and err.startswith(
+        "nas-search: error: --resolution: expected an integer of at least 8 pixels, got 0"
+    )
 
 
 def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
@@ -58,8 +78,7 @@ def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
     region = FeasibleRegion(space, max_flops="300K")
 
     def run_line(**kw) -> list[str]:
-        cfg = make_config(space=str(tiny_space), budget="300K", proxy="tiny", device="cpu",
-                          **kw)
+        cfg = make_config(space=str(tiny_space), budget="300K", proxy="tiny", device="cpu", **kw)
         return time_estimate(cfg, space, region)
 
     assert "= about 8.0 min" in run_line(workers=1)[1]
@@ -84,13 +103,15 @@ def test_the_count_needs_no_torch(tiny_space):
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from nas.cli.search import parser\n"
-            "from nas.search.feasible import FeasibleRegion\n"
-            "from nas.space import load_space\n"
-            "parser()\n"
-            f"print(FeasibleRegion(load_space({str(tiny_space)!r}), max_flops='300K').count)\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    code = (
+        "import sys\n"
+        "from nas.cli.search import parser\n"
+        "from nas.search.feasible import FeasibleRegion\n"
+        "from nas.space import load_space\n"
+        "parser()\n"
+        f"print(FeasibleRegion(load_space({str(tiny_space)!r}), max_flops='300K').count)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "9 fit" in out.stdout

@@ -43,13 +43,21 @@ def break_by_mixer(monkeypatch, how: dict[str, str]) -> None:
 
 
 def search(space, out, *, budget=TINY_BUDGET, **kw):
-    return run_search(space=str(space), budget=budget, proxy=TINY_PROXY, out=out,
-                      device="cpu", progress=False, **kw)
+    return run_search(
+        space=str(space),
+        budget=budget,
+        proxy=TINY_PROXY,
+        out=out,
+        device="cpu",
+        progress=False,
+        **kw,
+    )
 
 
 @pytest.mark.slow
 def test_nan_and_out_of_memory_trials_are_failed_with_reasons_and_the_study_goes_on(
-        tiny_space, tmp_path, monkeypatch):
+    tiny_space, tmp_path, monkeypatch
+):
     break_by_mixer(monkeypatch, {"attn": "nan"})
     outcome = search(tiny_space, tmp_path / "nan", trials=4, seed=1)
     df = read_trials(tmp_path / "nan" / "trials.csv")
@@ -68,8 +76,9 @@ def test_nan_and_out_of_memory_trials_are_failed_with_reasons_and_the_study_goes
     assert "## Failures" in summary and "out of memory" in summary
 
 
-def test_the_last_line_counts_failed_candidates_among_the_trained(tiny_space, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_the_last_line_counts_failed_candidates_among_the_trained(
+    tiny_space, tmp_path, monkeypatch, capsys
+):
     """They count toward --trials (they were trained), so the line says so."""
     import re
 
@@ -77,20 +86,43 @@ def test_the_last_line_counts_failed_candidates_among_the_trained(tiny_space, tm
 
     break_by_mixer(monkeypatch, {"attn": "nan"})
     proxy = write_proxy(tmp_path / "proxy.yaml")
-    assert main(["--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-                 "--trials", "3", "--seed", "1", "--device", "cpu", "--out",
-                 str(tmp_path / "out"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--space",
+                str(tiny_space),
+                "--budget",
+                TINY_BUDGET,
+                "--proxy",
+                str(proxy),
+                "--trials",
+                "3",
+                "--seed",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "out"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    m = re.search(r": 3 candidates trained \((\d+) complete, (\d+) stopped early, (\d+) "
-                  r"failed\), \d+ over budget", line)
+    m = re.search(
+        r": 3 candidates trained \((\d+) complete, (\d+) stopped early, (\d+) "
+        r"failed\), \d+ over budget",
+        line,
+    )
     assert m, line
     df = read_trials(tmp_path / "out" / "trials.csv")
     assert int(m[3]) == (df["state"] == "FAIL").sum() >= 1
     assert sum(map(int, m.groups())) == 3
 
 
-def test_a_search_where_every_candidate_fails_stops_with_the_reason(tiny_space, tmp_path,
-                                                                     monkeypatch):
+def test_a_search_where_every_candidate_fails_stops_with_the_reason(
+    tiny_space, tmp_path, monkeypatch
+):
     break_by_mixer(monkeypatch, {"conv": "error", "attn": "error"})
     with pytest.raises(SearchError, match="5 trials failed in a row"):
         search(tiny_space, tmp_path / "bad", trials=20)
@@ -100,14 +132,16 @@ def test_a_search_where_every_candidate_fails_stops_with_the_reason(tiny_space, 
     assert failed["failure"].str.contains("RuntimeError: shapes cannot be multiplied").all()
 
 
-def test_a_budget_nothing_meets_is_an_error_before_any_training(tiny_space, tmp_path,
-                                                                monkeypatch):
+def test_a_budget_nothing_meets_is_an_error_before_any_training(tiny_space, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained despite an unreachable budget")
 
     monkeypatch.setattr("nas.search.runner.load_proxy_data", no_training)
-    with pytest.raises(ConfigError, match=r"budget: budget 50KFLOPs \(50,000\) is below the "
-                                          r"cheapest architecture of space 'tiny' "
-                                          r"\(97.4KFLOPs\): nothing fits"):
+    with pytest.raises(
+        ConfigError,
+        match=r"budget: budget 50KFLOPs \(50,000\) is below the "
+        r"cheapest architecture of space 'tiny' "
+        r"\(97.4KFLOPs\): nothing fits",
+    ):
         search(tiny_space, tmp_path / "none", budget="50K", trials=2)
     assert not (tmp_path / "none" / "trials.csv").exists()

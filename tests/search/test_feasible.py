@@ -101,8 +101,10 @@ def test_count_equals_enumeration(small):
     for max_flops in _quantiles(f for _, f in archs.values()):
         for max_params in params_budgets:
             region = FeasibleRegion(space, max_flops=max_flops, max_params=max_params)
-            want = sum(f <= max_flops and (max_params is None or p <= max_params)
-                       for p, f in archs.values())
+            want = sum(
+                f <= max_flops and (max_params is None or p <= max_params)
+                for p, f in archs.values()
+            )
             count = region.count
             assert count.exact and count.low == count.high == want, (max_flops, max_params)
             assert count.total == len(archs) == space.size().count
@@ -182,7 +184,7 @@ def test_summary_names_the_count_and_marks_choices_that_never_fit():
     text = region.summary()
     assert f"{region.count.low:,} fit" in text and "exact" in text
     assert "cheapest" in text and "dearest" in text and "stage3" in text
-    (lo, _), = [v for k, v in region.choice_ranges()["width"].items() if k == 160]
+    ((lo, _),) = [v for k, v in region.choice_ranges()["width"].items() if k == 160]
     assert lo > 10**9  # the widest nets cannot be made to fit 1 GFLOPs
     (width,) = [line for line in text.splitlines() if line.strip().startswith("width ")]
     marks = dict(re.findall(r"(\d+): \S+( /never)?", width))  # the mark apart from the value
@@ -199,9 +201,14 @@ def test_a_mixer_without_formula_is_a_clear_error_not_a_guess(tmp_path, monkeypa
 def test_an_invisible_param_makes_the_count_a_bound(tmp_path):
     """The conv1 stem ignores `stem.width`; a param used only there is sampled but leaves no
     trace in the architecture, so paths cannot be told apart by their components."""
-    text = MINI.replace("# mini:", "# ghost:").replace(
-        "width: 16}", "width: {param: ghost}}").replace(
-        "mlp_ratio: {choice: [2, 4]}", "mlp_ratio: {choice: [2, 4]}\n  ghost: {choice: [8, 16]}")
+    text = (
+        MINI.replace("# mini:", "# ghost:")
+        .replace("width: 16}", "width: {param: ghost}}")
+        .replace(
+            "mlp_ratio: {choice: [2, 4]}",
+            "mlp_ratio: {choice: [2, 4]}\n  ghost: {choice: [8, 16]}",
+        )
+    )
     space = _space(tmp_path, text)
     distinct = len({spec.arch_id for _, spec in space.walk()})
     count = FeasibleRegion(space, max_flops="1T").count
@@ -214,7 +221,8 @@ SAMPLERS = {
     "random": lambda: optuna.samplers.RandomSampler(seed=0),
     "tpe": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=8),
     "tpe-multivariate": lambda: optuna.samplers.TPESampler(
-        seed=0, n_startup_trials=8, multivariate=True, group=True),
+        seed=0, n_startup_trials=8, multivariate=True, group=True
+    ),
     "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=0, population_size=8),
     "qmc": lambda: optuna.samplers.QMCSampler(seed=0, warn_independent_sampling=False),
 }
@@ -229,8 +237,9 @@ def _run(space, sampler, *, n_trials: int, extra_param: bool = False):
             trial.suggest_float("lr", 1e-4, 1e-1, log=True)
         spec = space.sample(trial)
         cost = closed_form(spec)
-        replay = space.sample(optuna.trial.FixedTrial(
-            {k: v for k, v in trial.params.items() if k != "lr"}))
+        replay = space.sample(
+            optuna.trial.FixedTrial({k: v for k, v in trial.params.items() if k != "lr"})
+        )
         seen.append((spec, cost, replay))
         return math.log(cost.params) + 0.5 * math.log(cost.flops)
 
@@ -263,8 +272,7 @@ def test_a_budget_just_above_the_cheapest_is_still_always_met(tmp_path):
     space = _space(tmp_path, MINI)
     costs = sorted({closed_form(spec).flops for _, spec in space.walk()})
     max_flops = costs[3]
-    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=1), space,
-                               max_flops=max_flops)
+    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=1), space, max_flops=max_flops)
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= max_flops for _, cost, _ in seen)
     assert sampler.stats["uniform draws"] == 30  # whole architectures drawn inside the region
@@ -301,8 +309,12 @@ def test_random_search_draws_from_its_own_distribution_conditioned_on_fitting(tm
 
 def test_params_budget_and_foreign_hyperparameters(tmp_path):
     space = _space(tmp_path, VARIANTS)
-    sampler = restrict_sampler(optuna.samplers.TPESampler(seed=0, n_startup_trials=5), space,
-                               max_flops="20M", max_params="150K")
+    sampler = restrict_sampler(
+        optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
+        space,
+        max_flops="20M",
+        max_params="150K",
+    )
     _, seen = _run(space, sampler, n_trials=30, extra_param=True)
     assert all(c.flops <= 20 * 10**6 and c.params <= 150_000 for _, c, _ in seen)
     assert all(spec == replay for spec, _, replay in seen)
@@ -311,7 +323,8 @@ def test_params_budget_and_foreign_hyperparameters(tmp_path):
 
 def test_continuous_floats_are_restricted_too(tmp_path):
     text = MINI.replace("# mini:", "# floaty:").replace(
-        "mlp_ratio: {choice: [2, 4]}", "mlp_ratio: {float: [1.0, 4.0]}")
+        "mlp_ratio: {choice: [2, 4]}", "mlp_ratio: {float: [1.0, 4.0]}"
+    )
     space = _space(tmp_path, text)
     region = FeasibleRegion(space, max_flops="15M")
     assert math.isinf(region.count.total) and "infinite" in region.summary()
@@ -324,8 +337,9 @@ def test_continuous_floats_are_restricted_too(tmp_path):
 def test_paths_invalid_at_the_search_resolution_are_never_proposed():
     """At 128 px the ConvMixer space's patch sizes 7 and 14 do not divide the image."""
     space = load_space("convmixer")
-    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=0), space, max_flops="1T",
-                               resolution=128)
+    sampler = restrict_sampler(
+        optuna.samplers.RandomSampler(seed=0), space, max_flops="1T", resolution=128
+    )
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda t: space.sample(t, resolution=128).stem.patch_size, n_trials=20)
     assert {t.params["stem.patch_size"] for t in study.trials} <= {8, 16}

@@ -19,17 +19,27 @@ from nas.search.pruning import (
 
 def done(curve, flops, *, feasible=True, trained=True, duplicate_of=None, x=0):
     return create_trial(
-        state=TrialState.COMPLETE, values=[curve[-1], flops],
-        params={"x": x}, distributions={"x": IntDistribution(0, 1000)},
-        user_attrs={"curve": curve, "costs": [flops], "trained": trained,
-                    "duplicate_of": duplicate_of},
-        system_attrs={"constraints:flops": -0.5 if feasible else 0.5})
+        state=TrialState.COMPLETE,
+        values=[curve[-1], flops],
+        params={"x": x},
+        distributions={"x": IntDistribution(0, 1000)},
+        user_attrs={
+            "curve": curve,
+            "costs": [flops],
+            "trained": trained,
+            "duplicate_of": duplicate_of,
+        },
+        system_attrs={"constraints:flops": -0.5 if feasible else 0.5},
+    )
 
 
 def test_only_cheaper_feasible_trained_originals_are_references():
     trials = [
-        done([0.5, 0.7], 100), done([0.6, 0.8], 200), done([0.9, 0.95], 300),
-        done([0.99, 0.99], 100, feasible=False), done([0.99, 0.99], 100, trained=False),
+        done([0.5, 0.7], 100),
+        done([0.6, 0.8], 200),
+        done([0.9, 0.95], 300),
+        done([0.99, 0.99], 100, feasible=False),
+        done([0.99, 0.99], 100, trained=False),
         done([0.99, 0.99], 100, duplicate_of=0),
         done([0.2], 50),  # stopped after one epoch: no accuracy at epoch 2
     ]
@@ -59,12 +69,18 @@ def test_the_rule_reads_the_study_and_never_compares_with_dearer_candidates():
 
 
 def test_single_objective_studies_use_optunas_pruners():
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2)
+    )
     for k, acc in enumerate([0.8, 0.9]):
-        study.add_trial(create_trial(value=acc, params={"x": k},
-                                     distributions={"x": IntDistribution(0, 9)},
-                                     intermediate_values={1: acc}))
+        study.add_trial(
+            create_trial(
+                value=acc,
+                params={"x": k},
+                distributions={"x": IntDistribution(0, 9)},
+                intermediate_values={1: acc},
+            )
+        )
     stopping = make_early_stopping(study, pruner="median", percentile=50, multi_objective=False)
     assert isinstance(stopping, OptunaPruning)
     trial = study.ask()
@@ -72,10 +88,17 @@ def test_single_objective_studies_use_optunas_pruners():
     assert trial.storage.get_trial(trial._trial_id).intermediate_values == {1: 0.5}
 
 
-@pytest.mark.parametrize("pruner, multi, kind", [
-    ("none", True, NoStopping), ("median", True, CheaperTrialsRule),
-    ("percentile", True, CheaperTrialsRule), ("median", False, OptunaPruning)])
+@pytest.mark.parametrize(
+    "pruner, multi, kind",
+    [
+        ("none", True, NoStopping),
+        ("median", True, CheaperTrialsRule),
+        ("percentile", True, CheaperTrialsRule),
+        ("median", False, OptunaPruning),
+    ],
+)
 def test_make_early_stopping(pruner, multi, kind):
     study = optuna.create_study(directions=["maximize", "minimize"] if multi else ["maximize"])
-    assert isinstance(make_early_stopping(study, pruner=pruner, percentile=50,
-                                          multi_objective=multi), kind)
+    assert isinstance(
+        make_early_stopping(study, pruner=pruner, percentile=50, multi_objective=multi), kind
+    )

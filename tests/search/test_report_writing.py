@@ -19,23 +19,35 @@ from tests.helpers import tiny_spec
 from .conftest import TINY_PROXY
 
 
-def _trial(width: int, accuracy: float, *, state: TrialState = TrialState.COMPLETE,
-           curve: list[float] | None = None) -> optuna.trial.FrozenTrial:
+def _trial(
+    width: int,
+    accuracy: float,
+    *,
+    state: TrialState = TrialState.COMPLETE,
+    curve: list[float] | None = None,
+) -> optuna.trial.FrozenTrial:
     spec = tiny_spec("conv", width=width, depth=1)
     flops = 1000 * width
     return create_trial(
-        state=state, values=[accuracy, flops] if state == TrialState.COMPLETE else None,
+        state=state,
+        values=[accuracy, flops] if state == TrialState.COMPLETE else None,
         params={"width": width},
         distributions={"width": IntDistribution(8, 64)},
-        user_attrs={attrs.ARCH_ID: spec.arch_id, attrs.SPEC: spec.to_dict(),
-                    attrs.FLOPS: flops, attrs.PARAMS: 10 * width, attrs.CURVE: curve or [accuracy],
-                    attrs.PROXY_ACCURACY: accuracy, attrs.FEASIBLE: True,
-                    attrs.TRAINED: True})
+        user_attrs={
+            attrs.ARCH_ID: spec.arch_id,
+            attrs.SPEC: spec.to_dict(),
+            attrs.FLOPS: flops,
+            attrs.PARAMS: 10 * width,
+            attrs.CURVE: curve or [accuracy],
+            attrs.PROXY_ACCURACY: accuracy,
+            attrs.FEASIBLE: True,
+            attrs.TRAINED: True,
+        },
+    )
 
 
 def test_writers_take_turns_and_read_the_study_once_they_hold_the_lock(tiny_space, tmp_path):
-    cfg = SearchConfig.create(space=str(tiny_space), budget="300K", proxy=TINY_PROXY,
-                              out=tmp_path)
+    cfg = SearchConfig.create(space=str(tiny_space), budget="300K", proxy=TINY_PROXY, out=tmp_path)
     study = optuna.create_study(directions=cfg.directions)
     study.add_trial(_trial(8, 0.5))
     with reports_lock(tmp_path):  # another worker is writing its reports

@@ -34,32 +34,53 @@ def wait_until_training(journal, study_name, proc, *, limit=120.0):
                 trials = optuna.load_study(study_name=study_name, storage=storage).trials
             except KeyError:  # study not created yet
                 trials = []
-            done = [t for t in trials if t.state == TrialState.COMPLETE
-                    and t.user_attrs.get("trained")]
-            busy = [t for t in trials if t.state == TrialState.RUNNING
-                    and t.user_attrs.get("phase") == "training"]
+            done = [
+                t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("trained")
+            ]
+            busy = [
+                t
+                for t in trials
+                if t.state == TrialState.RUNNING and t.user_attrs.get("phase") == "training"
+            ]
             if done and busy:
                 return done, busy[0]
         time.sleep(0.05)
     raise AssertionError("no trial reached training in time")
 
 
-def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(tiny_space,
-                                                                               tmp_path):
+def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(
+    tiny_space, tmp_path
+):
     proxy = write_proxy(tmp_path / "slow.yaml", epochs=12)
     out = tmp_path / "out"
-    args = cli("--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-               "--trials", "4", "--out", str(out), "--study-name", "killme", "--no-progress",
-               "--device", "cpu")
-    proc = subprocess.Popen(args, env=cli_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    args = cli(
+        "--space",
+        str(tiny_space),
+        "--budget",
+        TINY_BUDGET,
+        "--proxy",
+        str(proxy),
+        "--trials",
+        "4",
+        "--out",
+        str(out),
+        "--study-name",
+        "killme",
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
+    proc = subprocess.Popen(
+        args, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         done, busy = wait_until_training(out / "study.journal", "killme", proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    finished = {t.number: (t.user_attrs["arch_id"], t.user_attrs["proxy_accuracy"], t.values)
-                for t in done}
+    finished = {
+        t.number: (t.user_attrs["arch_id"], t.user_attrs["proxy_accuracy"], t.values) for t in done
+    }
 
     subprocess.run(args, env=cli_env(), check=True, capture_output=True, timeout=300)
     df = read_trials(out / "trials.csv").set_index("number")
@@ -72,8 +93,11 @@ def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(ti
     retry = df[df["retry_of"] == busy.number]
     assert len(retry) == 1 and retry.iloc[0]["arch_id"] == killed["arch_id"]
     assert retry.iloc[0]["state"] in ("COMPLETE", "PRUNED")  # trained again
-    trained = df[df["trained"].astype(str).eq("True") & df["duplicate_of"].isna()
-                 & df["state"].isin(["COMPLETE", "PRUNED"])]
+    trained = df[
+        df["trained"].astype(str).eq("True")
+        & df["duplicate_of"].isna()
+        & df["state"].isin(["COMPLETE", "PRUNED"])
+    ]
     assert len(trained) == 4  # the requested total, the killed trial not counted
     assert not (df["state"] == "RUNNING").any()
 
@@ -83,10 +107,28 @@ def test_two_worker_processes_share_one_study(tiny_space, tmp_path):
     proxy = write_proxy(tmp_path / "slow.yaml", epochs=12)
     out = tmp_path / "out"
     done = subprocess.run(
-        cli("--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-            "--trials", "8", "--out", str(out), "--workers", "2", "--no-progress",
-            "--device", "cpu"),
-        env=cli_env(), capture_output=True, text=True, timeout=300)
+        cli(
+            "--space",
+            str(tiny_space),
+            "--budget",
+            TINY_BUDGET,
+            "--proxy",
+            str(proxy),
+            "--trials",
+            "8",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     df = read_trials(out / "trials.csv")
     assert df["number"].is_unique
@@ -100,19 +142,42 @@ def test_two_worker_processes_share_one_study(tiny_space, tmp_path):
 POSTGRES_URL = os.environ.get("NAS_TEST_POSTGRES_URL")
 
 
-@pytest.mark.skipif(not POSTGRES_URL and not os.environ.get("NAS_CI"),
-                    reason="no PostgreSQL: export NAS_TEST_POSTGRES_URL=$(bash "
-                           "scripts/start_postgres.sh) to run this test")
+@pytest.mark.skipif(
+    not POSTGRES_URL and not os.environ.get("NAS_CI"),
+    reason="no PostgreSQL: export NAS_TEST_POSTGRES_URL=$(bash "
+    "scripts/start_postgres.sh) to run this test",
+)
 def test_processes_on_a_postgresql_storage_share_one_study(tiny_space, tmp_path):
     assert POSTGRES_URL, "NAS_CI is set but NAS_TEST_POSTGRES_URL is not: .ci/run starts it"
     proxy = write_proxy(tmp_path / "slow.yaml", epochs=8)
     name = f"pg-{uuid.uuid4().hex[:8]}"
-    args = cli("--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-               "--trials", "6", "--storage", POSTGRES_URL, "--study-name", name,
-               "--no-progress", "--device", "cpu")
-    procs = [subprocess.Popen([*args, "--out", str(tmp_path / f"out{k}")], env=cli_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for k in range(2)]
+    args = cli(
+        "--space",
+        str(tiny_space),
+        "--budget",
+        TINY_BUDGET,
+        "--proxy",
+        str(proxy),
+        "--trials",
+        "6",
+        "--storage",
+        POSTGRES_URL,
+        "--study-name",
+        name,
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
+    procs = [
+        subprocess.Popen(
+            [*args, "--out", str(tmp_path / f"out{k}")],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
     try:
         for p in procs:
             _, err = p.communicate(timeout=300)
@@ -120,9 +185,13 @@ def test_processes_on_a_postgresql_storage_share_one_study(tiny_space, tmp_path)
         study = optuna.load_study(study_name=name, storage=POSTGRES_URL)  # a plain study
         workers = {t.user_attrs.get("worker") for t in study.trials}
         assert len(workers) == 2
-        trained = [t for t in study.trials if t.user_attrs.get("trained")
-                   and t.user_attrs.get("duplicate_of") is None
-                   and t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        trained = [
+            t
+            for t in study.trials
+            if t.user_attrs.get("trained")
+            and t.user_attrs.get("duplicate_of") is None
+            and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        ]
         assert 6 <= len(trained) <= 7
         assert len({t.number for t in study.trials}) == len(study.trials)
         run_yaml = (tmp_path / "out0" / "run.yaml").read_text()

@@ -29,8 +29,16 @@ def searched(tmp_path_factory):
 
     space.write_text(TINY_SPACE)
     out = root / "out"
-    outcome = run_search(space=str(space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=6,
-                         out=out, device="cpu", progress=False, seed=0)
+    outcome = run_search(
+        space=str(space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=6,
+        out=out,
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
     return outcome, out
 
 
@@ -47,9 +55,9 @@ def test_the_requested_number_of_candidates_is_trained(searched):
 def test_trials_csv_follows_the_contract(searched):
     _, out = searched
     df = read_trials(out / "trials.csv")
-    assert tuple(df.columns[:len(LEAD_COLUMNS)]) == LEAD_COLUMNS
+    assert tuple(df.columns[: len(LEAD_COLUMNS)]) == LEAD_COLUMNS
     params = [c for c in df.columns if c.startswith("param.")]
-    assert params == sorted(params) and df.columns[-len(params):].tolist() == params
+    assert params == sorted(params) and df.columns[-len(params) :].tolist() == params
     assert {"param.width", "param.stage1.depth", "param.stage2.mixer"} <= set(params)
     assert df["number"].tolist() == sorted(df["number"]) and df["number"].is_unique
     assert str(df["flops"].dtype) == "Int64" and str(df["params"].dtype) == "Int64"
@@ -73,13 +81,28 @@ def test_an_enqueued_over_budget_candidate_is_measured_but_never_trained(tiny_sp
     from nas.space import load_space
 
     space = load_space(tiny_space)
-    over = next(params for params, spec in space.walk()
-                if measure(spec).flops > parse_budget(TINY_BUDGET))
-    first = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=1,
-                       out=tmp_path, device="cpu", progress=False)
+    over = next(
+        params for params, spec in space.walk() if measure(spec).flops > parse_budget(TINY_BUDGET)
+    )
+    first = run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=1,
+        out=tmp_path,
+        device="cpu",
+        progress=False,
+    )
     first.study.enqueue_trial(over)
-    run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
-               out=tmp_path, device="cpu", progress=False)
+    run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=2,
+        out=tmp_path,
+        device="cpu",
+        progress=False,
+    )
     df = read_trials(tmp_path / "trials.csv")
     row = df[df["flops"] > parse_budget(TINY_BUDGET)]
     assert len(row) == 1 and row["feasible"].astype(str).eq("False").all()
@@ -110,9 +133,11 @@ def test_pareto_csv_is_the_non_dominated_feasible_set(searched):
     done = done[done["flops"] <= parse_budget(TINY_BUDGET)]
 
     def dominated(r) -> bool:
-        return any((o.flops <= r.flops and o.proxy_accuracy >= r.proxy_accuracy)
-                   and (o.flops < r.flops or o.proxy_accuracy > r.proxy_accuracy)
-                   for o in done.itertuples())
+        return any(
+            (o.flops <= r.flops and o.proxy_accuracy >= r.proxy_accuracy)
+            and (o.flops < r.flops or o.proxy_accuracy > r.proxy_accuracy)
+            for o in done.itertuples()
+        )
 
     expected = {r.arch_id for r in done.itertuples() if not dominated(r)}
     assert set(pareto["arch_id"]) == expected
@@ -174,7 +199,8 @@ def test_summary_includes_fidelity_md_when_present(searched):
 def test_the_study_is_a_plain_optuna_study(searched):
     outcome, out = searched
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(out / "study.journal")))
+        optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))
+    )
     study = optuna.load_study(study_name=outcome.config.study_name, storage=storage)
     assert len(study.trials) == len(read_trials(out / "trials.csv"))
     assert study.metric_names == ["proxy_accuracy", "flops"]
@@ -184,11 +210,25 @@ def test_the_study_is_a_plain_optuna_study(searched):
 def test_running_again_resumes_up_to_the_new_total(searched, tmp_path):
     outcome, out = searched
     before = read_trials(out / "trials.csv")
-    again = run_search(space=outcome.config.space, budget=TINY_BUDGET, proxy=TINY_PROXY,
-                       trials=6, out=out, device="cpu", progress=False)
+    again = run_search(
+        space=outcome.config.space,
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=6,
+        out=out,
+        device="cpu",
+        progress=False,
+    )
     assert len(read_trials(out / "trials.csv")) == len(before)  # already done: no new trial
-    more = run_search(space=outcome.config.space, budget=TINY_BUDGET, proxy=TINY_PROXY,
-                      trials=8, out=out, device="cpu", progress=False)
+    more = run_search(
+        space=outcome.config.space,
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=8,
+        out=out,
+        device="cpu",
+        progress=False,
+    )
     after = read_trials(out / "trials.csv")
     assert again.counts.evaluated == 6 and more.counts.evaluated == 8
     old = after[after["number"].isin(before["number"])]
@@ -197,9 +237,18 @@ def test_running_again_resumes_up_to_the_new_total(searched, tmp_path):
 
 
 def test_params_and_latency_objectives(tiny_space, tmp_path):
-    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=2,
-                         out=tmp_path, device="cpu", progress=False, sampler="nsga2",
-                         objectives="accuracy,flops,params,latency", max_params="45K")
+    outcome = run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=2,
+        out=tmp_path,
+        device="cpu",
+        progress=False,
+        sampler="nsga2",
+        objectives="accuracy,flops,params,latency",
+        max_params="45K",
+    )
     assert outcome.study.directions[3].name == "MINIMIZE"
     assert outcome.study.metric_names == ["proxy_accuracy", "flops", "params", "latency"]
     df = read_trials(tmp_path / "trials.csv")
@@ -207,13 +256,23 @@ def test_params_and_latency_objectives(tiny_space, tmp_path):
     for t in outcome.study.get_trials():
         assert set(t.constraints) == {"flops", "params"}
         assert (t.user_attrs["feasible"] is True) == (
-            t.user_attrs["flops"] <= 300_000 and t.user_attrs["params"] <= 45_000)
+            t.user_attrs["flops"] <= 300_000 and t.user_attrs["params"] <= 45_000
+        )
 
 
 def test_a_single_objective_search_uses_optunas_pruner(tiny_space, tmp_path):
-    outcome = run_search(space=str(tiny_space), budget=TINY_BUDGET, proxy=TINY_PROXY, trials=3,
-                         out=tmp_path, device="cpu", progress=False, objectives="accuracy",
-                         sampler="random", pruner="percentile:90")
+    outcome = run_search(
+        space=str(tiny_space),
+        budget=TINY_BUDGET,
+        proxy=TINY_PROXY,
+        trials=3,
+        out=tmp_path,
+        device="cpu",
+        progress=False,
+        objectives="accuracy",
+        sampler="random",
+        pruner="percentile:90",
+    )
     trained = [t for t in outcome.study.trials if t.user_attrs.get("trained")]
     assert all(len(t.intermediate_values) >= 1 for t in trained)  # reported per epoch
     assert len(outcome.pareto) == 1  # the best trial

@@ -20,8 +20,10 @@ from nas.search.storage import (
 )
 from nas.space import ConfigError
 
-pytestmark = [pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
-              pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+    pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning"),
+]
 
 
 def dead_pid() -> int:
@@ -36,16 +38,16 @@ def study_with_running_trial(path, beat):
     trial = study.ask()
     trial.suggest_int("x", 0, 9)
     if beat is not None:
-        storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_KEY,
-                                      [trial._trial_id, *beat])
+        storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_KEY, [trial._trial_id, *beat])
     return study, trial
 
 
 def test_a_trial_of_a_dead_process_on_this_host_is_failed_and_requeued(tmp_path):
     import socket
 
-    study, trial = study_with_running_trial(tmp_path / "j.journal",
-                                            [socket.gethostname(), dead_pid(), time.time()])
+    study, trial = study_with_running_trial(
+        tmp_path / "j.journal", [socket.gethostname(), dead_pid(), time.time()]
+    )
     fail_stale_trials(study)
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
@@ -54,8 +56,7 @@ def test_a_trial_of_a_dead_process_on_this_host_is_failed_and_requeued(tmp_path)
     assert retry.system_attrs["failed_trial"] == trial.number
 
 
-def test_a_live_trial_is_left_alone_until_its_heartbeat_is_older_than_the_grace_period(
-        tmp_path):
+def test_a_live_trial_is_left_alone_until_its_heartbeat_is_older_than_the_grace_period(tmp_path):
     now = time.time()
     study, _ = study_with_running_trial(tmp_path / "a.journal", ["other-host", 1, now])
     fail_stale_trials(study)
@@ -85,8 +86,10 @@ def test_database_urls_open_rdb_storages_with_heartbeat(tmp_path):
 
 
 def test_passwords_are_masked():
-    assert mask_url("postgresql+psycopg2://nas:pw@h:5432/db") == \
-        "postgresql+psycopg2://nas:***@h:5432/db"
+    assert (
+        mask_url("postgresql+psycopg2://nas:pw@h:5432/db")
+        == "postgresql+psycopg2://nas:***@h:5432/db"
+    )
     assert mask_url("results/x/study.journal") == "results/x/study.journal"
 
 
@@ -94,8 +97,9 @@ def test_a_journal_path_that_cannot_be_created_is_one_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     path = blocker / "study.journal"  # its folder would have to be inside a file
-    with pytest.raises(ConfigError, match=re.escape(f"--storage: cannot create the journal "
-                                                    f"file {path}: ")):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"--storage: cannot create the journal file {path}: ")
+    ):
         open_storage(str(path))
     with pytest.raises(ConfigError, match="is a folder; give a journal file path"):
         open_storage(str(tmp_path))

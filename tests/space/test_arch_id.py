@@ -24,19 +24,43 @@ GOLDEN_PRESETS = {
 
 # Two points of the hybrid space, written out as a search writes them.
 SAMPLED = [
-    ({"stem": {"type": "conv4", "patch_size": 4, "width": 64},
-      "head": {"norm": True, "pool": "fast"},
-      "stages": [
-          {"width": 32, "blocks": [["conv", 4]], "mlp_ratio": 3.0},
-          {"width": 64, "downsample": "conv", "blocks": [["mlp", 4], ["attn", 2]],
-           "heads": 2, "cpe": False, "shared": True, "mlp_ratio": 3.0, "token_ratio": 0.25},
-          {"width": 128, "downsample": "conv", "blocks": [["conv", 5], ["attn", 12]],
-           "heads": 1, "mlp_ratio": 3.0},
-          {"width": 256, "downsample": "conv", "blocks": [["conv", 2]], "mlp_ratio": 3.0}]},
-     "bfe74ed2ed"),
-    ({"resolution": 64, "num_classes": 10, "stem": {"patch_size": 4},
-      "stages": [{"width": 48, "blocks": [["conv", 2], ["mlp", 2]], "token_ratio": 0.5}]},
-     "b4f8af2b74"),
+    (
+        {
+            "stem": {"type": "conv4", "patch_size": 4, "width": 64},
+            "head": {"norm": True, "pool": "fast"},
+            "stages": [
+                {"width": 32, "blocks": [["conv", 4]], "mlp_ratio": 3.0},
+                {
+                    "width": 64,
+                    "downsample": "conv",
+                    "blocks": [["mlp", 4], ["attn", 2]],
+                    "heads": 2,
+                    "cpe": False,
+                    "shared": True,
+                    "mlp_ratio": 3.0,
+                    "token_ratio": 0.25,
+                },
+                {
+                    "width": 128,
+                    "downsample": "conv",
+                    "blocks": [["conv", 5], ["attn", 12]],
+                    "heads": 1,
+                    "mlp_ratio": 3.0,
+                },
+                {"width": 256, "downsample": "conv", "blocks": [["conv", 2]], "mlp_ratio": 3.0},
+            ],
+        },
+        "bfe74ed2ed",
+    ),
+    (
+        {
+            "resolution": 64,
+            "num_classes": 10,
+            "stem": {"patch_size": 4},
+            "stages": [{"width": 48, "blocks": [["conv", 2], ["mlp", 2]], "token_ratio": 0.5}],
+        },
+        "b4f8af2b74",
+    ),
 ]
 
 
@@ -53,15 +77,31 @@ def test_sampled_ids_are_pinned(data, arch_id):
 def test_canonical_form_leaves_out_defaults():
     spec = spec_from_dict(SAMPLED[1][0])
     assert spec.canonical() == {
-        "resolution": 64, "num_classes": 10, "layout": "single", "stem": {"patch_size": 4},
-        "stages": [{"width": 48, "blocks": [["conv", 2], ["mlp", 2]]}]}
+        "resolution": 64,
+        "num_classes": 10,
+        "layout": "single",
+        "stem": {"patch_size": 4},
+        "stages": [{"width": 48, "blocks": [["conv", 2], ["mlp", 2]]}],
+    }
 
 
 def test_writing_a_default_out_does_not_change_the_id():
     data = SAMPLED[1][0]
-    explicit = {**data, "in_chans": 3, "act": "gelu", "head": {"pool": "avg", "hidden": 0},
-                "stages": [{**data["stages"][0], "downsample": "none", "kernel_size": 3,
-                            "mlp_ratio": 2.0, "cpe": True}]}
+    explicit = {
+        **data,
+        "in_chans": 3,
+        "act": "gelu",
+        "head": {"pool": "avg", "hidden": 0},
+        "stages": [
+            {
+                **data["stages"][0],
+                "downsample": "none",
+                "kernel_size": 3,
+                "mlp_ratio": 2.0,
+                "cpe": True,
+            }
+        ],
+    }
     assert spec_from_dict(explicit).arch_id == spec_from_dict(data).arch_id
 
 

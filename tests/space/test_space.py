@@ -87,15 +87,23 @@ def test_find_params_rejects_outsiders(tiny):
 
 
 def test_variants_prefix_their_names():
-    space = parse_space({
-        "variants": {
-            "ss": {"stem": {"type": "conv1", "patch_size": 16},
-                   "stages": [{"width": {"choice": [32, 64]}, "blocks": [["conv", 2]]}]},
-            "ms": {"stem": {"type": "conv1", "patch_size": 4},
-                   "stages": [{"width": 32, "blocks": [["conv", 1]]},
-                              {"width": 64, "downsample": "conv",
-                               "blocks": [["conv", {"int": [1, 3]}]]}]},
-        }})
+    space = parse_space(
+        {
+            "variants": {
+                "ss": {
+                    "stem": {"type": "conv1", "patch_size": 16},
+                    "stages": [{"width": {"choice": [32, 64]}, "blocks": [["conv", 2]]}],
+                },
+                "ms": {
+                    "stem": {"type": "conv1", "patch_size": 4},
+                    "stages": [
+                        {"width": 32, "blocks": [["conv", 1]]},
+                        {"width": 64, "downsample": "conv", "blocks": [["conv", {"int": [1, 3]}]]},
+                    ],
+                },
+            }
+        }
+    )
     assert set(space.choices()) == {"variant", "ss.stage1.width", "ms.stage2.depth"}
     layouts = {space.sample_random(s).layout for s in range(20)}
     assert layouts == {"single", "multi"}
@@ -115,7 +123,9 @@ def _load(tmp_path, text: str):
 
 
 def test_head_dim_sets_heads_per_width(tmp_path):
-    space = _load(tmp_path, """\
+    space = _load(
+        tmp_path,
+        """\
         # heads: attention whose head count follows the width
         resolution: 32
         params:
@@ -125,7 +135,8 @@ def test_head_dim_sets_heads_per_width(tmp_path):
           - width: {param: width}
             blocks: [[conv, 1], [attn, {int: [0, 1]}]]
             head_dim: {choice: [16, 32]}
-        """)
+        """,
+    )
     seen = {(s.stages[0].width, s.stages[0].heads) for _, s in space.walk()}
     assert seen == {(64, 0), (128, 0), (64, 4), (64, 2), (128, 8), (128, 4)}
     assert space.size().count == 6  # head_dim is not sampled without attention
@@ -133,7 +144,9 @@ def test_head_dim_sets_heads_per_width(tmp_path):
 
 
 def test_a_param_may_serve_only_some_variants(tmp_path):
-    space = _load(tmp_path, """\
+    space = _load(
+        tmp_path,
+        """\
         # v: a top-level param that one variant uses
         resolution: 32
         params:
@@ -142,7 +155,8 @@ def test_a_param_may_serve_only_some_variants(tmp_path):
         variants:
           a: {stages: [{width: {param: w}, blocks: [[conv, 1]]}]}
           b: {stages: [{width: 8, blocks: [[conv, 1]]}]}
-        """)
+        """,
+    )
     assert space.size().count == 3
 
 
@@ -157,35 +171,67 @@ def _error(tmp_path, text: str) -> str:
     return message
 
 
-@pytest.mark.parametrize("text, words", [
-    ("stages: [{width: {choise: [1, 2]}, blocks: [[conv, 1]]}]",
-     "stages[0].width: expected exactly one of choice, int, float, param"),
-    ("stages: [{width: 32, blocks: [[conv, {int: [4, 2]}]]}]",
-     "stages[0].blocks[0].depth: `low <= high` must hold, but got low=4, high=2"),
-    ("stages: [{width: {param: w}, blocks: [[conv, 1]]}]", "stages[0].width: unknown param 'w'"),
-    ("params: [1, 2]\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
-     "params: expected a mapping of name -> choice"),
-    ("variants: {a: {params: 3, stages: [{width: 32, blocks: [[conv, 1]]}]}}",
-     "variants.a.params: expected a mapping of name -> choice"),
-    ("params: {w: {choice: [1]}}\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
-     "params.w: param is never used by any variant"),
-    ("stages: [{width: 48, blocks: [[attn, 1]], head_dim: {choice: [16, 32]}}]",
-     "stages[0].head_dim: width 48 is not divisible by head_dim 32"),
-    ("stages: [{width: 64, blocks: [[attn, 1]], heads: 2, head_dim: 32}]",
-     "stages[0].head_dim: give heads or head_dim"),
-    ("params: {w: {choice: [1]}}\nstages: [{width: 32, blocks: [[conv, 1]]}]",
-     "params.w: param is never used"),
-    ("stages: [{width: 32, blocks: [[{choice: [conv, gmlp]}, 1]]}]",
-     "stages[0].blocks[0].mixer: unknown mixer 'gmlp'"),
-    ("stages: [{width: 32, blocks: [[conv, {int: [0, 2]}], [attn, {int: [0, 2]}]], heads: 2}]",
-     "stages[0].blocks: every segment can have depth 0 at once"),
-    ("stages: [{width: {choice: [32, 48]}, blocks: [[attn, 1]], heads: {choice: [1, 5]}}]",
-     "stages[0].heads: width 32 is not divisible by heads 5"),
-    ("stages: [{width: 32, blocks: [[conv, 1]]}]\nresolution: 30",
-     "resolution: must be divisible by the stem's patch size 16, got 30"),
-    ("stages: [{width: 32, blocks: [[conv, 1]]]", "not valid YAML"),
-    ("stagez: []", "stagez: unknown field"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "stages: [{width: {choise: [1, 2]}, blocks: [[conv, 1]]}]",
+            "stages[0].width: expected exactly one of choice, int, float, param",
+        ),
+        (
+            "stages: [{width: 32, blocks: [[conv, {int: [4, 2]}]]}]",
+            "stages[0].blocks[0].depth: `low <= high` must hold, but got low=4, high=2",
+        ),
+        (
+            "stages: [{width: {param: w}, blocks: [[conv, 1]]}]",
+            "stages[0].width: unknown param 'w'",
+        ),
+        (
+            "params: [1, 2]\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+            "params: expected a mapping of name -> choice",
+        ),
+        (
+            "variants: {a: {params: 3, stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+            "variants.a.params: expected a mapping of name -> choice",
+        ),
+        (
+            "params: {w: {choice: [1]}}\n"
+            "variants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+            "params.w: param is never used by any variant",
+        ),
+        (
+            "stages: [{width: 48, blocks: [[attn, 1]], head_dim: {choice: [16, 32]}}]",
+            "stages[0].head_dim: width 48 is not divisible by head_dim 32",
+        ),
+        (
+            "stages: [{width: 64, blocks: [[attn, 1]], heads: 2, head_dim: 32}]",
+            "stages[0].head_dim: give heads or head_dim",
+        ),
+        (
+            "params: {w: {choice: [1]}}\nstages: [{width: 32, blocks: [[conv, 1]]}]",
+            "params.w: param is never used",
+        ),
+        (
+            "stages: [{width: 32, blocks: [[{choice: [conv, gmlp]}, 1]]}]",
+            "stages[0].blocks[0].mixer: unknown mixer 'gmlp'",
+        ),
+        (
+            "stages: [{width: 32, blocks: [[conv, {int: [0, 2]}], [attn, {int: [0, 2]}]], "
+            "heads: 2}]",
+            "stages[0].blocks: every segment can have depth 0 at once",
+        ),
+        (
+            "stages: [{width: {choice: [32, 48]}, blocks: [[attn, 1]], heads: {choice: [1, 5]}}]",
+            "stages[0].heads: width 32 is not divisible by heads 5",
+        ),
+        (
+            "stages: [{width: 32, blocks: [[conv, 1]]}]\nresolution: 30",
+            "resolution: must be divisible by the stem's patch size 16, got 30",
+        ),
+        ("stages: [{width: 32, blocks: [[conv, 1]]]", "not valid YAML"),
+        ("stagez: []", "stagez: unknown field"),
+    ],
+)
 def test_broken_space_files_give_one_clear_line(tmp_path, text, words):
     assert words in _error(tmp_path, text)
 

@@ -22,8 +22,9 @@ from nas.space import (
 def hybrid_like(**stage_changes) -> ArchSpec:
     second = {"downsample": "conv", "heads": 2, **stage_changes}
     stages = (StageSpec(32, ("conv",) * 2), StageSpec(64, ("conv", "attn", "attn"), **second))
-    return ArchSpec(stages=stages, stem=StemSpec("conv1", 4), head=HeadSpec(norm=True),
-                    resolution=64)
+    return ArchSpec(
+        stages=stages, stem=StemSpec("conv1", 4), head=HeadSpec(norm=True), resolution=64
+    )
 
 
 def test_equal_specs_share_id_and_hash():
@@ -35,8 +36,11 @@ def test_equal_specs_share_id_and_hash():
 def test_id_changes_with_any_relevant_field():
     base = hybrid_like()
     others = [
-        hybrid_like(heads=4), hybrid_like(cpe=False), hybrid_like(mlp_ratio=3),
-        base.replace(resolution=96), base.replace(num_classes=10),
+        hybrid_like(heads=4),
+        hybrid_like(cpe=False),
+        hybrid_like(mlp_ratio=3),
+        base.replace(resolution=96),
+        base.replace(num_classes=10),
         base.replace(stem=StemSpec("conv4", 4, 64)),
     ]
     ids = {s.arch_id for s in others}
@@ -65,9 +69,15 @@ def test_int_and_float_ratio_are_one_spec():
 
 
 def test_arch_id_is_stable_across_processes():
-    code = ("from tests.space.test_spec import hybrid_like; print(hybrid_like().arch_id)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=".")
+    code = "from tests.space.test_spec import hybrid_like; print(hybrid_like().arch_id)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+        cwd=".",
+    )
     assert out.stdout.strip() == hybrid_like().arch_id
 
 
@@ -89,21 +99,33 @@ def test_blocks_accept_per_block_lists(tmp_path):
     assert ArchSpec.from_dict(data) == hybrid_like()
 
 
-@pytest.mark.parametrize("change, field, words", [
-    (lambda d: d["stages"][1].update(heads=3), "stages[1].heads", "not divisible"),
-    (lambda d: d["stages"][1].update(blocks=[["transformer", 2]]), "stages[1].blocks[0]",
-     "unknown mixer"),
-    (lambda d: d["stages"][1].update(downsample="none"), "stages[1].width",
-     "without a downsample"),
-    (lambda d: d["stages"][0].update(widht=3), "stages[0].widht", "unknown field"),
-    (lambda d: d.update(resolution=102), "resolution", "must be divisible by the stem"),
-    (lambda d: d.update(resolution=36), "resolution", "multiple of 8"),
-    (lambda d: d.update(layout="single"), "layout", "expected 'multi'"),
-    (lambda d: d["stem"].update(type="conv3"), "stem.type", "expected one of"),
-    (lambda d: d["stages"][1].update(width=True), "stages[1].width", "integer"),
-    (lambda d: d["stages"][1].update(mlp_ratio=float("inf")), "stages[1].mlp_ratio",
-     "positive finite number"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (lambda d: d["stages"][1].update(heads=3), "stages[1].heads", "not divisible"),
+        (
+            lambda d: d["stages"][1].update(blocks=[["transformer", 2]]),
+            "stages[1].blocks[0]",
+            "unknown mixer",
+        ),
+        (
+            lambda d: d["stages"][1].update(downsample="none"),
+            "stages[1].width",
+            "without a downsample",
+        ),
+        (lambda d: d["stages"][0].update(widht=3), "stages[0].widht", "unknown field"),
+        (lambda d: d.update(resolution=102), "resolution", "must be divisible by the stem"),
+        (lambda d: d.update(resolution=36), "resolution", "multiple of 8"),
+        (lambda d: d.update(layout="single"), "layout", "expected 'multi'"),
+        (lambda d: d["stem"].update(type="conv3"), "stem.type", "expected one of"),
+        (lambda d: d["stages"][1].update(width=True), "stages[1].width", "integer"),
+        (
+            lambda d: d["stages"][1].update(mlp_ratio=float("inf")),
+            "stages[1].mlp_ratio",
+            "positive finite number",
+        ),
+    ],
+)
 def test_bad_specs_name_the_field(change, field, words):
     data = yaml.safe_load(spec_to_yaml(hybrid_like()))
     change(data)

@@ -37,8 +37,11 @@ def make_image_folder(root: Path, *, train: int = 8, val: int = 2, side: int = 3
 
 def tiny_specs() -> list[ArchSpec]:
     """Three small, different architectures that train in a second at 32 px."""
-    return [tiny_spec("conv", width=8, depth=1), tiny_spec("attn", width=16, depth=1),
-            tiny_spec("conv", width=24, depth=2)]
+    return [
+        tiny_spec("conv", width=8, depth=1),
+        tiny_spec("attn", width=16, depth=1),
+        tiny_spec("conv", width=24, depth=2),
+    ]
 
 
 def make_study(root: Path, data: str, *, proxy: list[float] | None = None) -> Path:
@@ -49,17 +52,38 @@ def make_study(root: Path, data: str, *, proxy: list[float] | None = None) -> Pa
     for number, (spec, acc) in enumerate(zip(specs, proxy)):
         cost = measure(spec)
         save_spec(spec, root / "archs" / f"{spec.arch_id}.yaml")
-        rows.append({"number": number, "state": "COMPLETE", "arch_id": spec.arch_id,
-                     "flops": cost.flops, "params": cost.params, "proxy_accuracy": acc,
-                     "proxy_seconds": 1.0, "failure": "", "param.width": spec.stages[0].width})
-    rows.append({"number": 3, "state": "FAIL", "arch_id": "0000000000", "flops": 1,
-                 "params": 1, "proxy_accuracy": None, "proxy_seconds": 0.0,
-                 "failure": "out of memory", "param.width": 0})
+        rows.append(
+            {
+                "number": number,
+                "state": "COMPLETE",
+                "arch_id": spec.arch_id,
+                "flops": cost.flops,
+                "params": cost.params,
+                "proxy_accuracy": acc,
+                "proxy_seconds": 1.0,
+                "failure": "",
+                "param.width": spec.stages[0].width,
+            }
+        )
+    rows.append(
+        {
+            "number": 3,
+            "state": "FAIL",
+            "arch_id": "0000000000",
+            "flops": 1,
+            "params": 1,
+            "proxy_accuracy": None,
+            "proxy_seconds": 0.0,
+            "failure": "out of memory",
+            "param.width": 0,
+        }
+    )
     trials = pd.DataFrame(rows)
     trials.to_csv(root / "trials.csv", index=False)
     trials[trials.state == "COMPLETE"].to_csv(root / "pareto.csv", index=False)
-    (root / "run.yaml").write_text(yaml.safe_dump({"space": "tiny", "budget": "1MFLOPs",
-                                                   "data": data, "resolution": 32}))
+    (root / "run.yaml").write_text(
+        yaml.safe_dump({"space": "tiny", "budget": "1MFLOPs", "data": data, "resolution": 32})
+    )
     return root
 
 
@@ -72,5 +96,18 @@ def train_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nas.cli.train", *args]
 
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--lr", "1e-3",
-        "--warmup-epochs", "0", "--device", "cpu", "--no-progress")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--lr",
+    "1e-3",
+    "--warmup-epochs",
+    "0",
+    "--device",
+    "cpu",
+    "--no-progress",
+)

@@ -9,9 +9,10 @@ from nas.space import ConfigError
 from nas.train.data import FASHION_MNIST_DIR, DataSource, check_image_folder, load_fashion_mnist
 from nas.train.device import pick_device
 
-needs_fmnist = pytest.mark.skipif(not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                                  reason="Fashion-MNIST not installed "
-                                         "(apt-get install dataset-fashion-mnist)")
+needs_fmnist = pytest.mark.skipif(
+    not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
+)
 
 
 def test_data_source_parsing():
@@ -50,11 +51,14 @@ def test_image_folder_layout(tmp_path):
     assert check_image_folder(tmp_path) == ["n01", "n02"]
 
 
-@pytest.mark.parametrize("breakage, words", [
-    (lambda r: __import__("shutil").rmtree(r / "val"), "missing the val/ folder"),
-    (lambda r: (r / "val" / "n02" / "a.JPEG").unlink(), "val/n02/ holds no images"),
-    (lambda r: (r / "val" / "n02").rename(r / "val" / "n03"), "different classes"),
-])
+@pytest.mark.parametrize(
+    "breakage, words",
+    [
+        (lambda r: __import__("shutil").rmtree(r / "val"), "missing the val/ folder"),
+        (lambda r: (r / "val" / "n02" / "a.JPEG").unlink(), "val/n02/ holds no images"),
+        (lambda r: (r / "val" / "n02").rename(r / "val" / "n03"), "different classes"),
+    ],
+)
 def test_broken_image_folders_name_what_is_missing(tmp_path, breakage, words):
     _make_folder(tmp_path)
     breakage(tmp_path)

@@ -83,8 +83,16 @@ def test_one_epoch_end_to_end(data, spec_file, tmp_path, one_thread):
 def test_a_full_training_csv_of_an_older_layout_is_rewritten_in_the_current_one(tmp_path):
     path = tmp_path / "full_training.csv"
     path.write_text("arch_id,name,top1,checkpoint\n0123456789,old,71.5,/runs/old/last.pt\n")
-    assert append_result({"arch_id": "abcdefabcd", "trained_arch_id": "fedcbafedc",
-                          "name": "new", "top1": 80.0, "checkpoint": "/runs/new/last.pt"}, path)
+    assert append_result(
+        {
+            "arch_id": "abcdefabcd",
+            "trained_arch_id": "fedcbafedc",
+            "name": "new",
+            "top1": 80.0,
+            "checkpoint": "/runs/new/last.pt",
+        },
+        path,
+    )
     rows = pd.read_csv(path, dtype={"arch_id": str, "trained_arch_id": str})
     assert tuple(rows.columns) == RESULT_COLUMNS
     assert list(rows.arch_id) == ["0123456789", "abcdefabcd"] and rows.top1.tolist() == [71.5, 80]
@@ -93,8 +101,10 @@ def test_a_full_training_csv_of_an_older_layout_is_rewritten_in_the_current_one(
 
 def test_the_checkpoint_alone_rebuilds_the_model(data, spec_file, tmp_path, one_thread):
     out = tmp_path / "runs"
-    assert main(["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out),
-                 *FAST]) == 0
+    assert (
+        main(["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out), *FAST])
+        == 0
+    )
     (path,) = out.glob("*/last.pt")
     state = ckpt.load(path)
     model = ckpt.model_from_checkpoint(path)
@@ -107,8 +117,9 @@ def test_the_checkpoint_alone_rebuilds_the_model(data, spec_file, tmp_path, one_
         assert key in state
 
 
-def test_other_settings_do_not_silently_continue_a_run(data, spec_file, tmp_path, one_thread,
-                                                        capsys):
+def test_other_settings_do_not_silently_continue_a_run(
+    data, spec_file, tmp_path, one_thread, capsys
+):
     out = tmp_path / "runs"
     base = ["--arch", str(spec_file), "--data", f"imagenet:{data}", "--output", str(out)]
     assert main([*base, *FAST]) == 0
@@ -120,21 +131,40 @@ def test_other_settings_do_not_silently_continue_a_run(data, spec_file, tmp_path
 
 def test_missing_data_is_one_clear_line(spec_file, tmp_path, capsys):
     (tmp_path / "in1k" / "train" / "n01").mkdir(parents=True)
-    assert main(["--arch", str(spec_file), "--data", f"imagenet:{tmp_path / 'in1k'}",
-                 *FAST]) == 2
+    assert main(["--arch", str(spec_file), "--data", f"imagenet:{tmp_path / 'in1k'}", *FAST]) == 2
     err = capsys.readouterr().err
     assert "train/n01/ holds no images" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("option, field", [
-    (["--accum-steps", "0"], "--accum-steps"), (["--opt", "nosuchopt"], "--opt"),
-    (["--mixup-prob", "2"], "--mixup-prob"), (["--precision", "fp8"], "--precision"),
-    (["--checkpoint-minutes", "-1"], "--checkpoint-minutes")])
-def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, capsys, option,
-                                                        field):
+@pytest.mark.parametrize(
+    "option, field",
+    [
+        (["--accum-steps", "0"], "--accum-steps"),
+        (["--opt", "nosuchopt"], "--opt"),
+        (["--mixup-prob", "2"], "--mixup-prob"),
+        (["--precision", "fp8"], "--precision"),
+        (["--checkpoint-minutes", "-1"], "--checkpoint-minutes"),
+    ],
+)
+def test_bad_options_are_one_clear_line_before_any_work(
+    spec_file, tmp_path, capsys, option, field
+):
     out = tmp_path / "run"
-    assert main(["--arch", str(spec_file), "--data", f"imagenet:{tmp_path / 'none'}",
-                 "--output", str(out), *FAST, *option]) == 2
+    assert (
+        main(
+            [
+                "--arch",
+                str(spec_file),
+                "--data",
+                f"imagenet:{tmp_path / 'none'}",
+                "--output",
+                str(out),
+                *FAST,
+                *option,
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert field in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert not out.exists()
@@ -142,8 +172,12 @@ def test_bad_options_are_one_clear_line_before_any_work(spec_file, tmp_path, cap
 
 def test_the_description_shows_a_small_model_in_thousands_of_params(data, tmp_path):
     config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, progress=False)
-    trainer = FullTrainer(tiny_spec("conv", width=8, depth=1), ctx=CPU, config=config,
-                          recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0))
+    trainer = FullTrainer(
+        tiny_spec("conv", width=8, depth=1),
+        ctx=CPU,
+        config=config,
+        recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0),
+    )
     assert trainer.params < 10**5
     assert f"  {format_amount(trainer.params, ' params')}, drop_path" in trainer.describe()
     assert "K params" in trainer.describe() and "0.00M" not in trainer.describe()
@@ -153,10 +187,15 @@ def test_gradient_accumulation_counts_updates(data, tmp_path, one_thread):
     assert accumulation_for(32, batch_size=8, world_size=2) == 2
     with pytest.raises(Exception, match="multiple of batch x processes"):
         accumulation_for(20, batch_size=8, world_size=2)
-    config = RunConfig(run_dir=tmp_path, data=f"folder:{data}", workers=0, accum_steps=2,
-                       progress=False)
-    trainer = FullTrainer(tiny_spec("conv", width=8, depth=1), ctx=CPU, config=config,
-                          recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0))
+    config = RunConfig(
+        run_dir=tmp_path, data=f"folder:{data}", workers=0, accum_steps=2, progress=False
+    )
+    trainer = FullTrainer(
+        tiny_spec("conv", width=8, depth=1),
+        ctx=CPU,
+        config=config,
+        recipe=Recipe(epochs=1, batch_size=8, warmup_epochs=0),
+    )
     assert trainer.global_batch == 16 and trainer.updates_per_epoch == 2
     trainer.fit()
     assert ckpt.load(tmp_path / "last.pt")["updates"] == 2
@@ -188,8 +227,17 @@ def test_sigterm_saves_and_the_same_run_continues(data, tmp_path, one_thread):
 @pytest.mark.slow
 def test_killed_anywhere_resumes_to_the_uninterrupted_result(data, spec_file, tmp_path):
     """SIGKILL mid-epoch, re-run the same command: same epochs, bit-identical weights."""
-    args = ["--arch", str(spec_file), "--data", f"imagenet:{data}", *FAST, "--epochs", "2",
-            "--checkpoint-minutes", "0"]  # a checkpoint after every update
+    args = [
+        "--arch",
+        str(spec_file),
+        "--data",
+        f"imagenet:{data}",
+        *FAST,
+        "--epochs",
+        "2",
+        "--checkpoint-minutes",
+        "0",
+    ]  # a checkpoint after every update
     env = subprocess_env()
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(train_command(*args, "--output", str(straight)), env=env, check=True)
@@ -211,11 +259,31 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_result(data, spec_file, tm
 @pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(data, spec_file, tmp_path):
     out = tmp_path / "ddp"
-    cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "nas.cli.train", "--arch", str(spec_file), "--data", f"imagenet:{data}",
-           "--output", str(out), *FAST, "--batch-size", "4"]
-    done = subprocess.run([train_command()[0], *cmd], env=subprocess_env(),
-                          capture_output=True, text=True, timeout=300)
+    cmd = [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "nas.cli.train",
+        "--arch",
+        str(spec_file),
+        "--data",
+        f"imagenet:{data}",
+        "--output",
+        str(out),
+        *FAST,
+        "--batch-size",
+        "4",
+    ]
+    done = subprocess.run(
+        [train_command()[0], *cmd],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     row = pd.read_csv(out / "full_training.csv").iloc[0]
     assert row.device == "2x cpu" and row.global_batch == 8

@@ -43,40 +43,63 @@ def test_grey_tensors_become_rgb_images():
 
 def test_a_resumed_epoch_skips_exactly_what_was_trained():
     data, recipe = _toy(), Recipe(batch_size=4, mixup=0, cutmix=0)
-    full = [int(y) for _, ys in train_loader(data, ctx=_ctx(), recipe=recipe, workers=0, seed=3,
-                                            epoch=5) for y in ys]
-    rest = [int(y) for _, ys in train_loader(data, ctx=_ctx(), recipe=recipe, workers=0, seed=3,
-                                            epoch=5, skip_batches=2) for y in ys]
+    full = [
+        int(y)
+        for _, ys in train_loader(data, ctx=_ctx(), recipe=recipe, workers=0, seed=3, epoch=5)
+        for y in ys
+    ]
+    rest = [
+        int(y)
+        for _, ys in train_loader(
+            data, ctx=_ctx(), recipe=recipe, workers=0, seed=3, epoch=5, skip_batches=2
+        )
+        for y in ys
+    ]
     assert rest == full[8:]
-    other = [int(y) for _, ys in train_loader(data, ctx=_ctx(), recipe=recipe, workers=0,
-                                             seed=3, epoch=6) for y in ys]
+    other = [
+        int(y)
+        for _, ys in train_loader(data, ctx=_ctx(), recipe=recipe, workers=0, seed=3, epoch=6)
+        for y in ys
+    ]
     assert other != full  # a new order every epoch
 
 
 def test_processes_share_the_work():
     data, recipe = _toy(24), Recipe(batch_size=4)
-    plain = [list(train_sampler(data, ctx=_ctx(r, 2), recipe=recipe.replace(repeated_aug=0),
-                                seed=0, epoch=0)) for r in range(2)]
+    plain = [
+        list(
+            train_sampler(
+                data, ctx=_ctx(r, 2), recipe=recipe.replace(repeated_aug=0), seed=0, epoch=0
+            )
+        )
+        for r in range(2)
+    ]
     assert not set(plain[0]) & set(plain[1]) and len(plain[0]) == 12
-    repeated = [list(train_sampler(data, ctx=_ctx(r, 2), recipe=recipe, seed=0, epoch=0))
-                for r in range(2)]
+    repeated = [
+        list(train_sampler(data, ctx=_ctx(r, 2), recipe=recipe, seed=0, epoch=0)) for r in range(2)
+    ]
     assert set(repeated[0]) & set(repeated[1])  # DeiT: copies of an image on both processes
-    shards = [sorted(int(i) for i in val_loader(data, ctx=_ctx(r, 3), batch_size=5,
-                                                 workers=0).sampler) for r in range(3)]
+    shards = [
+        sorted(int(i) for i in val_loader(data, ctx=_ctx(r, 3), batch_size=5, workers=0).sampler)
+        for r in range(3)
+    ]
     # every val image exactly once over the processes, no padding
     assert sorted(i for shard in shards for i in shard) == list(range(24))
 
 
 def test_too_few_images_for_one_step():
     with pytest.raises(ConfigError, match="fewer than one step"):
-        micro_batches_per_epoch(_toy(6), ctx=_ctx(), recipe=Recipe(batch_size=8),
-                                accum_steps=1)
-    assert micro_batches_per_epoch(_toy(40), ctx=_ctx(), recipe=Recipe(batch_size=8),
-                                   accum_steps=2) == 4
+        micro_batches_per_epoch(_toy(6), ctx=_ctx(), recipe=Recipe(batch_size=8), accum_steps=1)
+    assert (
+        micro_batches_per_epoch(_toy(40), ctx=_ctx(), recipe=Recipe(batch_size=8), accum_steps=2)
+        == 4
+    )
 
 
-@pytest.mark.skipif(not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                    reason="Fashion-MNIST not installed")
+@pytest.mark.skipif(
+    not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed",
+)
 def test_fashion_mnist_for_small_runs():
     data = load_image_data(DataSource.parse("fashion-mnist"), resolution=32, recipe=Recipe())
     assert (len(data.train), len(data.val), data.num_classes) == (60_000, 10_000, 10)

@@ -18,11 +18,20 @@ from nas.train.proxy_data import ProxyData, balanced_split, load_proxy_data
 
 from ..helpers import tiny_spec
 
-needs_fmnist = pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-                                  reason="Fashion-MNIST not installed "
-                                         "(apt-get install dataset-fashion-mnist)")
-CFG = ProxyConfig("test", epochs=3, resolution=32, train_images=160, val_images=80,
-                  batch_size=32, warmup_epochs=0.0, eval_batch_size=80)
+needs_fmnist = pytest.mark.skipif(
+    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
+)
+CFG = ProxyConfig(
+    "test",
+    epochs=3,
+    resolution=32,
+    train_images=160,
+    val_images=80,
+    batch_size=32,
+    warmup_epochs=0.0,
+    eval_batch_size=80,
+)
 
 
 def blobs(n: int = 240, side: int = 28) -> ProxyData:
@@ -39,9 +48,12 @@ def blobs(n: int = 240, side: int = 28) -> ProxyData:
 
 
 def test_candidates_get_the_smallest_resolution_they_accept():
-    mlp_last = ArchSpec(stages=(StageSpec(16, ("conv",)),
-                                StageSpec(32, ("mlp",), downsample="conv")),
-                        stem=StemSpec("conv1", 16), head=HeadSpec(), resolution=224)
+    mlp_last = ArchSpec(
+        stages=(StageSpec(16, ("conv",)), StageSpec(32, ("mlp",), downsample="conv")),
+        stem=StemSpec("conv1", 16),
+        head=HeadSpec(),
+        resolution=224,
+    )
     assert mlp_last.fit_resolution(28) == 32
     assert proxy_resolution(mlp_last, 28) == 64  # a token MLP needs >= 2 tokens here
     assert proxy_resolution(tiny_spec("conv"), 28) == 32
@@ -112,7 +124,8 @@ def test_image_folders_load_as_a_resident_subset(tmp_path, splits):
             (tmp_path / split / c).mkdir(parents=True)
             for i in range(6):
                 Image.new("RGB", (40, 30), (100 * k, 10 * i, 0)).save(
-                    tmp_path / split / c / f"{i}.png")
+                    tmp_path / split / c / f"{i}.png"
+                )
     data = load_proxy_data(f"folder:{tmp_path}", train_images=8, val_images=4, folder_size=16)
     assert data.train_x.shape == (8, 3, 16, 16) and data.train_x.dtype == torch.uint8
     assert data.num_classes == 2 and torch.bincount(data.val_y).tolist() == [2, 2]

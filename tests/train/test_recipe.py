@@ -33,20 +33,36 @@ def test_stochastic_depth_grows_with_model_size(params, rate):
     assert R.drop_path_for(int(params)) == rate
 
 
-@pytest.mark.parametrize("changes, field", [
-    (dict(batch_size=7), "--batch-size"), (dict(reprob=1.5), "--reprob"),
-    (dict(epochs=0), "--epochs"), (dict(ema_decay=1.0), "--ema-decay"),
-    (dict(lr=-1.0), "--lr"), (dict(mixup_prob=2.0), "--mixup-prob"),
-    (dict(opt="nosuchopt"), "--opt"), (dict(auto_augment="garbage"), "--auto-augment"),
-    (dict(interpolation="foo"), "--interpolation"), (dict(remode="foo"), "--remode")])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(batch_size=7), "--batch-size"),
+        (dict(reprob=1.5), "--reprob"),
+        (dict(epochs=0), "--epochs"),
+        (dict(ema_decay=1.0), "--ema-decay"),
+        (dict(lr=-1.0), "--lr"),
+        (dict(mixup_prob=2.0), "--mixup-prob"),
+        (dict(opt="nosuchopt"), "--opt"),
+        (dict(auto_augment="garbage"), "--auto-augment"),
+        (dict(interpolation="foo"), "--interpolation"),
+        (dict(remode="foo"), "--remode"),
+    ],
+)
 def test_bad_values_name_the_option(changes, field):
     with pytest.raises(ConfigError) as e:
         R.Recipe(**changes)
     assert e.value.field == field
 
 
-@pytest.mark.parametrize("changes", [dict(opt="SGD"), dict(auto_augment="original"),
-                                     dict(auto_augment=""), dict(interpolation="bilinear")])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(opt="SGD"),
+        dict(auto_augment="original"),
+        dict(auto_augment=""),
+        dict(interpolation="bilinear"),
+    ],
+)
 def test_other_timm_choices_are_accepted(changes):
     assert R.Recipe(**changes).to_dict().items() >= changes.items()
 
@@ -70,8 +86,9 @@ def test_mixup_changes_inputs_and_targets():
 def test_losses_follow_the_mixing():
     assert isinstance(R.train_loss(R.Recipe()), SoftTargetCrossEntropy)
     assert isinstance(R.train_loss(R.Recipe(mixup=0, cutmix=0)), LabelSmoothingCrossEntropy)
-    assert isinstance(R.train_loss(R.Recipe(mixup=0, cutmix=0, smoothing=0)),
-                      torch.nn.CrossEntropyLoss)
+    assert isinstance(
+        R.train_loss(R.Recipe(mixup=0, cutmix=0, smoothing=0)), torch.nn.CrossEntropyLoss
+    )
 
 
 def test_train_transform_is_random_and_erases():

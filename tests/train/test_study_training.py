@@ -19,8 +19,9 @@ from .full_fixtures import FAST, make_image_folder, make_study, subprocess_env
 
 
 def _front(flops: list[float], acc: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"arch_id": [f"a{i}" for i in range(len(flops))], "flops": flops,
-                         "proxy_accuracy": acc})
+    return pd.DataFrame(
+        {"arch_id": [f"a{i}" for i in range(len(flops))], "flops": flops, "proxy_accuracy": acc}
+    )
 
 
 def test_picks_cover_the_front_by_log_flop_bands():
@@ -85,8 +86,9 @@ def test_study_without_data_or_unknown_pick(study, capsys):
     (study / "run.yaml").write_text("resolution: 32\n")
     assert main(["--from", str(study), *FAST]) == 2
     assert "names no data; give --data" in capsys.readouterr().err
-    assert main(["--from", str(study), "--pick", "ffffffffff", "--data", "fashion-mnist",
-                 *FAST]) == 2
+    assert (
+        main(["--from", str(study), "--pick", "ffffffffff", "--data", "fashion-mnist", *FAST]) == 2
+    )
     assert "ffffffffff.yaml" in capsys.readouterr().err
 
 
@@ -100,8 +102,10 @@ def test_top_beyond_the_front_says_how_many_will_be_trained(study, monkeypatch, 
     monkeypatch.setattr("nas.train.study.train_picks", train_picks)
     assert main(["--from", str(study), "--top", "5", *FAST]) == 0
     err = capsys.readouterr().err
-    assert "nas-train: warning: --top 5, but the study's Pareto front has 3 member(s): " \
-           "training 3" in err
+    assert (
+        "nas-train: warning: --top 5, but the study's Pareto front has 3 member(s): "
+        "training 3" in err
+    )
     assert len(trained) == 3
     assert main(["--from", str(study), "--top", "3", *FAST]) == 0
     assert "warning" not in capsys.readouterr().err
@@ -154,8 +158,12 @@ def test_one_pick_per_gpu_queue(study, monkeypatch):
         monkeypatch.setenv(key, value)
     gpu_of = _spy_on_children(monkeypatch)
     arch_ids = list(load_study(study).pareto.arch_id)
-    failed = launch_per_gpu(arch_ids, argv=["--from", str(study), *FAST], gpus=2,
-                            log_dir_for=lambda a: study / "full" / a)
+    failed = launch_per_gpu(
+        arch_ids,
+        argv=["--from", str(study), *FAST],
+        gpus=2,
+        log_dir_for=lambda a: study / "full" / a,
+    )
     assert failed == []
     assert [gpu_of[a] for a in arch_ids[:2]] == ["0", "1"] and gpu_of[arch_ids[2]] in ("0", "1")
     rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})

@@ -142,8 +142,9 @@ class NetComponents:
             yield dict(chooser.params), tuple(sorted(new.items())), value
             path = chooser.next_path()
 
-    def _getter(self, chooser: Enumerate, cache: dict[str, Any],
-                new: dict[str, Any]) -> Callable[[Leaf, str], Any]:
+    def _getter(
+        self, chooser: Enumerate, cache: dict[str, Any], new: dict[str, Any]
+    ) -> Callable[[Leaf, str], Any]:
         """`SearchSpace._sample_net`'s `get`, recording the named params it fixes."""
         net, prefix = self.net, self.prefix
 
@@ -169,8 +170,11 @@ class NetComponents:
                 self.invalid += 1
                 continue
             cost, (dim, side) = step
-            nxt = END if j == len(self) - 1 else State(
-                tuple(sorted(state.consumed + new)), dim, side)
+            nxt = (
+                END
+                if j == len(self) - 1
+                else State(tuple(sorted(state.consumed + new)), dim, side)
+            )
             out.append(Option(decisions, value, new, cost, nxt))
             if seen.setdefault(value, new) != new:
                 self.ambiguous = True
@@ -197,8 +201,7 @@ class NetComponents:
             if act not in ACTS:
                 return None
             p1, f1 = norm_cost(head, width=state.dim, size=state.side)
-            p2, f2 = head_cost(head, width=state.dim, size=state.side,
-                               num_classes=net.num_classes)
+            p2, f2 = head_cost(head, width=state.dim, size=state.side, num_classes=net.num_classes)
             return (f1 + f2, p1 + p2), (state.dim, state.side)
         extra = (0, 0)
         if j == 0:
@@ -206,8 +209,9 @@ class NetComponents:
             if self.resolution % stem.patch_size:
                 return None
             state = State((), stem.out_width(stage.width), self.resolution // stem.patch_size)
-            extra = stem_cost(stem, in_chans=net.in_chans, width=stage.width,
-                              resolution=self.resolution)
+            extra = stem_cost(
+                stem, in_chans=net.in_chans, width=stage.width, resolution=self.resolution
+            )
         else:
             stage = value
         out = _stage_step(stage, state.dim, state.side)

@@ -42,7 +42,7 @@ class Rows:
     """Distinct (FLOPs, params) cost rows, each with the number of partial networks it stands
     for."""
 
-    cost: np.ndarray    # (n, 2) int64
+    cost: np.ndarray  # (n, 2) int64
     weight: np.ndarray  # (n,) int64
 
     @classmethod
@@ -66,8 +66,11 @@ class Rows:
         weight = np.concatenate([p.weight for p in parts])
         if len(cost) > 1:
             cost, inverse = np.unique(cost, axis=0, return_inverse=True)
-            weight = np.bincount(inverse.ravel(), weights=weight).astype(np.int64) \
-                if weight.sum() < 2**52 else _sum_by(inverse.ravel(), weight, len(cost))
+            weight = (
+                np.bincount(inverse.ravel(), weights=weight).astype(np.int64)
+                if weight.sum() < 2**52
+                else _sum_by(inverse.ravel(), weight, len(cost))
+            )
         if len(cost) > cap:
             raise TooManyRows(len(cost))
         return cls(cost, weight)
@@ -105,27 +108,34 @@ def _count_2d(prefix: Rows, suffix: Rows, k: np.ndarray, limit: int) -> int:
     weights[:n] = suffix.weight
     by_params = np.argsort(padded.reshape(blocks, size), axis=1)
     sorted_blocks = np.take_along_axis(padded.reshape(blocks, size), by_params, axis=1)
-    cum = np.concatenate([np.zeros((blocks, 1), dtype=np.int64), np.cumsum(
-        np.take_along_axis(weights.reshape(blocks, size), by_params, axis=1), axis=1)], axis=1)
+    cum = np.concatenate(
+        [
+            np.zeros((blocks, 1), dtype=np.int64),
+            np.cumsum(
+                np.take_along_axis(weights.reshape(blocks, size), by_params, axis=1), axis=1
+            ),
+        ],
+        axis=1,
+    )
     room = limit - prefix.cost[:, 1]
     full, rest = k // size, k % size
     order = np.argsort(-full, kind="stable")  # rows needing block b come first
     full_desc = -full[order]
     total = 0
     for b in range(int(full.max(initial=0))):  # whole blocks: binary search in each
-        rows = order[:np.searchsorted(full_desc, -b, side="left")]
+        rows = order[: np.searchsorted(full_desc, -b, side="left")]
         at = np.searchsorted(sorted_blocks[b], room[rows], side="right")
         total += int((prefix.weight[rows] * cum[b][at]).sum())
     lanes = np.arange(size)
     for lo in range(0, len(prefix), 4096):  # the partial block of each row, vectorised
-        f, r, room_c = full[lo:lo + 4096], rest[lo:lo + 4096], room[lo:lo + 4096]
+        f, r, room_c = full[lo : lo + 4096], rest[lo : lo + 4096], room[lo : lo + 4096]
         at = f[:, None] * size + lanes[None, :]
         hit = (padded[at] <= room_c[:, None]) & (lanes[None, :] < r[:, None])
-        total += int((prefix.weight[lo:lo + 4096] * (weights[at] * hit).sum(axis=1)).sum())
+        total += int((prefix.weight[lo : lo + 4096] * (weights[at] * hit).sum(axis=1)).sum())
     return total
 
 
 def shift_add(hist: np.ndarray, source: np.ndarray, shift: int, weight: float = 1.0) -> None:
     """hist[shift:] += weight * source[:len - shift] (counts past the end fall off)."""
     if shift < len(hist):
-        hist[shift:] += weight * source[:len(hist) - shift]
+        hist[shift:] += weight * source[: len(hist) - shift]

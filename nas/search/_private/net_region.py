@@ -32,8 +32,9 @@ class NetRegion:
         self.fwd_lo = self._forward(min)
         self.fwd_hi = self._forward(max)
         self._frontiers: dict[tuple[int, State], np.ndarray] = {}
-        self.names = [{k for o in self.all_options(j) for k in o.decisions}
-                      for j in range(len(comps))]
+        self.names = [
+            {k for o in self.all_options(j) for k in o.decisions} for j in range(len(comps))
+        ]
 
     start = State(())  # before the first component
 
@@ -84,8 +85,10 @@ class NetRegion:
                 opts = self.options(j, s)
                 if opts:
                     after = [out[j + 1][o.next] for o in opts]
-                    out[j][s] = (pick(o.cost[0] + a[0] for o, a in zip(opts, after)),
-                                 pick(o.cost[1] + a[1] for o, a in zip(opts, after)))
+                    out[j][s] = (
+                        pick(o.cost[0] + a[0] for o, a in zip(opts, after)),
+                        pick(o.cost[1] + a[1] for o, a in zip(opts, after)),
+                    )
         return out
 
     def _forward(self, pick: Any) -> list[dict[State, Vec]]:
@@ -96,16 +99,19 @@ class NetRegion:
                 for o in self.options(j, s):
                     v = (before[0] + o.cost[0], before[1] + o.cost[1])
                     old = out[j + 1].get(o.next)
-                    out[j + 1][o.next] = v if old is None else (pick(old[0], v[0]),
-                                                                pick(old[1], v[1]))
+                    out[j + 1][o.next] = (
+                        v if old is None else (pick(old[0], v[0]), pick(old[1], v[1]))
+                    )
         return out
 
     def through(self, j: int, s: State, o: Option) -> tuple[Vec, Vec]:
         """Cheapest and dearest whole network (FLOPs, params) that takes option o."""
         lo, hi = self.lo[j + 1][o.next], self.hi[j + 1][o.next]
         a, b = self.fwd_lo[j][s], self.fwd_hi[j][s]
-        return ((a[0] + o.cost[0] + lo[0], a[1] + o.cost[1] + lo[1]),
-                (b[0] + o.cost[0] + hi[0], b[1] + o.cost[1] + hi[1]))
+        return (
+            (a[0] + o.cost[0] + lo[0], a[1] + o.cost[1] + lo[1]),
+            (b[0] + o.cost[0] + hi[0], b[1] + o.cost[1] + hi[1]),
+        )
 
     def extreme(self, pick: Any) -> ArchSpec:
         """The architecture with the fewest (pick=min) or most (max) FLOPs."""
@@ -120,10 +126,16 @@ class NetRegion:
     def assemble(self, values: list[Any]) -> ArchSpec:
         (stem, first), *stages, (head, act) = values
         net = self.c.net
-        return ArchSpec(stages=(first, *stages), stem=stem, head=head, act=act,
-                        resolution=self.c.resolution, in_chans=net.in_chans,
-                        num_classes=net.num_classes,
-                        layout="single" if not stages else "multi")
+        return ArchSpec(
+            stages=(first, *stages),
+            stem=stem,
+            head=head,
+            act=act,
+            resolution=self.c.resolution,
+            in_chans=net.in_chans,
+            num_classes=net.num_classes,
+            layout="single" if not stages else "multi",
+        )
 
     # --- what is left to spend, both coordinates at once ----------------------------------
 
@@ -135,10 +147,12 @@ class NetRegion:
             if j == len(self.c):
                 self._frontiers[key] = np.zeros((1, 2), dtype=np.int64)
             else:
-                parts = [self.frontier(j + 1, o.next) + self._vec(o)
-                         for o in self.c.options(j, s)]  # dead ends add empty frontiers
-                self._frontiers[key] = (pareto(np.concatenate(parts)) if parts
-                                        else np.zeros((0, 2), dtype=np.int64))
+                parts = [
+                    self.frontier(j + 1, o.next) + self._vec(o) for o in self.c.options(j, s)
+                ]  # dead ends add empty frontiers
+                self._frontiers[key] = (
+                    pareto(np.concatenate(parts)) if parts else np.zeros((0, 2), dtype=np.int64)
+                )
         return self._frontiers[key]
 
     def _vec(self, o: Option) -> np.ndarray:
@@ -160,8 +174,10 @@ class NetRegion:
                 if not consistent:  # a path to no valid network, or not a path of ours
                     raw = self.c.raw(j, s.consumed, pinned)
                     return False if any(_agrees(d, assign) for d, _, _ in raw) else None
-                return any(self.fits_from(j + 1, o.next, _add(spent, o.cost, self.use_params))
-                           for o in consistent)
+                return any(
+                    self.fits_from(j + 1, o.next, _add(spent, o.cost, self.use_params))
+                    for o in consistent
+                )
             o = done[0]
             spent, s = _add(spent, o.cost, self.use_params), o.next
         return spent[0] <= self.budget[0] and spent[1] <= self.budget[1]
@@ -169,8 +185,11 @@ class NetRegion:
     def _pinned(self, j: int, assign: dict[str, Any]) -> tuple:
         if not self.c.continuous:
             return ()
-        return tuple(sorted((k, v) for k, v in assign.items()
-                            if k in self.names[j] and isinstance(v, float)))
+        return tuple(
+            sorted(
+                (k, v) for k, v in assign.items() if k in self.names[j] and isinstance(v, float)
+            )
+        )
 
     # --- counting ---------------------------------------------------------------------------
 
@@ -236,8 +255,11 @@ class NetRegion:
         for j in reversed(range(m, len(self.c))):
             nxt: dict[State, Rows] = {}
             for s in self.levels[j]:
-                parts = [cur[state].shifted(cost, n).within(budget)
-                         for cost, state, n in self._steps(j, s) if state in cur]
+                parts = [
+                    cur[state].shifted(cost, n).within(budget)
+                    for cost, state, n in self._steps(j, s)
+                    if state in cur
+                ]
                 parts = [p for p in parts if len(p)]
                 if parts:
                     nxt[s] = Rows.merged(parts, MEET_CAP)
@@ -250,8 +272,11 @@ class NetRegion:
             return lo_f, hi_f, f"bounds ({HIST_BINS}-bin histograms)"
         lo_p, hi_p = self._hist_bounds(1, budget[1])
         total = self.total()
-        return (max(0, lo_f + lo_p - total), min(hi_f, hi_p),
-                "loose bounds (FLOPs and params bounded separately)")
+        return (
+            max(0, lo_f + lo_p - total),
+            min(hi_f, hi_p),
+            "loose bounds (FLOPs and params bounded separately)",
+        )
 
     def _hist_bounds(self, axis: int, limit: int) -> tuple[int, int]:
         """Histograms of partial cost in bins of width w: rounding every component's cost up
@@ -269,8 +294,10 @@ class NetRegion:
                     shift_add(nlow[o.next], low[s], -(-o.cost[axis] // w))
                     shift_add(nhigh[o.next], high[s], o.cost[axis] // w)
             low, high = nlow, nhigh
-        return (round(float(sum(h.sum() for h in low.values()))),
-                round(float(sum(h.sum() for h in high.values()))))
+        return (
+            round(float(sum(h.sum() for h in low.values()))),
+            round(float(sum(h.sum() for h in high.values()))),
+        )
 
 
 def _agrees(decisions: dict[str, Any], assign: dict[str, Any]) -> bool:
@@ -286,8 +313,11 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, float) or isinstance(b, float):
-        return (isinstance(a, (int, float)) and isinstance(b, (int, float))
-                and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
+        return (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        )
     return a == b
 
 

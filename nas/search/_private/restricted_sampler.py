@@ -52,8 +52,15 @@ class FeasibleSampler(BaseSampler):
     `stats` counts kept, resampled and repaired values.
     """
 
-    def __init__(self, base: BaseSampler, region: FeasibleRegion, *, retries: int = 4,
-                 draws: int = 1000, seed: int | None = None):
+    def __init__(
+        self,
+        base: BaseSampler,
+        region: FeasibleRegion,
+        *,
+        retries: int = 4,
+        draws: int = 1000,
+        seed: int | None = None,
+    ):
         if retries < 0:
             raise ValueError(f"`retries >= 0` must hold, but got retries={retries}")
         self.base = base
@@ -77,18 +84,21 @@ class FeasibleSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self.base.before_trial(study, trial)
 
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
         with self._lock:
             self._proposals.pop(trial.number, None)
         self.base.after_trial(study, trial, state, values)
 
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
         return self.base.infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
         proposal = self.base.sample_relative(study, trial, search_space) if search_space else {}
         if not proposal:
             proposal = self._uniform_draw()
@@ -113,8 +123,13 @@ class FeasibleSampler(BaseSampler):
 
     # --- the restriction --------------------------------------------------------------------
 
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
         value = self._proposed(study, trial, param_name, param_distribution)
         if not self.region.knows(param_name):
             self.stats["passed through"] += 1
@@ -131,16 +146,18 @@ class FeasibleSampler(BaseSampler):
                 return value
         return self._repair(prefix, param_name, param_distribution, value)
 
-    def _proposed(self, study: Study, trial: FrozenTrial, name: str,
-                  dist: BaseDistribution) -> Any:
+    def _proposed(
+        self, study: Study, trial: FrozenTrial, name: str, dist: BaseDistribution
+    ) -> Any:
         with self._lock:
             value = self._proposals.get(trial.number, {}).pop(name, _MISSING)
         if value is not _MISSING and dist._contains(dist.to_internal_repr(value)):
             return value
         return self.base.sample_independent(study, trial, name, dist)
 
-    def _repair(self, prefix: dict[str, Any], name: str, dist: BaseDistribution,
-                value: Any) -> Any:
+    def _repair(
+        self, prefix: dict[str, Any], name: str, dist: BaseDistribution, value: Any
+    ) -> Any:
         allows = self.region.allows
         if isinstance(dist, FloatDistribution) and dist.step is None:
             if not allows({**prefix, name: dist.low}):
