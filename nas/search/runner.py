@@ -29,7 +29,7 @@ from nas.train.device import pick_device
 from nas.train.proxy_data import ProxyData, load_proxy_data
 
 from . import attrs
-from .config import SearchConfig, check_resume
+from .config import SearchConfig, check_resume, make_config
 from .feasible import FeasibleRegion
 from .objective import Objective, TrialFailed
 from .progress import Progress
@@ -63,23 +63,6 @@ def run_search(
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
     `device=`, `workers=`, `max_params=`, `pruner=`)."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
-
-
-def make_config(
-    *, space: str, budget: str | int, proxy: object = None, device: str = "auto", **options: object
-) -> SearchConfig:
-    from nas.train.proxy_config import get_proxy
-
-    loaded = load_space(space)
-    net = next(iter(loaded.variants.values()))
-    return SearchConfig.create(
-        space=space,
-        budget=budget,
-        space_resolution=net.resolution,
-        proxy=get_proxy(proxy, device=pick_device(device)),
-        device=device,
-        **options,
-    )
 
 
 def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> SearchOutcome:

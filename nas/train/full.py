@@ -30,6 +30,7 @@ from nas.models import build_model
 from nas.report import write_epoch_log, write_run_files
 from nas.report.provenance import git_sha, provenance
 from nas.space import ArchSpec, ConfigError
+from nas.space.spec import MIN_RESOLUTION
 
 from . import checkpoint as ckpt
 from . import recipe as R
@@ -74,8 +75,8 @@ class RunConfig:
             ),
             (
                 "--resolution",
-                self.resolution is None or self.resolution >= 8,
-                "at least 8 pixels",
+                self.resolution is None or self.resolution >= MIN_RESOLUTION,
+                f"at least {MIN_RESOLUTION} pixels",
                 self.resolution,
             ),
             (

@@ -79,7 +79,7 @@ def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
 
     def run_line(**kw) -> list[str]:
         cfg = make_config(space=str(tiny_space), budget="300K", proxy="tiny", device="cpu", **kw)
-        return time_estimate(cfg, space, region)
+        return time_estimate(cfg, region)
 
     assert "= about 8.0 min" in run_line(workers=1)[1]
     two = run_line(workers=2, timeout="3m")
