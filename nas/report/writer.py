@@ -60,6 +60,7 @@ EPOCH_COLUMNS = (
 # accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
 # arch_id: the architecture asked for; trained_arch_id: the one trained (spec.yaml of the run:
 # the data's classes, the training resolution), whose flops, params and accuracies these are.
+# weights: "ema" or "model", the better at the last epoch: what the checkpoint gives timm.
 RESULT_COLUMNS = (
     "arch_id",
     "trained_arch_id",
@@ -70,6 +71,7 @@ RESULT_COLUMNS = (
     "top5",
     "best_top1",
     "ema_top1",
+    "weights",
     "epochs",
     "resolution",
     "num_classes",

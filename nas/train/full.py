@@ -448,16 +448,26 @@ class FullTrainer:
             "meters": asdict(p.meters),
             "history": p.history,
             "finished": p.epoch >= self.recipe.epochs,
-            "model": self.model.state_dict(),
+            **ckpt.weights_state(
+                self.model.state_dict(),
+                self.ema.state_dict() if self.ema is not None else None,
+                best=self.best_weights(),
+            ),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
             "scaler": self.scaler.state_dict(),
             "rng": rng,
             "device": self.ctx.describe(),
             "provenance": provenance(self.ctx.device),
             "saved_at": _now(),
         }
+
+    def best_weights(self) -> str:
+        """ "ema" when the EMA's top-1 beat the model's at the last evaluation, else "model":
+        the weights the run reports as best, which the checkpoint hands timm's loader."""
+        last = self.pos.history[-1] if self.pos.history else {}
+        ema, model = last.get("ema_top1"), last.get("top1")
+        return "ema" if self.ema is not None and ema is not None and ema > model else "model"
 
     def _run_signature(self) -> dict[str, Any]:
         """What must match for a checkpoint to be continued by this run."""
@@ -489,11 +499,11 @@ class FullTrainer:
             recipe=self.recipe.to_dict(),
             path=path,
         )
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+            self.ema.load_state_dict(ckpt.ema_weights(state))
         self.scaler.load_state_dict(state["scaler"])
         rngs = state["rng"] or []
         if len(rngs) == self.ctx.world_size:
@@ -531,6 +541,7 @@ class FullTrainer:
             "top5": last["top5"],
             "best_top1": max(h["top1"] for h in self.pos.history),
             "ema_top1": last["ema_top1"],
+            "weights": self.best_weights(),
             "epochs": self.pos.epoch,
             "resolution": self.spec.resolution,
             "num_classes": self.spec.num_classes,
