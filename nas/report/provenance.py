@@ -15,11 +15,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("nas", "torch", "timm", "optuna", "fvcore", "pandas", "numpy")
+LIBRARIES = ("torch", "timm", "optuna", "fvcore", "pandas", "numpy")
 
 
 def library_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
+    import nas  # the distribution is "budgeted-nas"; the version is the package's
+
+    out: dict[str, str | None] = {"python": platform.python_version(), "nas": nas.__version__}
     for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
@@ -35,21 +37,25 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)  # the code a process runs is the code it started with
 def _git_commit(root: Path) -> dict[str, Any]:
+    """Only a checkout whose top level holds `nas` counts: an installed package inside some
+    repository's folder (a venv in a checkout) has no commit of its own."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
+        top, sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel", "HEAD"],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
+        if Path(top).resolve() != root.resolve():
+            return {"sha": None, "dirty": None}
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "-uno"],
             capture_output=True,
             text=True,
             timeout=10,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):
         return {"sha": None, "dirty": None}
     return {"sha": sha, "dirty": bool(dirty)}
 
