@@ -35,7 +35,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.cost import closed_form, measure
-from nas.search.feasible import FeasibleRegion, FeasibleSampler
+from nas.search.feasible import FeasibleRegion
+from nas.search.feasible_sampler import FeasibleSampler
 from nas.space import list_spaces, load_space
 
 BUDGETS_G = (1, 2, 4, 8)

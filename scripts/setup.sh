@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
-if ! .venv/bin/python -c "import nas, torch, timm, optuna, fvcore, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import nas, torch, timm, optuna, fvcore, pytest, build, optuna_dashboard" \
+    2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[test]"
 fi

@@ -12,7 +12,7 @@ from timm.models.maxxvit import (
 )
 from torch import nn
 
-from .registry import BlockArgs, register_block
+from .registry import Block, BlockArgs, register_block
 
 
 def conv_cfg(a: BlockArgs) -> MaxxVitConvCfg:
@@ -26,19 +26,15 @@ def transformer_cfg(a: BlockArgs) -> MaxxVitTransformerCfg:
 
 
 @register_block("mbconv")
-class MbConv(MbConvBlock):
+class MbConv(MbConvBlock, Block):
     fmt = "nchw"
 
     def __init__(self, a: BlockArgs, spatial: nn.Module | None = None):
         super().__init__(a.dim_in, a.dim, stride=a.stride, cfg=conv_cfg(a), drop_path=a.drop_path)
 
-    @staticmethod
-    def make_spatial(a: BlockArgs) -> nn.Module | None:
-        return None
-
 
 @register_block("relattn")
-class RelAttn(TransformerBlock2d):
+class RelAttn(TransformerBlock2d, Block):
     fmt = "nchw"
 
     def __init__(self, a: BlockArgs, spatial: nn.Module | None = None):
@@ -51,7 +47,3 @@ class RelAttn(TransformerBlock2d):
             drop_path=a.drop_path,
             rel_pos_cls=get_rel_pos_cls(cfg, (a.size, a.size)),
         )
-
-    @staticmethod
-    def make_spatial(a: BlockArgs) -> nn.Module | None:
-        return None

@@ -10,11 +10,11 @@ import torch
 from timm.layers import DropPath, get_act_layer
 from torch import nn
 
-from .registry import BlockArgs, register_block
+from .registry import Block, BlockArgs, register_block
 
 
 @register_block("convmixer")
-class ConvMixerBlock(nn.Module):
+class ConvMixerBlock(Block, nn.Module):
     fmt = "nchw"
 
     def __init__(self, a: BlockArgs, spatial: nn.Module | None = None):
@@ -30,7 +30,3 @@ class ConvMixerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pw(x + self.drop_path(self.dw(x)))
-
-    @staticmethod
-    def make_spatial(a: BlockArgs) -> nn.Module | None:
-        return None

@@ -10,7 +10,7 @@ import torch
 from timm.layers import Attention, DropPath, LayerScale, Mlp, get_act_layer
 from torch import nn
 
-from .registry import BlockArgs, register_block
+from .registry import Block, BlockArgs, register_block
 
 
 class TokenMlp(nn.Module):
@@ -37,7 +37,7 @@ class DwConv(nn.Module):
         return y.flatten(2).transpose(1, 2)
 
 
-class MixingBlock(nn.Module):
+class MixingBlock(Block, nn.Module):
     """One SPACH block; `spatial` is its F (shared when the stage shares weights) or None."""
 
     fmt = "nlc"
@@ -59,10 +59,6 @@ class MixingBlock(nn.Module):
         if self.cpe is not None:
             x = x + self.cpe(shortcut, hw)
         return x + self.drop_path(self.mlp(self.norm2(x)))
-
-    @staticmethod
-    def make_spatial(a: BlockArgs) -> nn.Module | None:
-        return None
 
 
 @register_block("conv")

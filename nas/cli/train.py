@@ -17,8 +17,6 @@ from typing import Any
 
 from .common import run
 
-DEFAULT_OUTPUT = Path("results/train")
-DEFAULT_TOP = 2
 ALIASES = {"auto_augment": ["--aa"]}  # DeiT's and timm's name for the RandAugment policy
 HELP = {  # what the less obvious values mean; sources and units are in nas/train/recipe.py
     "warmup_epochs": "epochs of linear warmup from --warmup-lr",
@@ -50,6 +48,7 @@ EXIT_PREEMPTED = 143
 
 def parser() -> argparse.ArgumentParser:
     from nas.train.full import RunConfig
+    from nas.train.runner import DEFAULT_OUTPUT, DEFAULT_TOP, RUN_OPTIONS
 
     p = argparse.ArgumentParser(prog="nas-train", description=__doc__.split("\n\n")[1].strip())
     what = p.add_mutually_exclusive_group(required=True)
@@ -102,15 +101,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
     defaults = RunConfig(run_dir=Path("."))
     run_opts = p.add_argument_group("run")
-    for name in (
-        "workers",
-        "accum_steps",
-        "checkpoint_minutes",
-        "seed",
-        "precision",
-        "grad_checkpointing",
-        "steps_per_epoch",
-    ):
+    for name in RUN_OPTIONS:
         _add_field_option(run_opts, name, RunConfig, getattr(defaults, name))
     _add_recipe_options(p)
     return p
@@ -174,115 +165,36 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    from nas.train import distributed
     from nas.train.full import Preempted
+    from nas.train.recipe import Recipe
+    from nas.train.runner import RUN_OPTIONS, run_training
 
-    ctx = distributed.setup(args.device)
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    recipe = Recipe(**{k.removeprefix("recipe."): v for k, v in given.items() if "." in k})
     try:
-        return _train(args, argv, ctx)
+        return run_training(
+            arch=args.arch,
+            study=args.study,
+            data=args.data,
+            top=args.top,
+            pick=args.pick,
+            output=args.output,
+            resolution=args.resolution,
+            global_batch=args.global_batch,
+            resume=args.resume,
+            device=args.device,
+            parallel=args.parallel,
+            progress=not args.no_progress,
+            recipe=recipe,
+            argv=argv,
+            **{k: v for k, v in given.items() if k in RUN_OPTIONS},
+        )
     except Preempted as e:
         print(
             f"nas-train: stopped by SIGTERM; checkpoint {e}; re-run the same command to resume",
             file=sys.stderr,
         )
         return EXIT_PREEMPTED
-    finally:
-        distributed.teardown()
-
-
-def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
-    from nas.models import resolve_spec
-    from nas.space import ConfigError
-    from nas.train.distributed import accumulation_for
-    from nas.train.recipe import Recipe
-    from nas.train.study import load_study, run_study, train_and_record
-
-    recipe = Recipe(
-        **{
-            k.removeprefix("recipe."): v
-            for k, v in vars(args).items()
-            if k.startswith("recipe.") and v is not None
-        }
-    )
-    run_fields = {
-        k: v
-        for k, v in vars(args).items()
-        if "." not in k
-        and v is not None
-        and k
-        in (
-            "workers",
-            "accum_steps",
-            "checkpoint_minutes",
-            "seed",
-            "precision",
-            "grad_checkpointing",
-            "steps_per_epoch",
-        )
-    }
-    if args.global_batch:
-        run_fields["accum_steps"] = accumulation_for(
-            args.global_batch, batch_size=recipe.batch_size, world_size=ctx.world_size
-        )
-    common = dict(
-        resume="required" if args.resume else "auto",
-        progress=not args.no_progress,
-        resolution=args.resolution,
-        **run_fields,
-    )
-    if args.arch:
-        for flag, value in (("--top", args.top), ("--pick", args.pick)):
-            if value is not None:
-                raise ConfigError(
-                    "chooses among a study's Pareto members: give it with --from "
-                    "STUDY, not with --arch",
-                    field=flag,
-                )
-        if not args.data:
-            raise ConfigError("give the data to train on", field="--data")
-        spec = resolve_spec(args.arch)
-        output = args.output or DEFAULT_OUTPUT
-        config = _run_config(run_dir=output / spec.arch_id, data=args.data, **common)
-        train_and_record(
-            spec,
-            name=_name(args.arch),
-            recipe=recipe,
-            config=config,
-            ctx=ctx,
-            results_csv=output / "full_training.csv",
-        )
-        return 0
-    study = load_study(args.study)
-    data = args.data or study.data
-    if not data:
-        raise ConfigError(
-            "the study's run.yaml names no data; give --data", source=str(study.root)
-        )
-    common["resolution"] = args.resolution or study.resolution
-    config = _run_config(run_dir=study.root / "full", data=data, **common)
-    top = DEFAULT_TOP if args.top is None else args.top
-    return run_study(
-        study.root,
-        top=top,
-        pick=args.pick,
-        recipe=recipe,
-        config=config,
-        ctx=ctx,
-        output=args.output,
-        argv=argv,
-        parallel=args.parallel,
-    )
-
-
-def _run_config(**fields: Any):
-    from nas.train.full import RunConfig
-
-    return RunConfig(**fields)
-
-
-def _name(arch: str) -> str:
-    path = Path(arch)
-    return path.stem if path.suffix in (".yaml", ".yml") else arch.removeprefix("nas_")
 
 
 if __name__ == "__main__":

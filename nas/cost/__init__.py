@@ -24,6 +24,7 @@ _LAZY = {
     "params_of": "measuring",
     "CostMismatch": "verify",
     "verify_cost": "verify",
+    "table_gaps": "conformance",
 }
 
 __all__ = [

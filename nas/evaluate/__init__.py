@@ -2,7 +2,7 @@
 
 The search's trials (and their repeats), `nas-calibrate` and `nas-compare` all train through
 `train_once` / `run_all`; the reports on top of a table live with the commands that write them,
-the statistics they share in `nas.evaluate.stats`.
+the statistics they share in `nas.report.stats`.
 """
 
 from .engine import run_all

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from nas.cost import closed_form
+from nas.report.provenance import device_description
 from nas.space import ArchSpec
-from nas.train.device import device_description
 from nas.train.proxy import EpochHook, ProxyResult, TrainingDiverged, build_proxy_model
 from nas.train.proxy import proxy_train as _proxy_train
 from nas.train.proxy_data import ProxyData, load_proxy_data

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas._files import locked
+from nas.report.writer import locked
 
 from .runs import RunKey, RunRecord
 

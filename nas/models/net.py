@@ -11,8 +11,8 @@ from functools import partial
 
 import torch
 from timm.layers import ClassifierHead, LayerNorm2d, NormMlpClassifierHead
-from timm.models._features import feature_take_indices
-from timm.models._manipulate import named_apply
+from timm.models import named_apply
+from timm.models._features import feature_take_indices  # not exported by timm.models
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 

@@ -1,18 +1,35 @@
-"""Reports of results folders: the CSV contract, the Pareto plot, summary.md, provenance.
+"""Reports of results folders: the CSV contract, the Pareto plot, summary.md, provenance, and
+the one writer (`nas.report.writer`) with its lock.
 
-Used by `nas.search` and `nas.train`; depends on neither.
+Used by `nas.search` and `nas.train`; depends on neither, and on no Optuna or torch.
 """
 
 from .plots import plot_pareto
 from .provenance import provenance
 from .summary import write_summary
 from .tables import LEAD_COLUMNS, read_trials, write_csv_atomic
+from .writer import (
+    append_result,
+    reports_lock,
+    write_epoch_log,
+    write_result,
+    write_run_files,
+    write_run_yaml,
+    write_search_reports,
+)
 
 __all__ = [
     "LEAD_COLUMNS",
+    "append_result",
     "plot_pareto",
     "provenance",
     "read_trials",
+    "reports_lock",
     "write_csv_atomic",
+    "write_epoch_log",
+    "write_result",
+    "write_run_files",
+    "write_run_yaml",
+    "write_search_reports",
     "write_summary",
 ]

@@ -22,6 +22,9 @@ import pandas as pd
 
 from nas.space.io import write_text_atomic
 
+from .summary import write_summary
+from .writer import reports_lock
+
 FIDELITY_CSV = "fidelity.csv"
 FIDELITY_MD = "fidelity.md"
 TOP_K = (1, 3, 5, 10)
@@ -154,25 +157,17 @@ def study_fidelity(study_dir: str | Path) -> Fidelity | None:
 
 def write_fidelity(study_dir: str | Path) -> Fidelity | None:
     """Write fidelity.csv and fidelity.md (when two or more picks have full results) and
-    refresh the study's summary.md."""
+    refresh the study's summary.md, under the study folder's report lock (a search may still
+    be rewriting its summary)."""
     study_dir = Path(study_dir)
-    fid = study_fidelity(study_dir)
-    if fid is None:
-        return None
-    write_text_atomic(study_dir / FIDELITY_CSV, fid.measures().to_csv(index=False))
-    write_text_atomic(study_dir / FIDELITY_MD, fidelity_markdown(fid))
-    refresh_summary(study_dir)
+    with reports_lock(study_dir):
+        fid = study_fidelity(study_dir)
+        if fid is None:
+            return None
+        write_text_atomic(study_dir / FIDELITY_CSV, fid.measures().to_csv(index=False))
+        write_text_atomic(study_dir / FIDELITY_MD, fidelity_markdown(fid))
+        write_summary(study_dir)
     return fid
-
-
-def refresh_summary(study_dir: Path) -> bool:
-    """Re-render summary.md with `nas.report.summary.write_summary` when it is installed."""
-    try:
-        from nas.report.summary import write_summary
-    except ImportError:
-        return False
-    write_summary(study_dir)
-    return True
 
 
 def verdict(fid: Fidelity) -> str:

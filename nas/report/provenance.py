@@ -1,8 +1,13 @@
-"""Where a result came from: library versions, git commit, host, device."""
+"""Where a result came from: library versions, git commit, host, device.
+
+The one `provenance()` of every results folder: a search's run.yaml, a training run's
+config.json and checkpoint carry the same record.
+"""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import platform
 import socket
 import subprocess
@@ -10,11 +15,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("nas", "torch", "timm", "optuna", "fvcore", "pandas", "numpy")
+LIBRARIES = ("torch", "timm", "optuna", "fvcore", "pandas", "numpy")
 
 
 def library_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
+    import nas  # the distribution is "budgeted-nas"; the version is the package's
+
+    out: dict[str, str | None] = {"python": platform.python_version(), "nas": nas.__version__}
     for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
@@ -25,29 +32,49 @@ def library_versions() -> dict[str, str | None]:
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
     """The commit of the checkout holding `nas` (and whether it has uncommitted changes)."""
-    root = path or Path(__file__).resolve().parents[2]
+    return dict(_git_commit(path or Path(__file__).resolve().parents[2]))
+
+
+@functools.lru_cache(maxsize=8)  # the code a process runs is the code it started with
+def _git_commit(root: Path) -> dict[str, Any]:
+    """Only a checkout whose top level holds `nas` counts: an installed package inside some
+    repository's folder (a venv in a checkout) has no commit of its own."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
+        top, sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel", "HEAD"],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
+        if Path(top).resolve() != root.resolve():
+            return {"sha": None, "dirty": None}
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "-uno"],
             capture_output=True,
             text=True,
             timeout=10,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):
         return {"sha": None, "dirty": None}
     return {"sha": sha, "dirty": bool(dirty)}
 
 
-def provenance(device: Any = "cpu") -> dict[str, Any]:
-    from nas.train.device import device_description  # loads torch: only when asked
+def git_sha(length: int = 12) -> str:
+    """The commit of the checkout that ran, shortened ("" outside a git checkout)."""
+    return (git_commit()["sha"] or "")[:length]
 
+
+def device_description(device: Any) -> str:
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def provenance(device: Any = "cpu") -> dict[str, Any]:
     return {
         "versions": library_versions(),
         "git": git_commit(),

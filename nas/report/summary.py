@@ -164,7 +164,7 @@ def _accuracy(r: pd.Series) -> str:
 
 def seed_noise(trials: pd.DataFrame) -> tuple[float, int, bool]:
     """`stats.study_noise` of the `seed_accuracies` column (the search's rule, from files)."""
-    from nas.evaluate.stats import study_noise
+    from nas.report.stats import study_noise
 
     rows = []
     if "seed_accuracies" in trials:

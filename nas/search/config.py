@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.cost import parse_amount, parse_budget
-from nas.space import ConfigError
+from nas.space import ConfigError, check_resolution, load_space
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 from .repeats import RepeatPolicy, parse_repeats
@@ -186,6 +186,26 @@ class SearchConfig:
         return dataclasses.replace(self, **changes)
 
 
+def make_config(
+    *, space: str, budget: str | int, proxy: object = None, device: str = "auto", **options: object
+) -> SearchConfig:
+    """The configuration `run_search` and `nas-search` run: the space's own resolution and
+    the proxy preset for the device filled in (`auto`: gpu on a GPU, else cpu)."""
+    from nas.train.device import pick_device
+    from nas.train.proxy_config import get_proxy
+
+    loaded = load_space(space)
+    net = next(iter(loaded.variants.values()))
+    return SearchConfig.create(
+        space=space,
+        budget=budget,
+        space_resolution=net.resolution,
+        proxy=get_proxy(proxy, device=pick_device(device)),
+        device=device,
+        **options,
+    )
+
+
 def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     """Refuse to continue a study under a configuration whose numbers would not compare."""
     now = cfg.fingerprint()
@@ -254,18 +274,6 @@ def parse_duration(value: float | str) -> float | None:
     if seconds < 0:
         raise ConfigError(f"must not be negative, got {value!r}", field="--timeout")
     return seconds or None
-
-
-MIN_RESOLUTION = 8  # px; as nas-train's --resolution
-
-
-def check_resolution(value: Any, *, field: str = "--resolution") -> int:
-    """A resolution given by the user: an integer of at least MIN_RESOLUTION pixels."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_RESOLUTION:
-        raise ConfigError(
-            f"expected an integer of at least {MIN_RESOLUTION} pixels, got {value!r}", field=field
-        )
-    return value
 
 
 def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:

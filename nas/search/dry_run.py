@@ -2,22 +2,21 @@
 
 The count is exact (`FeasibleRegion`: dynamic programming over stages on closed-form costs)
 and comes first, in seconds and without importing torch; the time comes after, from a few
-timed training steps of architectures sampled inside the region. Nothing is trained and no
-study is stored.
+timed training steps of architectures drawn inside the region as a random search draws them.
+Nothing is trained, no study is made and Optuna is never imported.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 
-import optuna
-
 from nas.cost import NoClosedForm
-from nas.space import ArchSpec, SearchSpace, load_space
+from nas.space import ArchSpec, check_resolution, load_space
 
-from .config import SearchConfig, check_resolution
-from .feasible import FeasibleRegion, FeasibleSampler
+from .config import SearchConfig
+from .feasible import FeasibleRegion
 
 TIMED = 3  # architectures whose training steps are timed for the estimate
 
@@ -47,28 +46,24 @@ def dry_run(
         return
     region.check()  # nothing fits: the same one-line error as the search itself
     yield region.summary()
-    yield "\n".join(time_estimate(config(), loaded, region))
+    yield "\n".join(time_estimate(config(), region))
 
 
-def feasible_samples(
-    space: SearchSpace, region: FeasibleRegion, *, n: int, seed: int, resolution: int
-) -> list[ArchSpec]:
-    """`n` architectures drawn as the search draws them (a random sampler restricted to the
-    region), from a throwaway in-memory study."""
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    sampler = FeasibleSampler(optuna.samplers.RandomSampler(seed=seed), region, seed=seed)
-    study = optuna.create_study(sampler=sampler)
-    return [space.sample(study.ask(), resolution=resolution) for _ in range(n)]
+def feasible_samples(region: FeasibleRegion, *, n: int, seed: int) -> list[ArchSpec]:
+    """`n` architectures drawn as a random search restricted to the region draws them
+    (`FeasibleRegion.draw`: uniform over what fits)."""
+    rng = random.Random(seed)
+    return [region.draw(rng)[1] for _ in range(n)]
 
 
-def time_estimate(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion) -> list[str]:
+def time_estimate(cfg: SearchConfig, region: FeasibleRegion) -> list[str]:
     """Seconds per trained candidate: proxy training (timed steps) + the fvcore check."""
     from nas.cost import measure
     from nas.evaluate.forecast import run_seconds
     from nas.train.device import pick_device
 
     device = pick_device(cfg.device)
-    specs = feasible_samples(space, region, n=TIMED, seed=cfg.seed, resolution=cfg.resolution)
+    specs = feasible_samples(region, n=TIMED, seed=cfg.seed)
     start = time.perf_counter()
     measure(specs[0])
     per_measure = time.perf_counter() - start

@@ -11,36 +11,34 @@ enumerating architectures:
   the components (bounds from cost histograms when both halves are too large to hold;
   infinite when a float choice has no step);
 - for any partial set of trial params, whether some completion still fits: what
-  `FeasibleSampler` uses so that a search never proposes an architecture over budget.
+  `nas.search.feasible_sampler.FeasibleSampler` uses so that a search never proposes an
+  architecture over budget;
+- random architectures of the region (`draw`), without Optuna.
+
+Pure Python on closed-form costs: importing this module loads neither torch nor Optuna.
 
     region = FeasibleRegion(load_space("hybrid"), max_flops=parse_budget("4GFLOPs"))
     print(region.summary())                        # what `nas-search --dry-run` prints
-    sampler = restrict_sampler(TPESampler(), space, max_flops=4 * 10**9)
+    params, spec = region.draw(random.Random(0))   # an architecture within budget
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from nas.cost import closed_form, format_amount, parse_amount, parse_budget
-from nas.space import ArchSpec, ConfigError, SearchSpace
+from nas.space import ArchSpec, ConfigError, RandomChooser, SearchSpace, check_resolution
+from nas.space.choices import FloatRange
 
 from ._private.components import NetComponents
 from ._private.counting import INF
 from ._private.net_region import NetRegion
-from ._private.restricted_sampler import FeasibleSampler
-from .config import check_resolution
 
-__all__ = [
-    "FeasibleRegion",
-    "FeasibleSampler",
-    "RegionCount",
-    "dry_run_summary",
-    "restrict_sampler",
-]
+__all__ = ["FeasibleRegion", "RegionCount", "dry_run_summary"]
 
 
 @dataclass(frozen=True)
@@ -252,6 +250,34 @@ class FeasibleRegion:
         cost = closed_form(spec)
         return cost.flops <= self.budget[0] and cost.params <= self.budget[1]
 
+    # --- random architectures of the region ------------------------------------------------
+
+    def draw_uniform(
+        self, rng: random.Random, *, tries: int = 1000
+    ) -> tuple[dict[str, Any], ArchSpec] | None:
+        """(params, spec) of an architecture drawn uniformly over the space's decision paths
+        that fit, by rejection (random decisions, closed-form check); None when `tries` draws
+        found none (a budget that keeps a tiny share of the space)."""
+        for _ in range(tries):
+            chooser = RandomChooser(rng)
+            try:
+                spec = self.space.sample(chooser, resolution=self.resolution)
+            except ConfigError:  # a path invalid at this resolution
+                continue
+            if self.fits(spec):
+                return chooser.params, spec
+        return None
+
+    def draw(self, rng: random.Random, *, tries: int = 1000) -> tuple[dict[str, Any], ArchSpec]:
+        """(params, spec) of a random architecture within budget: uniform (`draw_uniform`)
+        when rejection finds one in `tries`, else drawn choice by choice among the values that
+        can still be completed within budget (never fails, but leans to the budget's edge)."""
+        drawn = self.draw_uniform(rng, tries=tries)
+        if drawn is not None:
+            return drawn
+        chooser = _RegionChooser(self, rng)
+        return chooser.params, self.space.sample(chooser, resolution=self.resolution)
+
     # --- the dry-run text -------------------------------------------------------------------
 
     def _budget_text(self) -> str:
@@ -317,6 +343,44 @@ class FeasibleRegion:
         return lines
 
 
+class _RegionChooser(RandomChooser):
+    """Uniform among the values of each choice that the region allows after the decisions
+    taken so far (the first question always has one, and each kept answer leaves one)."""
+
+    def __init__(self, region: FeasibleRegion, rng: random.Random):
+        super().__init__(rng)
+        self.region = region
+
+    def _ok(self, name: str, value: Any) -> bool:
+        return (
+            not self.region.knows(name)
+            or self.region.allows({**self.params, name: value}) is not False
+        )
+
+    def _pick(self, name: str, values: list[Any]) -> Any:
+        allowed = [v for v in values if self._ok(name, v)] or values
+        return self._keep(name, self.rng.choice(allowed))
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._pick(name, list(choices))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        return self._pick(name, list(range(low, high + 1, step)))
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        if step is not None:
+            return self._pick(name, FloatRange(low, high, step).values() or [low])
+        for _ in range(100):
+            value = super().suggest_float(name, low, high, log=log)
+            if self._ok(name, value):
+                return value
+        return self._keep(name, low)  # cost never falls as a ratio shrinks
+
+
 def _range(a: int, b: int, unit: str) -> str:
     return f"{format_amount(a, '')}..{format_amount(b, '')}{unit}"
 
@@ -332,22 +396,3 @@ def dry_run_summary(
     return FeasibleRegion(
         space, max_flops=max_flops, max_params=max_params, resolution=resolution
     ).summary()
-
-
-def restrict_sampler(
-    sampler: Any,
-    space: SearchSpace,
-    *,
-    max_flops: int | str,
-    max_params: int | str | None = None,
-    resolution: int | None = None,
-) -> FeasibleSampler:
-    """`sampler` wrapped so that every trial it drives samples an architecture of `space`
-    within budget (see FeasibleSampler for the rule). `resolution` must be the one the search
-    samples and measures at. Raises ConfigError when nothing fits, and NoClosedForm when a
-    mixer of the space has no cost formula (then only sampling and checking is possible)."""
-    region = FeasibleRegion(
-        space, max_flops=max_flops, max_params=max_params, resolution=resolution
-    )
-    region.check()
-    return FeasibleSampler(sampler, region)

@@ -12,7 +12,7 @@ repeats where they decide something:
 
 sigma is the seed noise measured in this study (pooled within-candidate std of the candidates
 with two or more seeds, once three of them exist), else a prior of 0.02
-(`nas.evaluate.stats.study_noise`). BAND = 2: a single
+(`nas.report.stats.study_noise`). BAND = 2: a single
 run that would put a network on the front lands at most ~2 sigma below its true mean about 97%
 of the time. `--repeats K` trains every completed candidate with K seeds instead. Candidates
 stopped early are not repeated; a repeated architecture reuses the mean; the trial's value is
@@ -110,7 +110,7 @@ def best_cheaper(trials: Sequence[FrozenTrial], *, costs: Sequence[float]) -> fl
 def study_noise(trials: Sequence[FrozenTrial]) -> tuple[float, int, bool]:
     """(seed std the rule uses, candidates with 2+ seeds, measured?): `stats.study_noise` of
     the study's seed runs."""
-    from nas.evaluate.stats import study_noise as noise
+    from nas.report.stats import study_noise as noise
 
     return noise(seed_frame(trials))
 

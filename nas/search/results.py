@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import optuna
 import pandas as pd
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.report.tables import PARAM_PREFIX, order_columns
@@ -46,7 +48,7 @@ def trial_row(t: FrozenTrial) -> dict:
         "images_per_s": ua.get(attrs.IMAGES_PER_S),
         "latency_ms": ua.get(attrs.LATENCY_MS),
         "duration_s": round(duration, 3) if duration is not None else None,
-        "retry_of": t.system_attrs.get("failed_trial"),
+        "retry_of": _retried(t),
         "worker": ua.get(attrs.WORKER),
         "summary": ua.get(attrs.SUMMARY),
     }
@@ -58,6 +60,13 @@ def trial_row(t: FrozenTrial) -> dict:
         )
     row.update({PARAM_PREFIX + k: v for k, v in t.params.items()})
     return row
+
+
+def _retried(t: FrozenTrial) -> int | None:
+    """The trial a heartbeat retry re-runs (Optuna's public accessor; "experimental")."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
 
 
 def trials_frame(trials: Sequence[FrozenTrial]) -> pd.DataFrame:

@@ -18,24 +18,19 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import torch
-import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from nas._files import locked
 from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.evaluate import Fidelity, load_fidelity_data
-from nas.report.plots import plot_pareto
-from nas.report.provenance import provenance
-from nas.report.summary import write_summary
-from nas.report.tables import front_title, write_csv_atomic
-from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
-from nas.space.io import write_text_atomic as write_text
+from nas.report import provenance, reports_lock, write_search_reports
+from nas.report import write_run_yaml as write_run_doc
+from nas.space import ArchSpec, SearchSpace, load_space
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
 from nas.train.proxy_data import ProxyData
 
 from . import attrs
-from .config import SearchConfig, check_resume
+from .config import SearchConfig, check_resume, make_config
 from .feasible import FeasibleRegion
 from .objective import Objective, TrialFailed
 from .progress import Progress
@@ -46,7 +41,6 @@ from .storage import mask_url, open_storage
 from .workers import start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
-REPORTS_LOCK = ".reports.lock"  # in the out folder: report writers take turns
 
 
 class SearchError(RuntimeError):
@@ -70,23 +64,6 @@ def run_search(
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
     `device=`, `workers=`, `max_params=`, `pruner=`)."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
-
-
-def make_config(
-    *, space: str, budget: str | int, proxy: object = None, device: str = "auto", **options: object
-) -> SearchConfig:
-    from nas.train.proxy_config import get_proxy
-
-    loaded = load_space(space)
-    net = next(iter(loaded.variants.values()))
-    return SearchConfig.create(
-        space=space,
-        budget=budget,
-        space_resolution=net.resolution,
-        proxy=get_proxy(proxy, device=pick_device(device)),
-        device=device,
-        **options,
-    )
 
 
 def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> SearchOutcome:
@@ -299,51 +276,36 @@ def _best(trials: list[FrozenTrial]) -> float | None:
 
 
 def write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
-    """trials.csv, pareto.csv, archs/<arch_id>.yaml, pareto.png, summary.md: each atomic.
+    """The study's reports in `cfg.out` (`nas.report.write_search_reports`).
 
-    Every worker process rewrites them after its trials. They take turns (a lock file in the
-    out folder) and each reads the study once it holds the lock, so a later writer never
+    Every worker process rewrites them after its trials. They take turns (the out folder's
+    report lock) and each reads the study once it holds the lock, so a later writer never
     replaces newer reports with its older view (nor deletes the spec of a new front member)."""
-    with locked(Path(cfg.out) / REPORTS_LOCK):
-        return _write_reports(cfg, study)
-
-
-def _write_reports(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
-    trials = study.get_trials(deepcopy=False)
-    front = pareto_trials(study)
-    table = trials_frame(trials)
-    pareto = table[table["number"].isin([t.number for t in front])]
-    pareto = pareto.sort_values("flops", kind="stable")
-    out = Path(cfg.out)
-    write_csv_atomic(table, out / "trials.csv")
-    write_csv_atomic(pareto, out / "pareto.csv")
-    _write_archs(out / "archs", front, study_name=cfg.study_name)
-    plot_pareto(
-        table,
-        pareto,
-        max_flops=cfg.max_flops,
-        max_params=cfg.max_params,
-        objectives=cfg.objectives,
-        path=out / "pareto.png",
-        title=f"{cfg.study_name}: {front_title(cfg.objectives)} at {cfg.resolution}px",
-    )
-    write_summary(out)
-    return SearchOutcome(cfg, study, table, pareto, count(trials))
-
-
-def _write_archs(folder: Path, front: list[FrozenTrial], *, study_name: str) -> None:
-    """One spec file per Pareto member; members that left the front are removed."""
-    keep = set()
-    for t in front:
-        arch_id = t.user_attrs[attrs.ARCH_ID]
-        keep.add(f"{arch_id}.yaml")
-        path = folder / f"{arch_id}.yaml"
-        if not path.exists():
-            spec = spec_from_dict(t.user_attrs[attrs.SPEC])
-            write_text(path, spec_to_yaml(spec, name=f"{study_name}-trial{t.number}"))
-    for path in folder.glob("*.yaml") if folder.exists() else []:
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
+    with reports_lock(cfg.out):
+        trials = study.get_trials(deepcopy=False)
+        front = pareto_trials(study)
+        table = trials_frame(trials)
+        pareto = table[table["number"].isin([t.number for t in front])]
+        pareto = pareto.sort_values("flops", kind="stable")
+        archs = {
+            t.user_attrs[attrs.ARCH_ID]: (
+                spec_from_dict(t.user_attrs[attrs.SPEC]),
+                f"{cfg.study_name}-trial{t.number}",
+            )
+            for t in front
+        }
+        write_search_reports(
+            cfg.out,
+            trials=table,
+            pareto=pareto,
+            archs=archs,
+            max_flops=cfg.max_flops,
+            max_params=cfg.max_params,
+            objectives=cfg.objectives,
+            study_name=cfg.study_name,
+            resolution=cfg.resolution,
+        )
+        return SearchOutcome(cfg, study, table, pareto, count(trials))
 
 
 def _outcome(cfg: SearchConfig, study: optuna.Study) -> SearchOutcome:
@@ -390,7 +352,7 @@ def write_run_yaml(
         },
         "provenance": provenance(device),
     }
-    write_text(Path(cfg.out) / "run.yaml", yaml.safe_dump(doc, sort_keys=False))
+    write_run_doc(cfg.out, doc)
 
 
 def load_pareto_specs(out_dir: str | os.PathLike) -> dict[str, ArchSpec]:

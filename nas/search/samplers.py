@@ -3,7 +3,7 @@
 `SAMPLER_FACTORIES` and `PRUNER_FACTORIES` are the registries: a new sampler or pruner is one
 entry there, and `--sampler` / `--pruner` accept it (`SAMPLERS`, `PRUNERS` derive from them).
 `make_sampler` wraps the sampler so that it only proposes architectures within the budget
-(`nas.search.feasible.FeasibleSampler`): N trials train N feasible candidates. Optuna is
+(`nas.search.feasible_sampler.FeasibleSampler`): N trials train N feasible candidates. Optuna is
 imported only when a strategy is built, so `nas-search --help` and `--dry-run` start fast.
 """
 
@@ -38,7 +38,7 @@ def make_sampler(
         sampler = SAMPLER_FACTORIES[name](seed, trials)
     if region is None:
         return sampler
-    from .feasible import FeasibleSampler
+    from .feasible_sampler import FeasibleSampler
 
     return FeasibleSampler(sampler, region, seed=seed)
 

@@ -26,7 +26,10 @@ from pathlib import Path
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat  # the interface Study.optimize drives
+
+# The interface Study.optimize drives; Optuna exports no public name for it (its docs point
+# storage authors to this class), and it is what RDBStorage itself implements.
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
@@ -64,11 +67,12 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return [t._trial_id for t in running if self._is_stale(t)]
+        ids = [self.get_trial_id_from_study_id_trial_number(study_id, t.number) for t in running]
+        return [i for t, i in zip(running, ids) if self._is_stale(t, i)]
 
-    def _is_stale(self, trial: FrozenTrial) -> bool:
+    def _is_stale(self, trial: FrozenTrial, trial_id: int) -> bool:
         beat = trial.system_attrs.get(HEARTBEAT_KEY)
-        if not beat or beat[0] != trial._trial_id:  # not started beating (or a retry's copy)
+        if not beat or beat[0] != trial_id:  # not started beating (or a retry's copy)
             started = trial.datetime_start or datetime.datetime.now()
             return (datetime.datetime.now() - started).total_seconds() > self._grace
         _, host, pid, when = beat

@@ -5,7 +5,7 @@ from .errors import ConfigError
 from .io import load_spec, save_spec, spec_to_yaml
 from .mixers import MIXERS, MixerInfo
 from .space import Prune, SearchSpace, SpaceSize, list_spaces, load_space, parse_space, spaces_dir
-from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
+from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec, check_resolution
 
 __all__ = [
     "MIXERS",
@@ -19,6 +19,7 @@ __all__ = [
     "SpaceSize",
     "StageSpec",
     "StemSpec",
+    "check_resolution",
     "list_spaces",
     "load_space",
     "load_spec",

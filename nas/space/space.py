@@ -302,9 +302,17 @@ def _heads_for(width: Any, head_dim: Any) -> int:
 
 
 def spaces_dir() -> Path:
-    """The shipped library; NAS_SPACES_DIR points elsewhere."""
+    """The shipped library; NAS_SPACES_DIR points elsewhere.
+
+    Installed from a wheel or sdist, the spaces sit inside the package (`nas/search_spaces/`,
+    placed there by setup.py); in a checkout, or an editable install of one, they are read
+    where they live, the top-level `search_spaces/`."""
     env = os.environ.get("NAS_SPACES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "search_spaces"
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "search_spaces"
+    return installed if installed.is_dir() else package.parent / "search_spaces"
 
 
 def list_spaces() -> list[str]:

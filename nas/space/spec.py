@@ -25,6 +25,7 @@ DOWNSAMPLES = ("none", "conv", "stride")
 ACTS = ("gelu", "relu")
 POOLS = ("avg", "fast")
 LAYOUTS = ("single", "multi")
+MIN_RESOLUTION = 8  # px: the smallest input side a search, a count or a training run accepts
 
 # Defaults that irrelevant fields are reset to (see module docstring).
 _IRRELEVANT_DEFAULTS = {
@@ -430,6 +431,16 @@ def spec_from_dict(data: Any) -> ArchSpec:
 
 
 # --- small checks that raise ConfigError ------------------------------------------------------
+
+
+def check_resolution(value: Any, *, field: str = "--resolution") -> int:
+    """A resolution given by the user (not read from a spec): an integer of at least
+    MIN_RESOLUTION pixels. Zero is an error, never "the spec's own"."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_RESOLUTION:
+        raise ConfigError(
+            f"expected an integer of at least {MIN_RESOLUTION} pixels, got {value!r}", field=field
+        )
+    return value
 
 
 def _check_keys(data: dict, allowed: Any, path: str) -> None:

@@ -19,8 +19,8 @@ import pandas as pd
 import yaml
 
 from nas.cost import format_amount
-from nas.evaluate import stats
-from nas.evaluate.stats import Interval
+from nas.report import stats
+from nas.report.stats import Interval
 from nas.space.io import write_text_atomic
 
 TARGET_TAU = 0.7
@@ -255,18 +255,18 @@ def _definitions(cal: Calibration) -> str:
         [
             "## How to read this",
             "",
-            "- seed std: within-architecture standard deviation over seeds (model init and batch "
-            "order; the data subset is fixed), pooled over architectures.",
+            "- seed std: within-architecture standard deviation over seeds (model init and "
+            "batch order; the data subset is fixed), pooled over architectures.",
             "- spread of means: standard deviation of the architectures' mean accuracies; "
             "signal/noise is spread / seed std.",
-            "- seed-vs-seed τ: Kendall τ-b between the rankings of two seeds, averaged over pairs of "
-            "seeds.",
-            "- τ, ρ vs reference: Kendall τ-b and Spearman ρ between the proxy's mean accuracy and "
-            "the reference's, with 90% percentile-bootstrap intervals over architectures "
+            "- seed-vs-seed τ: Kendall τ-b between the rankings of two seeds, averaged over "
+            "pairs of seeds.",
+            "- τ, ρ vs reference: Kendall τ-b and Spearman ρ between the proxy's mean accuracy "
+            "and the reference's, with 90% percentile-bootstrap intervals over architectures "
             f"({stats.BOOTSTRAP} resamples).",
-            "- top-¼ overlap: share of the reference's best quarter that the proxy also ranks in "
-            "its best quarter.",
-            f"- a proxy is recommended when the low end of its τ interval is ≥ {cal.target} and the "
-            "low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
+            "- top-¼ overlap: share of the reference's best quarter that the proxy also ranks "
+            "in its best quarter.",
+            f"- a proxy is recommended when the low end of its τ interval is ≥ {cal.target} "
+            "and the low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
         ]
     )

@@ -1,9 +1,17 @@
-"""Checkpoints that survive a kill at any moment and rebuild their model on their own.
+"""Checkpoints that survive a kill at any moment, rebuild their model on their own, load in
+timm, and run no code when loaded.
 
 One file, `last.pt`, replaced atomically (temp file in the same folder, fsync, rename): a reader
 sees the previous checkpoint or the new one, never half of one. It holds the model, optimiser,
 scheduler, EMA and grad-scaler states, every process's RNG states, the position in training
 (epoch, step inside the epoch, update count), the epoch log so far, the recipe and the ArchSpec.
+
+Everything in it is a tensor or plain data (the RNG states too), so it is read with
+`torch.load(weights_only=True)` (`nas.models.weights.read_state`): a shared checkpoint cannot
+execute anything. The weights sit under the keys timm's loader reads, so
+`timm.create_model("nas_arch", pretrained=True, pretrained_cfg_overlay=dict(file="last.pt"))`
+builds the trained network (its classes and resolution) with the weights the run reports as
+best (`best`: "ema" or "model", by the last epoch's top-1).
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ import numpy as np
 import torch
 
 from nas.models import NasNet
+from nas.models.weights import EMA_BEST, EMA_OTHER, STATE_DICT, best_weights, read_state
 from nas.space import ArchSpec, ConfigError
 from nas.space.io import write_atomic
 
 CHECKPOINT_NAME = "last.pt"
-FORMAT_VERSION = 1
+# 2: weights under timm's keys, RNG states as tensors, read with weights_only=True
+FORMAT_VERSION = 2
 
 
 def save_atomic(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -54,21 +64,33 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("checkpoint not found", source=str(path))
-    try:
-        # our own files: plain containers, tensors and numpy RNG arrays
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ConfigError(
-            f"not a readable checkpoint ({type(e).__name__}: {e})", source=str(path)
-        ) from None
+    """A nas-train checkpoint, read as data only (see module docstring); one-line ConfigError
+    when it is missing, unreadable, carries pickled objects or is of another format."""
+    state = read_state(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        found = state.get("format") if isinstance(state, dict) else None
+        older = f"; this one is format {found}, from an older nas-train" if found else ""
         raise ConfigError(
-            f"not a nas-train checkpoint (format {FORMAT_VERSION} expected)", source=str(path)
+            f"not a nas-train checkpoint (format {FORMAT_VERSION} expected{older})",
+            source=str(path),
         )
     return state
+
+
+def weights_state(
+    model: dict[str, Any], ema: dict[str, Any] | None, *, best: str
+) -> dict[str, Any]:
+    """The checkpoint's weight entries: the model under `state_dict`, the EMA under the key
+    timm prefers when `best == "ema"`, else under one it ignores."""
+    out: dict[str, Any] = {STATE_DICT: model, "best": best}
+    if ema is not None:
+        out[EMA_BEST if best == "ema" else EMA_OTHER] = ema
+    return out
+
+
+def ema_weights(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The EMA's state (as `ModelEmaV3.state_dict()`), wherever `weights_state` put it."""
+    return state.get(EMA_BEST) if state.get(EMA_BEST) is not None else state.get(EMA_OTHER)
 
 
 def check_resumable(
@@ -103,10 +125,23 @@ def check_resumable(
 
 
 def rng_state() -> dict[str, Any]:
-    """This process's generators: Python (RandAugment, erasing), numpy (Mixup), torch."""
+    """This process's generators: Python (RandAugment, erasing), numpy (Mixup), torch; as
+    tensors and numbers, so that the checkpoint holds no pickled object."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": {
+            "version": version,
+            "state": torch.tensor(mt, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -115,21 +150,34 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    np.random.set_state(
+        (
+            npy["kind"],
+            npy["keys"].numpy().astype(np.uint32),
+            npy["pos"],
+            npy["has_gauss"],
+            npy["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def model_from_checkpoint(path: str | os.PathLike, *, ema: bool = False) -> NasNet:
-    """The trained network from the checkpoint alone (`ema=True`: the EMA weights)."""
+def model_from_checkpoint(path: str | os.PathLike, *, ema: bool | None = None) -> NasNet:
+    """The trained network from the checkpoint alone: by default with the weights the run
+    reports as best (what timm loads); `ema=True` the EMA's, `ema=False` the model's."""
     state = load(path)
     model = NasNet(ArchSpec.from_dict(state["spec"]))
-    weights = state["model"]
-    if ema:
-        if state.get("ema") is None:
+    if ema is None:
+        weights = best_weights(state)
+    elif ema:
+        weights = ema_weights(state)
+        if weights is None:
             raise ConfigError("this run kept no EMA weights", source=str(path))
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items()}
-    model.load_state_dict(weights)
+    else:
+        weights = state[STATE_DICT]
+    model.load_state_dict({k.removeprefix("module."): v for k, v in weights.items()})
     return model.eval()

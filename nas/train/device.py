@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import platform
 
 import torch
 
@@ -34,11 +33,3 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 def memory_format(device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cuda" else torch.contiguous_format
-
-
-def device_description(device: torch.device | str) -> str:
-    """`cuda:0 (NVIDIA H200)` or `cpu (x86_64, 2 threads)`: what a timing was measured on."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

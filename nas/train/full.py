@@ -10,7 +10,6 @@ torchrun every process runs this same code; DDP averages the gradients.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import signal
@@ -28,8 +27,10 @@ from timm.utils import accuracy
 from torch.nn.parallel import DistributedDataParallel
 
 from nas.models import build_model
-from nas.space import ArchSpec, ConfigError, save_spec
-from nas.space.io import write_text_atomic
+from nas.report import write_epoch_log, write_run_files
+from nas.report.provenance import git_sha, provenance
+from nas.space import ArchSpec, ConfigError
+from nas.space.spec import MIN_RESOLUTION
 
 from . import checkpoint as ckpt
 from . import recipe as R
@@ -43,7 +44,6 @@ from .imagenet import (
     train_loader,
     val_loader,
 )
-from .records import provenance, write_epoch_log
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class RunConfig:
             ),
             (
                 "--resolution",
-                self.resolution is None or self.resolution >= 8,
-                "at least 8 pixels",
+                self.resolution is None or self.resolution >= MIN_RESOLUTION,
+                f"at least {MIN_RESOLUTION} pixels",
                 self.resolution,
             ),
             (
@@ -448,16 +448,26 @@ class FullTrainer:
             "meters": asdict(p.meters),
             "history": p.history,
             "finished": p.epoch >= self.recipe.epochs,
-            "model": self.model.state_dict(),
+            **ckpt.weights_state(
+                self.model.state_dict(),
+                self.ema.state_dict() if self.ema is not None else None,
+                best=self.best_weights(),
+            ),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
             "scaler": self.scaler.state_dict(),
             "rng": rng,
             "device": self.ctx.describe(),
-            "provenance": provenance(),
+            "provenance": provenance(self.ctx.device),
             "saved_at": _now(),
         }
+
+    def best_weights(self) -> str:
+        """ "ema" when the EMA's top-1 beat the model's at the last evaluation, else "model":
+        the weights the run reports as best, which the checkpoint hands timm's loader."""
+        last = self.pos.history[-1] if self.pos.history else {}
+        ema, model = last.get("ema_top1"), last.get("top1")
+        return "ema" if self.ema is not None and ema is not None and ema > model else "model"
 
     def _run_signature(self) -> dict[str, Any]:
         """What must match for a checkpoint to be continued by this run."""
@@ -489,11 +499,11 @@ class FullTrainer:
             recipe=self.recipe.to_dict(),
             path=path,
         )
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+            self.ema.load_state_dict(ckpt.ema_weights(state))
         self.scaler.load_state_dict(state["scaler"])
         rngs = state["rng"] or []
         if len(rngs) == self.ctx.world_size:
@@ -531,6 +541,7 @@ class FullTrainer:
             "top5": last["top5"],
             "best_top1": max(h["top1"] for h in self.pos.history),
             "ema_top1": last["ema_top1"],
+            "weights": self.best_weights(),
             "epochs": self.pos.epoch,
             "resolution": self.spec.resolution,
             "num_classes": self.spec.num_classes,
@@ -541,11 +552,10 @@ class FullTrainer:
             "device": self.ctx.describe(),
             "checkpoint": str(self.run_dir / ckpt.CHECKPOINT_NAME),
             "finished_at": _now(),
-            "git_sha": provenance()["git_sha"],
+            "git_sha": git_sha(),
         }
 
     def _write_run_files(self) -> None:
-        save_spec(self.spec, self.run_dir / "spec.yaml", name=self.name)
         cfg = {
             "recipe": self.recipe.to_dict(),
             "run": {**asdict(self.config), "run_dir": str(self.run_dir)},
@@ -556,9 +566,9 @@ class FullTrainer:
                 "updates_per_epoch": self.updates_per_epoch,
             },
             "device": self.ctx.describe(),
-            "provenance": provenance(),
+            "provenance": provenance(self.ctx.device),
         }
-        write_text_atomic(self.run_dir / "config.json", json.dumps(cfg, indent=2) + "\n")
+        write_run_files(self.run_dir, spec=self.spec, name=self.name, config=cfg)
 
     def _progress(self, epoch: int) -> Any:
         if not (self.ctx.is_main and self.config.progress):

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nas.report import append_result, write_result
+from nas.report.writer import FULL_TRAINING_CSV
 from nas.space import ArchSpec, ConfigError, load_spec
-from nas.space.io import read_yaml, write_text_atomic
+from nas.space.io import read_yaml
 
 from .distributed import DistContext
 from .full import FullTrainer, RunConfig
 from .recipe import Recipe
-from .records import FULL_TRAINING_CSV, append_result
 
 PARETO_COLUMNS = ("arch_id", "flops", "proxy_accuracy")
 
@@ -108,11 +109,7 @@ def train_and_record(
     """Train (or resume, or find finished) one run; record its row once."""
     result = FullTrainer(spec, name=name, recipe=recipe, config=config, ctx=ctx).fit()
     if ctx.is_main:
-        import json
-
-        write_text_atomic(
-            Path(config.run_dir) / "result.json", json.dumps(result, indent=2) + "\n"
-        )
+        write_result(config.run_dir, result)
         if append_result(result, results_csv) and config.progress:
             print(f"{name}: top-1 {result['top1']:.2f}% -> {results_csv}", flush=True)
     return result

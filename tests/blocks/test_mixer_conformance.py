@@ -7,16 +7,59 @@ import pytest
 import torch
 from torch import nn
 
-from nas.blocks import BLOCKS
+from nas.blocks import BLOCKS, Block
 from nas.models import build_model
-from nas.space import MIXERS
+from nas.space import MIXERS, MixerInfo
 from tests.helpers import tiny_spec
 
 
-def test_registry_matches_the_space_table():
-    assert set(BLOCKS) == set(MIXERS)
+def test_every_mixer_has_its_row_its_block_and_its_cost():
+    from nas.cost import table_gaps
+
+    assert table_gaps() == []
     for name, cls in BLOCKS.items():
-        assert cls.fmt == MIXERS[name].fmt
+        assert issubclass(cls, Block) and cls.fmt == MIXERS[name].fmt
+
+
+def test_a_half_added_mixer_is_named_with_the_table_it_lacks():
+    from nas.cost import table_gaps
+    from nas.cost.closed_form import BLOCK_COSTS
+
+    row = MixerInfo("gmlp", "nlc")
+    gaps = table_gaps(mixers={**MIXERS, "gmlp": row})
+    assert gaps == [
+        "mixer 'gmlp': no block class in the registry (nas/blocks/: a Block with @register_block)",
+        "mixer 'gmlp': no closed-form cost (nas/cost/closed_form.py: @block_formula, or "
+        "MEASURED_ONLY)",
+    ]
+    assert table_gaps(mixers={**MIXERS, "gmlp": row}, measured_only={"gmlp"}) == gaps[:1]
+    costs = {k: v for k, v in BLOCK_COSTS.items() if k != "relattn"}
+    assert table_gaps(costs=costs) == [gaps[1].replace("gmlp", "relattn")]
+    blocks = {**BLOCKS, "gmlp": object}
+    assert table_gaps(blocks=blocks)[0].startswith("mixer 'gmlp': no row in the mixer table")
+
+
+def test_a_block_must_declare_the_interface():
+    from nas.blocks import register_block
+
+    class Loose(nn.Module):
+        fmt = "nlc"
+
+        def __init__(self, a, spatial=None):
+            super().__init__()
+
+    with pytest.raises(TypeError, match=r"Loose must subclass nas\.blocks\.Block and nn\.Module"):
+        register_block("conv")(Loose)
+
+    class OddArgs(Block, nn.Module):
+        fmt = "nlc"
+
+        def __init__(self, dim, spatial=None):
+            super().__init__()
+
+    with pytest.raises(TypeError, match=r"OddArgs.__init__ must take \(a: BlockArgs"):
+        register_block("conv")(OddArgs)
+    assert BLOCKS["conv"].__name__ == "ConvBlock"  # refused classes never replace a block
 
 
 def _train_step(model: nn.Module, resolution: int) -> torch.Tensor:

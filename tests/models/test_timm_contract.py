@@ -12,8 +12,8 @@ from nas.models import PRESETS, NasNet, build_model
 
 
 def test_every_preset_is_registered_with_the_nas_prefix():
-    names = set(timm.list_models("nas_*"))
-    assert names == {f"nas_{n}" for n in PRESETS}
+    names = set(timm.list_models("nas_*"))  # and any study registered by another test
+    assert {f"nas_{n}" for n in PRESETS} | {"nas_arch"} <= names
 
 
 def test_create_model_builds_the_preset():

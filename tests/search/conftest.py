@@ -6,11 +6,16 @@ import os
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
+from optuna.distributions import IntDistribution
+from optuna.trial import TrialState, create_trial
 
+from nas.search import attrs
 from nas.train.data import FASHION_MNIST_DIR
 from nas.train.proxy_config import ProxyConfig
+from tests.helpers import tiny_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,3 +76,32 @@ def cli_env() -> dict[str, str]:
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "nas.cli.search", *args]
+
+
+def search_trial(
+    width: int,
+    accuracy: float,
+    *,
+    state: TrialState = TrialState.COMPLETE,
+    curve: list[float] | None = None,
+) -> optuna.trial.FrozenTrial:
+    """A finished trial carrying the user attributes a real search sets (a tiny conv net of
+    `width`, FLOPs 1000 x width), to build studies with Optuna directly."""
+    spec = tiny_spec("conv", width=width, depth=1)
+    flops = 1000 * width
+    return create_trial(
+        state=state,
+        values=[accuracy, flops] if state == TrialState.COMPLETE else None,
+        params={"width": width},
+        distributions={"width": IntDistribution(8, 64)},
+        user_attrs={
+            attrs.ARCH_ID: spec.arch_id,
+            attrs.SPEC: spec.to_dict(),
+            attrs.FLOPS: flops,
+            attrs.PARAMS: 10 * width,
+            attrs.CURVE: curve or [accuracy],
+            attrs.PROXY_ACCURACY: accuracy,
+            attrs.FEASIBLE: True,
+            attrs.TRAINED: True,
+        },
+    )

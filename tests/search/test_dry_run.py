@@ -72,14 +72,14 @@ def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
     from nas.search.dry_run import time_estimate
     from nas.search.feasible import FeasibleRegion
 
-    monkeypatch.setattr(dry_run_module, "_train_seconds", lambda *a, **k: 60.0)
+    monkeypatch.setattr("nas.evaluate.forecast.run_seconds", lambda *a, **k: 60.0)
     monkeypatch.setattr("nas.cost.measure", lambda spec: None)  # no fvcore time to add
     space = load_space(tiny_space)
     region = FeasibleRegion(space, max_flops="300K")
 
     def run_line(**kw) -> list[str]:
         cfg = make_config(space=str(tiny_space), budget="300K", proxy="tiny", device="cpu", **kw)
-        return time_estimate(cfg, space, region)
+        return time_estimate(cfg, region)
 
     assert "= about 8.0 min" in run_line(workers=1)[1]
     two = run_line(workers=2, timeout="3m")

@@ -13,7 +13,8 @@ import optuna
 import pytest
 
 from nas.cost import NoClosedForm, closed_form
-from nas.search.feasible import FeasibleRegion, FeasibleSampler, restrict_sampler
+from nas.search.feasible import FeasibleRegion
+from nas.search.feasible_sampler import FeasibleSampler, restrict_sampler
 from nas.space import ConfigError, load_space
 from nas.space.choices import Replay
 
@@ -281,6 +282,37 @@ def test_a_budget_just_above_the_cheapest_is_still_always_met(tmp_path):
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= max_flops for _, cost, _ in seen)
     assert sampler.stats["repaired"] + sampler.stats["resampled"] > 0
+
+
+class _Fixed:
+    """A chooser that answers from a dict of params (as Optuna's FixedTrial)."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def suggest_categorical(self, name, choices):
+        return self.params[name]
+
+    def suggest_int(self, name, low, high, *, step=1, log=False):
+        return self.params[name]
+
+    def suggest_float(self, name, low, high, *, step=None, log=False):
+        return self.params[name]
+
+
+def test_the_region_draws_architectures_within_budget_without_optuna(tmp_path):
+    """What the dry run times: uniform draws, and choice-by-choice ones when rejection fails."""
+    import random
+
+    space = _space(tmp_path, MINI)
+    costs = sorted({closed_form(spec).flops for _, spec in space.walk()})
+    region = FeasibleRegion(space, max_flops=costs[3])
+    rng = random.Random(0)
+    for tries in (1000, 0):
+        drawn = [region.draw(rng, tries=tries) for _ in range(20)]
+        assert all(closed_form(spec).flops <= costs[3] for _, spec in drawn)
+        assert all(space.sample(_Fixed(params)) == spec for params, spec in drawn)
+    assert region.draw_uniform(rng, tries=0) is None
 
 
 def test_random_search_draws_from_its_own_distribution_conditioned_on_fitting(tmp_path):

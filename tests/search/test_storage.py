@@ -9,9 +9,10 @@ import time
 
 import optuna
 import pytest
-from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from nas.search.results import trial_row
 from nas.search.storage import (
     HEARTBEAT_KEY,
     HeartbeatJournalStorage,
@@ -53,7 +54,8 @@ def test_a_trial_of_a_dead_process_on_this_host_is_failed_and_requeued(tmp_path)
     assert trials[0].state == TrialState.FAIL
     retry = trials[1]
     assert retry.state == TrialState.WAITING and retry.params == trials[0].params
-    assert retry.system_attrs["failed_trial"] == trial.number
+    assert RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == trial.number
+    assert trial_row(retry)["retry_of"] == trial.number
 
 
 def test_a_live_trial_is_left_alone_until_its_heartbeat_is_older_than_the_grace_period(tmp_path):
@@ -73,7 +75,7 @@ def test_the_heartbeat_is_recorded_for_the_running_trial(tmp_path):
     storage.record_heartbeat(trial._trial_id)
     beat = study.get_trials()[0].system_attrs[HEARTBEAT_KEY]
     assert beat[0] == trial._trial_id and abs(beat[3] - time.time()) < 60
-    assert not storage._is_stale(study.get_trials()[0])
+    assert not storage._is_stale(study.get_trials()[0], trial._trial_id)
 
 
 def test_database_urls_open_rdb_storages_with_heartbeat(tmp_path):

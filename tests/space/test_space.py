@@ -195,7 +195,8 @@ def _error(tmp_path, text: str) -> str:
             "variants.a.params: expected a mapping of name -> choice",
         ),
         (
-            "params: {w: {choice: [1]}}\nvariants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
+            "params: {w: {choice: [1]}}\n"
+            "variants: {a: {stages: [{width: 32, blocks: [[conv, 1]]}]}}",
             "params.w: param is never used by any variant",
         ),
         (
@@ -215,7 +216,8 @@ def _error(tmp_path, text: str) -> str:
             "stages[0].blocks[0].mixer: unknown mixer 'gmlp'",
         ),
         (
-            "stages: [{width: 32, blocks: [[conv, {int: [0, 2]}], [attn, {int: [0, 2]}]], heads: 2}]",
+            "stages: [{width: 32, blocks: [[conv, {int: [0, 2]}], [attn, {int: [0, 2]}]], "
+            "heads: 2}]",
             "stages[0].blocks: every segment can have depth 0 at once",
         ),
         (

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import timm
 import torch
 
 from nas.cli.train import main
 from nas.cost import format_amount
+from nas.report.writer import RESULT_COLUMNS, append_result
 from nas.space import load_spec, save_spec
 from nas.train import checkpoint as ckpt
 from nas.train.distributed import DistContext, accumulation_for
 from nas.train.full import FullTrainer, Preempted, RunConfig
 from nas.train.recipe import Recipe
-from nas.train.records import RESULT_COLUMNS, append_result
 from tests.helpers import tiny_spec
 
 from .full_fixtures import FAST, make_image_folder, subprocess_env, train_command
@@ -107,14 +108,23 @@ def test_the_checkpoint_alone_rebuilds_the_model(data, spec_file, tmp_path, one_
     )
     (path,) = out.glob("*/last.pt")
     state = ckpt.load(path)
-    model = ckpt.model_from_checkpoint(path)
+    model = ckpt.model_from_checkpoint(path, ema=False)
     assert model.num_classes == 4 and model.spec.resolution == 32
-    assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
+    assert all(torch.equal(v, state["state_dict"][k]) for k, v in model.state_dict().items())
     ema = ckpt.model_from_checkpoint(path, ema=True)
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 4)
     assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), ema.parameters()))
     for key in ("optimizer", "scheduler", "scaler", "rng", "recipe", "spec", "history"):
         assert key in state
+    # the same network through timm, with the weights the run reports as best
+    result = json.loads((path.parent / "result.json").read_text())
+    assert result["weights"] == state["best"] in ("ema", "model")
+    best = ema if result["weights"] == "ema" else model
+    loaded = timm.create_model(
+        "nas_arch", pretrained=True, pretrained_cfg_overlay=dict(file=str(path))
+    )
+    assert loaded.num_classes == 4 and loaded.spec == model.spec
+    assert all(torch.equal(v, best.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 
 def test_other_settings_do_not_silently_continue_a_run(
@@ -251,7 +261,9 @@ def test_killed_anywhere_resumes_to_the_uninterrupted_result(data, spec_file, tm
     subprocess.run(train_command(*args, "--output", str(killed)), env=env, check=True)
     a, b = _ckpt(straight), _ckpt(killed)
     assert a["epoch"] == b["epoch"] == 2 and b["finished"]
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    ema_a, ema_b = ckpt.ema_weights(a), ckpt.ema_weights(b)
+    assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a) and a["best"] == b["best"]
     assert [h["epoch"] for h in b["history"]] == [1, 2]
     assert len(pd.read_csv(killed / "full_training.csv")) == 1
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas.evaluate import stats
+from nas.report import stats
 
 
 def table(rows: dict[str, list[float]]) -> pd.DataFrame:

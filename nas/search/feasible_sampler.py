@@ -1,4 +1,10 @@
-"""An Optuna sampler wrapper that never proposes an architecture over budget."""
+"""`FeasibleSampler`: any Optuna sampler, restricted to the architectures within budget.
+
+The budget arithmetic lives in `nas.search.feasible` (pure Python, no Optuna); this module is
+the one place where it meets Optuna's sampler interface. `restrict_sampler` builds both:
+
+    sampler = restrict_sampler(TPESampler(), load_space("hybrid"), max_flops="4GFLOPs")
+"""
 
 from __future__ import annotations
 
@@ -18,12 +24,12 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.space import ConfigError, RandomChooser
+from nas.space import SearchSpace
+
+from .feasible import FeasibleRegion
 
 if TYPE_CHECKING:
     from optuna.study import Study
-
-    from nas.search.feasible import FeasibleRegion
 
 _BISECT_STEPS = 40
 
@@ -109,17 +115,11 @@ class FeasibleSampler(BaseSampler):
     def _uniform_draw(self) -> dict[str, Any]:
         """The decisions of a random architecture within budget (rejection sampling), or {}
         when `draws` tries found none (the choice-by-choice restriction then does the work)."""
-        space, resolution = self.region.space, self.region.resolution
-        for _ in range(self.draws):
-            chooser = RandomChooser(self._rng)
-            try:
-                spec = space.sample(chooser, resolution=resolution)
-            except ConfigError:  # a path invalid at this resolution
-                continue
-            if self.region.fits(spec):
-                self.stats["uniform draws"] += 1
-                return chooser.params
-        return {}
+        drawn = self.region.draw_uniform(self._rng, tries=self.draws)
+        if drawn is None:
+            return {}
+        self.stats["uniform draws"] += 1
+        return drawn[0]
 
     # --- the restriction --------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class FeasibleSampler(BaseSampler):
     ) -> Any:
         with self._lock:
             value = self._proposals.get(trial.number, {}).pop(name, _MISSING)
-        if value is not _MISSING and dist._contains(dist.to_internal_repr(value)):
+        if value is not _MISSING and _contains(dist, value):
             return value
         return self.base.sample_independent(study, trial, name, dist)
 
@@ -185,6 +185,21 @@ class FeasibleSampler(BaseSampler):
 _MISSING = object()
 
 
+def _contains(dist: BaseDistribution, value: Any) -> bool:
+    """Is `value` one the distribution can take? (A joint proposal made for another trial's
+    distributions may not be.)"""
+    if isinstance(dist, CategoricalDistribution):
+        return any(value == c for c in dist.choices)  # Optuna's equality (True == 1)
+    if not _numeric(value) or not dist.low <= value <= dist.high:
+        return False
+    if isinstance(dist, IntDistribution):
+        return (value - dist.low) % dist.step == 0
+    if dist.step is None:
+        return True
+    k = (value - dist.low) / dist.step
+    return abs(k - round(k)) < 1e-8
+
+
 def _numeric(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -198,3 +213,22 @@ def _grid(dist: BaseDistribution) -> list[Any]:
         n = math.floor((dist.high - dist.low) / dist.step + 1e-9)
         return [dist.low + k * dist.step for k in range(n + 1)]
     raise TypeError(f"unknown distribution {dist!r}")
+
+
+def restrict_sampler(
+    sampler: BaseSampler,
+    space: SearchSpace,
+    *,
+    max_flops: int | str,
+    max_params: int | str | None = None,
+    resolution: int | None = None,
+) -> FeasibleSampler:
+    """`sampler` wrapped so that every trial it drives samples an architecture of `space`
+    within budget (see FeasibleSampler for the rule). `resolution` must be the one the search
+    samples and measures at. Raises ConfigError when nothing fits, and NoClosedForm when a
+    mixer of the space has no cost formula (then only sampling and checking is possible)."""
+    region = FeasibleRegion(
+        space, max_flops=max_flops, max_params=max_params, resolution=resolution
+    )
+    region.check()
+    return FeasibleSampler(sampler, region)
