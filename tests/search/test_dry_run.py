@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nas.search.dry_run as dry_run_module
 from nas.cli.search import main
 from nas.cost import measure, parse_budget
 from nas.space import load_space
