@@ -1,0 +1,216 @@
+"""nas-compare: verdicts against hand-made runs, suite files with typos, and a tiny suite end
+to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from nas.space import ConfigError
+from nas.studies.compare import finding_verdict, verdict
+from nas.studies.suites import Comparison, load_suite
+
+from ..search.conftest import ROOT, TINY_PROXY, cli_env, needs_fmnist
+
+
+def runs(rows: dict[str, list[tuple[float, float]]]) -> pd.DataFrame:
+    """model -> [(validation, train accuracy) per seed]."""
+    out = [
+        {"model": m, "seed": s, "accuracy": v, "train_accuracy": t, "gap": t - v}
+        for m, values in rows.items()
+        for s, (v, t) in enumerate(values)
+    ]
+    return pd.DataFrame(out)
+
+
+RUNS = runs(
+    {
+        "a": [(0.80, 0.90), (0.82, 0.93), (0.81, 0.92)],
+        "b": [(0.75, 0.80), (0.78, 0.81), (0.76, 0.80)],  # a - b: 0.05, 0.04, 0.05
+        "c": [(0.805, 0.85), (0.815, 0.86), (0.812, 0.85)],  # a - c: -0.005, 0.005, -0.002
+        "d": [(0.70, 0.70), (0.90, 0.90), (0.75, 0.75)],  # noisy
+    }
+)
+
+
+def test_a_clear_difference_is_reproduced_and_its_reverse_contradicted():
+    assert verdict(RUNS, Comparison("a", "b"))[0] == "reproduced"
+    assert verdict(RUNS, Comparison("b", "a"))[0] == "contradicted"
+    assert verdict(RUNS, Comparison("a", "d"))[0] == "inconclusive at this noise"
+
+
+def test_rivals_is_an_equivalence_test_against_the_margin():
+    assert verdict(RUNS, Comparison("a", "c", "equivalent", 0.02))[0] == "reproduced"
+    assert verdict(RUNS, Comparison("a", "b", "equivalent", 0.01))[0] == "contradicted"
+    # a - c lies within +-0.01 only partly: [-0.0099, 0.0085] is inside, so shrink the margin
+    assert verdict(RUNS, Comparison("a", "c", "equivalent", 0.005))[0] == (
+        "inconclusive at this noise"
+    )
+
+
+def test_overfitting_is_read_from_the_train_validation_gap():
+    # gaps: a 0.10, 0.11, 0.11; b 0.05, 0.03, 0.04
+    assert verdict(RUNS, Comparison("a", "b", "larger-gap"))[0] == "reproduced"
+    assert verdict(RUNS, Comparison("b", "a", "larger-gap"))[0] == "contradicted"
+
+
+def test_a_finding_is_reproduced_only_when_every_comparison_is():
+    assert finding_verdict(["reproduced", "reproduced"]) == "reproduced"
+    assert finding_verdict(["contradicted"] * 2) == "contradicted"
+    assert finding_verdict(["reproduced", "inconclusive at this noise"]).startswith("partly")
+    assert finding_verdict(["reproduced", "contradicted"]).startswith("mixed")
+
+
+SUITE = {
+    "name": "tiny",
+    "fidelity": {
+        **{k: v for k, v in TINY_PROXY.to_dict().items() if k != "name"},
+        "epochs": 1,
+        "train_images": 64,
+        "val_images": 32,
+    },
+    "models": {
+        "conv": {
+            "spec": {
+                "resolution": 32,
+                "stem": {"patch_size": 4},
+                "stages": [{"width": 8, "blocks": [["conv", 1]]}],
+            }
+        },
+        "attn": {
+            "spec": {
+                "resolution": 32,
+                "stem": {"patch_size": 4},
+                "stages": [{"width": 8, "blocks": [["attn", 1]], "heads": 2}],
+            }
+        },
+    },
+    "findings": [
+        {"id": "X1", "claim": "conv beats attention", "comparisons": [{"a": "conv", "b": "attn"}]}
+    ],
+}
+
+
+def write_suite(path, **changes):
+    data = {**SUITE, **changes}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, where, what",
+    [
+        (
+            {"models": {**SUITE["models"], "x": {"preset": "spach_nope"}}},
+            "models.x.preset",
+            "unknown preset 'spach_nope'",
+        ),
+        (
+            {"findings": [{"id": "X", "claim": "c", "comparisons": [["conv", "mlp"]]}]},
+            "findings[0].comparisons[0].b",
+            "names no model of the suite: 'mlp'",
+        ),
+        (
+            {
+                "findings": [
+                    {
+                        "id": "X",
+                        "claim": "c",
+                        "comparisons": [{"a": "conv", "b": "attn", "kind": "bigger"}],
+                    }
+                ]
+            },
+            "findings[0].comparisons[0].kind",
+            "expected one of better, equivalent, larger-gap",
+        ),
+        ({"fidelity": {"epochs": 0}}, "fidelity.epochs", "expected an integer >= 1"),
+        (
+            {"models": {"conv": {"preset": "coatnet_0_224", "group": "big"}}},
+            "models.conv.group",
+            "unknown group 'big'",
+        ),
+    ],
+)
+def test_a_suite_with_a_typo_is_one_line_naming_file_and_field(tmp_path, change, where, what):
+    path = write_suite(tmp_path / "s.yaml", **change)
+    with pytest.raises(ConfigError) as e:
+        load_suite(path)
+    assert str(e.value).startswith(f"{path}: {where}: ") and what in str(e.value)
+    done = subprocess.run(
+        [sys.executable, "-m", "nas.cli.compare", "--suite", str(path), "--dry-run"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(f"nas-compare: error: {path}: {where}: ")
+
+
+def test_the_shipped_suites_load_at_every_size():
+    for size, smaller in (("xs", "xxs"), ("s", "xs")):
+        suite = load_suite("spach", size=size)
+        assert suite.models["ms_mlp_smaller"].source == f"spach_ms_{smaller}_patch4_224_mlp"
+        assert suite.models["ms_attn_nocpe"].spec.stages[1].cpe is False
+        assert [f.id for f in suite.findings] == ["F1", "F2", "F3", "F4"]
+    assert {m.proxy.resolution for m in load_suite("spach").models.values()} == {128}
+    for name in ("convmixer", "coatnet"):
+        assert load_suite(name).findings
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_a_suite_end_to_end_on_a_tiny_fidelity_resumes(tmp_path):
+    path = write_suite(tmp_path / "s.yaml")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "nas.cli.compare",
+        "--suite",
+        str(path),
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "compare.csv")
+    assert len(table) == 4 and table["train_accuracy"].between(0, 1).all()
+    md = (out / "compare.md").read_text()
+    for text in (
+        "### X1: conv beats attention",
+        "**Verdict:",
+        "| `conv` |",
+        "32px | 8×8 |",
+        "## Pairwise differences",
+        "train − val",
+    ):
+        assert text in md
+    assert (out / "compare.png").stat().st_size > 1000
+    lines = (out / "runs.jsonl").read_text()
+    again = subprocess.run(
+        cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0 and (out / "runs.jsonl").read_text() == lines
+
+
+def test_comparing_needs_two_architectures(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "nas.cli.compare", "coatnet_0_224", "--dry-run"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "expected at least two architectures" in done.stderr
