@@ -17,7 +17,7 @@ import numpy as np
 
 from nas.cost import closed_form
 from nas.search.feasible import FeasibleRegion
-from nas.space import ArchSpec, ConfigError, RandomChooser, SearchSpace
+from nas.space import ArchSpec, ConfigError, SearchSpace
 
 POOL_PER_ARCH = 50  # uniform draws in the pool per architecture asked for
 COST_BINS = 4
@@ -77,17 +77,15 @@ def draw_architectures(region: FeasibleRegion, *, k: int, seed: int = 0) -> list
 
 
 def _pool(region: FeasibleRegion, n: int, rng: random.Random) -> list[ArchSpec]:
-    space, seen, pool = region.space, set(), []
+    """Up to n distinct architectures drawn uniformly from the region."""
+    seen, pool = set(), []
     for _ in range(200 * n):
         if len(pool) >= n:
             break
-        try:
-            spec = space.sample(RandomChooser(rng), resolution=region.resolution)
-        except ConfigError:  # a path invalid at this resolution
-            continue
-        if spec.arch_id not in seen and region.fits(spec):
-            seen.add(spec.arch_id)
-            pool.append(spec)
+        drawn = region.draw_uniform(rng, tries=1)
+        if drawn is not None and drawn[1].arch_id not in seen:
+            seen.add(drawn[1].arch_id)
+            pool.append(drawn[1])
     return pool
 
 
