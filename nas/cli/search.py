@@ -119,6 +119,13 @@ def parser() -> argparse.ArgumentParser:
         help="processes on this machine sharing the study (one per GPU on GPUs)",
     )
     p.add_argument(
+        "--simulate",
+        metavar="TABLE.csv",
+        help="run the search on a tabulated benchmark instead of training: a surrogate fitted "
+        "on the table plus its measured seed noise gives each trial's accuracy "
+        "(scripts/bench_hybrid.py writes one; needs scikit-learn)",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="print how much of the space fits the budget and what the run would cost, then stop",
@@ -171,6 +178,8 @@ def _main(argv: list[str] | None) -> int:
         ):
             print(part, flush=True)
         return 0
+    if args.simulate:
+        return _simulate(config(), args.simulate)
     from nas.cost import CostMismatch
     from nas.search import SearchError
     from nas.search import run as run_config
@@ -189,6 +198,18 @@ def _main(argv: list[str] | None) -> int:
         f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/"
     )
     print(noise_line(outcome.study))
+    return 0
+
+
+def _simulate(cfg, table: str) -> int:
+    from nas.search.simulate import read_bench, simulate
+
+    sim = simulate(cfg, read_bench(table), write=True)
+    best = sim.pareto["true_accuracy"].max()
+    print(
+        f"{cfg.study_name}: simulated {len(sim.trials)} trials in {sim.seconds:.1f}s; Pareto "
+        f"front of {len(sim.pareto)} in {cfg.out}/, best surrogate accuracy {best:.4f}"
+    )
     return 0
 
 

@@ -189,3 +189,33 @@ def paired_difference(a: pd.Series, b: pd.Series, *, level: float = LEVEL) -> Pa
         return PairedDifference(interval, n, math.nan)
     t = stats.t.ppf((1 + level) / 2, n - 1)
     return PairedDifference(interval, n, float(t * d.std(ddof=1) / math.sqrt(n)))
+
+
+# --- fronts --------------------------------------------------------------------------------
+
+
+def pareto_mask(accuracy: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Which points are non-dominated for (maximise accuracy, minimise cost)."""
+    a, c = np.asarray(accuracy, float), np.asarray(cost, float)
+    keep = np.ones(len(a), dtype=bool)
+    for i in range(len(a)):
+        dominated = (a >= a[i]) & (c <= c[i]) & ((a > a[i]) | (c < c[i]))
+        keep[i] = not dominated.any()
+    return keep
+
+
+def hypervolume_2d(
+    accuracy: np.ndarray, cost: np.ndarray, *, ref_accuracy: float, ref_cost: float
+) -> float:
+    """Area dominated by the points (maximise accuracy, minimise cost) and bounded by the
+    reference point (ref_accuracy, ref_cost): a sweep over cost. Points no better than the
+    reference in either objective add nothing."""
+    a, c = np.asarray(accuracy, float), np.asarray(cost, float)
+    useful = (a > ref_accuracy) & (c < ref_cost)
+    a, c = a[useful], c[useful]
+    area, best = 0.0, ref_accuracy
+    for i in np.argsort(c, kind="stable"):
+        if a[i] > best:  # each new best accuracy adds a strip from its cost to the reference
+            area += (a[i] - best) * (ref_cost - c[i])
+            best = a[i]
+    return float(area)

@@ -135,10 +135,7 @@ class Objective:
                     earlier.user_attrs.get(attrs.LATENCY_MS),
                 )
             else:
-                closed, report = verify_cost(spec, report=measure(spec))
-                cand = Candidate(spec, report.flops, report.params)
-                if closed.method == "closed-form":
-                    trial.set_user_attr(attrs.CLOSED_FORM, [closed.flops, closed.params])
+                cand = self._count(trial, spec)
             if "latency" in self.objectives and cand.latency_ms is None:
                 cand.latency_ms = measure_latency(spec, device=self.data.device)
         except CostMismatch as e:  # the budget guarantee is broken: stop, do not go on
@@ -151,6 +148,13 @@ class Objective:
         trial.set_user_attr(attrs.LATENCY_MS, cand.latency_ms)
         trial.set_user_attr(attrs.COSTS, self._costs(cand))
         return cand
+
+    def _count(self, trial: Trial, spec: ArchSpec) -> Candidate:
+        """FLOPs and params by fvcore, checked against the closed form the sampler used."""
+        closed, report = verify_cost(spec, report=measure(spec))
+        if closed.method == "closed-form":
+            trial.set_user_attr(attrs.CLOSED_FORM, [closed.flops, closed.params])
+        return Candidate(spec, report.flops, report.params)
 
     def _constrain(self, trial: Trial, cand: Candidate) -> bool:
         """Constraint values <= 0 mean feasible; positive ones say by how much it is over."""

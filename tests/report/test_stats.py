@@ -104,3 +104,17 @@ def test_equivalence_needs_the_whole_interval_inside_the_margin():
         pd.Series([0.800, 0.805, 0.802]), pd.Series([0.801, 0.803, 0.804])
     )
     assert close.within(0.01) and not close.within(0.001)
+
+
+def test_hypervolume_of_a_hand_worked_front():
+    # reference (accuracy 0.1, cost 10); points (0.5, 2), (0.7, 6), (0.6, 8) dominated, (0.05, 1)
+    # worse than the reference. Strips: (0.5 - 0.1) * (10 - 2) = 3.2, (0.7 - 0.5) * (10 - 6) = 0.8
+    acc = np.array([0.5, 0.7, 0.6, 0.05])
+    cost = np.array([2.0, 6.0, 8.0, 1.0])
+    assert stats.hypervolume_2d(acc, cost, ref_accuracy=0.1, ref_cost=10) == pytest.approx(4.0)
+    assert stats.pareto_mask(acc, cost).tolist() == [True, True, False, True]
+    assert stats.hypervolume_2d(acc[:0], cost[:0], ref_accuracy=0.1, ref_cost=10) == 0.0
+    # a point beyond the reference cost adds nothing; duplicates add nothing
+    assert stats.hypervolume_2d(
+        np.array([0.5, 0.5, 0.9]), np.array([2.0, 2.0, 11.0]), ref_accuracy=0.1, ref_cost=10
+    ) == pytest.approx(3.2)
