@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
-if ! .venv/bin/python -c "import nas, torch, timm, optuna, fvcore, pytest, build, optuna_dashboard" \
+if ! .venv/bin/python -c "import nas, torch, timm, optuna, fvcore, pytest, build, optuna_dashboard, sklearn" \
     2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[test]"
