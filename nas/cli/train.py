@@ -59,8 +59,11 @@ def parser() -> argparse.ArgumentParser:
                         f"default {DEFAULT_TOP})")
     p.add_argument("--pick", metavar="ARCH_ID",
                    help="with --from: train only this architecture of the study")
-    p.add_argument("--data", help="fashion-mnist | imagenet:PATH | folder:PATH "
-                                  "(default with --from: the study's data)")
+    p.add_argument("--data", help="fashion-mnist | imagenet:PATH | folder:PATH | "
+                                  "imagenet32:PATH | imagenet64:PATH (default with --from: the "
+                                  "study's data)")
+    p.add_argument("--classes", metavar="N|FILE", help="a class subset, as nas-search's "
+                   "(default with --from: the study's, else all classes)")
     p.add_argument("--output", type=Path,
                    help=f"runs go to OUTPUT/<arch_id>/ (default {DEFAULT_OUTPUT}, or "
                         f"STUDY/full with --from)")
@@ -146,6 +149,7 @@ def _main(argv: list[str] | None) -> int:
 def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
     from nas.models import resolve_spec
     from nas.space import ConfigError
+    from nas.train.classes import parse_classes
     from nas.train.distributed import accumulation_for
     from nas.train.recipe import Recipe
     from nas.train.study import load_study, run_study, train_and_record
@@ -169,7 +173,8 @@ def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
             raise ConfigError("give the data to train on", field="--data")
         spec = resolve_spec(args.arch)
         output = args.output or DEFAULT_OUTPUT
-        config = _run_config(run_dir=output / spec.arch_id, data=args.data, **common)
+        config = _run_config(run_dir=output / spec.arch_id, data=args.data,
+                             classes=parse_classes(args.classes), **common)
         train_and_record(spec, name=_name(args.arch), recipe=recipe, config=config, ctx=ctx,
                          results_csv=output / "full_training.csv")
         return 0
@@ -179,7 +184,8 @@ def _train(args: argparse.Namespace, argv: list[str], ctx: Any) -> int:
         raise ConfigError("the study's run.yaml names no data; give --data",
                           source=str(study.root))
     common["resolution"] = args.resolution or study.resolution
-    config = _run_config(run_dir=study.root / "full", data=data, **common)
+    classes = study.classes if args.classes is None else parse_classes(args.classes)
+    config = _run_config(run_dir=study.root / "full", data=data, classes=classes, **common)
     top = DEFAULT_TOP if args.top is None else args.top
     return run_study(study.root, top=top, pick=args.pick, recipe=recipe, config=config,
                      ctx=ctx, output=args.output, argv=argv, parallel=args.parallel)

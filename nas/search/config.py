@@ -15,6 +15,7 @@ from typing import Any
 
 from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError
+from nas.train.classes import Classes, parse_classes, to_config
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
@@ -56,6 +57,9 @@ class SearchConfig:
     workers: int
     max_params: int | None = None
     pruner_percentile: float = 50.0
+    classes: Classes = None  # a count drawn with a fixed seed, or class names; None: all
+    data_workers: int | None = None  # processes decoding the proxy data (None: the cores)
+    skip_bad_images: bool = False  # leave out images that cannot be decoded
 
     @classmethod
     def create(cls, *, space: str, budget: str | int, resolution: int | None = None,
@@ -65,7 +69,9 @@ class SearchConfig:
                pruner: str = "median", proxy: ProxyConfig | None = None, data: str =
                "fashion-mnist", study_name: str | None = None, out: str | Path | None = None,
                storage: str | None = None, seed: int = 0, device: str = "auto",
-               workers: int = 1, max_params: str | int | None = None) -> SearchConfig:
+               workers: int = 1, max_params: str | int | None = None,
+               classes: object = None, data_workers: int | None = None,
+               skip_bad_images: bool = False) -> SearchConfig:
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
         default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
@@ -86,6 +92,9 @@ class SearchConfig:
             seed=int(seed), device=str(device), workers=_positive_int(workers, "--workers"),
             max_params=None if max_params is None else parse_amount(
                 max_params, what="params", field="--max-params"),
+            classes=parse_classes(classes), skip_bad_images=bool(skip_bad_images),
+            data_workers=None if data_workers is None else _positive_int(data_workers,
+                                                                         "--data-workers"),
         )
         cfg.check()
         return cfg
@@ -114,7 +123,7 @@ class SearchConfig:
         return {"space": Path(self.space).stem, "max_flops": self.max_flops,
                 "max_params": self.max_params, "resolution": self.resolution,
                 "objectives": list(self.objectives), "proxy": self.proxy.to_dict(),
-                "data": self.data}
+                "data": self.data, "classes": to_config(self.classes)}
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -127,6 +136,8 @@ class SearchConfig:
         data = dict(data)
         data.update(out=Path(data["out"]), objectives=tuple(data["objectives"]),
                     proxy=ProxyConfig(**data["proxy"]))
+        if isinstance(data.get("classes"), list):
+            data["classes"] = tuple(data["classes"])
         return cls(**data)
 
     def replace(self, **changes: Any) -> SearchConfig:

@@ -30,6 +30,7 @@ from nas.report.tables import front_title, write_csv_atomic
 from nas.space import ArchSpec, SearchSpace, load_space, spec_to_yaml
 from nas.space.io import write_text_atomic as write_text
 from nas.space.spec import spec_from_dict
+from nas.train.classes import to_config
 from nas.train.device import pick_device
 from nas.train.proxy_data import ProxyData, load_proxy_data
 
@@ -66,7 +67,8 @@ def run_search(*, space: str, budget: str | int, progress: bool = True,
     """The Python API of `nas-search`: the same options, as keyword arguments
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
-    `device=`, `workers=`, `max_params=`, `pruner=`)."""
+    `device=`, `workers=`, `max_params=`, `pruner=`, `classes=`, `data_workers=`,
+    `skip_bad_images=`)."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
@@ -90,7 +92,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     region = feasible_region(space, cfg)
     data = load_proxy_data(cfg.data, train_images=cfg.proxy.train_images,
                            val_images=cfg.proxy.val_images, seed=cfg.seed, device=device,
-                           folder_size=2 * cfg.proxy.resolution)
+                           folder_size=2 * cfg.proxy.resolution, **data_options(cfg))
     study = open_study(cfg, space, region=region, worker_index=worker_index)
     lead = worker_index == 0
     if lead:
@@ -104,6 +106,13 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
         if lead:
             outcome = write_reports(cfg, study)
     return outcome if lead else _outcome(cfg, study)
+
+
+def data_options(cfg: SearchConfig) -> dict[str, object]:
+    """The proxy data's options besides sizes and seed: class subset, decoding processes, bad
+    images. Every worker passes the same, so all map the one cache entry the first built."""
+    return {"classes": cfg.classes, "workers": cfg.data_workers,
+            "skip_bad_images": cfg.skip_bad_images}
 
 
 def feasible_region(space: SearchSpace, cfg: SearchConfig) -> FeasibleRegion | None:
@@ -306,6 +315,7 @@ def write_run_yaml(cfg: SearchConfig, space: SearchSpace, region: FeasibleRegion
     doc = {
         # what other tools read first (nas-train --from): the data and the target resolution
         "space": space.name, "data": cfg.data, "resolution": cfg.resolution,
+        "classes": to_config(cfg.classes),
         "config": config,
         "space_info": {"name": space.name, "source": space.source,
                        "description": space.description},

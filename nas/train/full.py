@@ -51,7 +51,8 @@ class RunConfig:
     """How to run the recipe; none of these change what is learned (except steps_per_epoch)."""
 
     run_dir: Path                     # holds last.pt, log.csv, spec.yaml, result.json
-    data: str = "fashion-mnist"       # fashion-mnist | imagenet:PATH | folder:PATH
+    data: str = "fashion-mnist"       # fashion-mnist | imagenet:PATH | folder:PATH | imagenet64:..
+    classes: int | tuple[str, ...] | None = None  # a class subset (--classes), None: all
     resolution: int | None = None     # training side in pixels; None: the spec's
     workers: int = 8                  # DataLoader processes per training process
     accum_steps: int = 1              # micro-batches per optimiser update (small GPUs)
@@ -120,8 +121,8 @@ class FullTrainer:
         self.arch_id, self.name = spec.arch_id, name or spec.arch_id
         self.run_dir = Path(config.run_dir)
         resolution = config.resolution or spec.resolution
-        self.data = data or load_image_data(DataSource.parse(config.data),
-                                            resolution=resolution, recipe=recipe)
+        self.data = data or load_image_data(DataSource.parse(config.data), resolution=resolution,
+                                            recipe=recipe, classes=config.classes)
         self.source = self.data.source
         self.spec = spec.replace(resolution=resolution, num_classes=self.data.num_classes,
                                  in_chans=3)
@@ -381,7 +382,7 @@ class FullTrainer:
 
     def _run_signature(self) -> dict[str, Any]:
         """What must match for a checkpoint to be continued by this run."""
-        return {"data": str(self.source), "resolution": self.spec.resolution,
+        return {"data": self.data.identity, "resolution": self.spec.resolution,
                 "global_batch": self.global_batch, "seed": self.config.seed,
                 "updates_per_epoch": self.updates_per_epoch,
                 "world_size": self.ctx.world_size, "batch_size": self.recipe.batch_size,

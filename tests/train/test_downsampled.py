@@ -17,9 +17,9 @@ S = 32
 WNIDS = {1: "n09", 2: "n02", 3: "n07", 4: "n01", 5: "n05"}  # map_clsloc order is not sorted
 
 
-def image_rows(labels: np.ndarray) -> np.ndarray:
+def image_rows(labels: np.ndarray, side: int = S) -> np.ndarray:
     """Channel-planar rows: red = 40 * label, green = 7, blue = the row's index mod 256."""
-    rows = np.empty((len(labels), 3, S, S), dtype=np.uint8)
+    rows = np.empty((len(labels), 3, side, side), dtype=np.uint8)
     rows[:, 0] = (40 * labels)[:, None, None]
     rows[:, 1] = 7
     rows[:, 2] = (np.arange(len(labels)) % 256)[:, None, None]
@@ -27,19 +27,19 @@ def image_rows(labels: np.ndarray) -> np.ndarray:
 
 
 def make_batches(root: Path, *, kind: str = "npz", per_batch: int = 300,
-                 map_file: bool = False) -> Path:
+                 map_file: bool = False, side: int = S) -> Path:
     """Two training batches (one stored, one compressed npz; or pickles) and val_data."""
     rng = np.random.default_rng(0)
     root.mkdir(parents=True)
     for name in ("train_data_batch_1", "train_data_batch_2", "val_data"):
         labels = rng.integers(1, 6, per_batch if name != "val_data" else 50)
-        batch = {"data": image_rows(labels), "labels": labels.tolist()}
+        batch = {"data": image_rows(labels, side), "labels": labels.tolist()}
         if kind == "pickle":
             with open(root / name, "wb") as f:
                 pickle.dump(batch, f)
         else:
             save = np.savez_compressed if name == "train_data_batch_2" else np.savez
-            save(root / f"{name}.npz", **batch, mean=np.zeros(3 * S * S))
+            save(root / f"{name}.npz", **batch, mean=np.zeros(3 * side * side))
     if map_file:
         (root / D.MAP_FILE).write_text("".join(f"{w} {i} name_{i}\n" for i, w in WNIDS.items()))
     return root
