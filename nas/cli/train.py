@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    from nas._log import log_to_stderr
     from nas.train import distributed
+
+    log_to_stderr()  # where the data came from (Downsampled ImageNet: the cache)
     from nas.train.full import Preempted
 
     ctx = distributed.setup(args.device)

@@ -10,19 +10,24 @@ Worker processes each open the output `.npy` file as a writable memory map and w
 rows into it: no pixel crosses a pipe, and the array is on disk when the last worker ends.
 An image that cannot be decoded leaves its row zero and is reported with its file and reason.
 
-Torch-free: the worker processes import only numpy and PIL, and start in a fraction of a
-second.
+The workers are `python -m nas.train.decode` processes that take chunks of files as JSON lines
+on stdin and answer one line per chunk; each gets its next chunk when it answers, so a core
+that other work slows down gets fewer. They import only numpy and PIL and start in a fraction
+of a second: a multiprocessing pool would, with spawn, import the caller's main module (torch,
+optuna...) once per worker, or, with fork, copy a process that runs torch's threads.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
 import os
+import selectors
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,35 +81,85 @@ def decode_files(paths: Sequence[str | os.PathLike], *, out: Path, size: int,
                  workers: int) -> list[BadImage]:
     """Decode `paths` into rows 0.. of the (N, 3, size, size) uint8 `.npy` file `out` (made by
     the caller) with `workers` processes (1: in this process). The unreadable ones, by row."""
-    tasks = [(str(out), [str(p) for p in paths[i:i + CHUNK]], i, size)
-             for i in range(0, len(paths), CHUNK)]
+    tasks = [(i, [str(p) for p in paths[i:i + CHUNK]]) for i in range(0, len(paths), CHUNK)]
     workers = max(1, min(workers, len(tasks)))
-    started, done, bad, report_at = time.perf_counter(), 0, [], len(paths) // 10
     if workers == 1:
-        results: Any = map(_decode_chunk, tasks)
-        pool = None
-    else:  # spawn: no fork of a process that runs torch's threads
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        results = pool.map(_decode_chunk, tasks)
+        results: Iterator[tuple[int, list[BadImage]]] = (
+            _decode_chunk(str(out), chunk, start, size) for start, chunk in tasks)
+    else:
+        results = _in_processes(tasks, out=out, size=size, workers=workers)
+    started, done, bad, report_at = time.perf_counter(), 0, [], len(paths) // 10
+    for count, chunk_bad in results:
+        done += count
+        bad += chunk_bad
+        if report_at <= done < len(paths):  # about every tenth
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            log.info("proxy data: decoded %d/%d images (%.0f/s)", done, len(paths), rate)
+            report_at = done + len(paths) // 10
+    return sorted(bad, key=lambda b: b.position)
+
+
+def _in_processes(tasks: list[tuple[int, list[str]]], *, out: Path, size: int,
+                  workers: int) -> Iterator[tuple[int, list[BadImage]]]:
+    """Each chunk's result as a worker process answers it (see the module doc)."""
+    import nas
+
+    here = str(Path(nas.__file__).resolve().parents[1])  # the children import this `nas`
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+    cmd = [sys.executable, "-m", "nas.train.decode", str(out), str(size)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+             for _ in range(workers)]
+    queue, buffers = iter(tasks), {p.pid: b"" for p in procs}
+    selector = selectors.DefaultSelector()
     try:
-        for count, chunk_bad in results:
-            done += count
-            bad += chunk_bad
-            if report_at <= done < len(paths):  # about every tenth
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                log.info("proxy data: decoded %d/%d images (%.0f/s)", done, len(paths), rate)
-                report_at = done + len(paths) // 10
+        for proc in procs:
+            for _ in range(2):  # one to work on, one waiting: no idle gap between chunks
+                _send(proc, next(queue, None))
+            selector.register(proc.stdout, selectors.EVENT_READ, proc)
+        while selector.get_map():
+            for key, _ in selector.select():
+                proc = key.data
+                data = os.read(proc.stdout.fileno(), 1 << 16)
+                if not data:  # the worker ended: every chunk sent to it was answered
+                    selector.unregister(proc.stdout)
+                    if proc.wait() != 0:
+                        raise RuntimeError(f"a decoding process exited with status "
+                                           f"{proc.returncode} (its error is above)")
+                    continue
+                *lines, buffers[proc.pid] = (buffers[proc.pid] + data).split(b"\n")
+                for line in lines:
+                    count, bad = json.loads(line)
+                    yield count, [BadImage(**b) for b in bad]
+                    _send(proc, next(queue, None))
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    return bad
+        selector.close()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
 
 
-def _decode_chunk(task: tuple[str, list[str], int, int]) -> tuple[int, list[BadImage]]:
-    """One worker task: decode `paths` into rows start.. of the memory-mapped file."""
+def _send(proc: subprocess.Popen, task: tuple[int, list[str]] | None) -> None:
+    """The next chunk for a worker; None: no more (its stdin closes, it ends when done)."""
+    assert proc.stdin is not None
+    if proc.stdin.closed:
+        return
+    if task is None:
+        proc.stdin.close()
+    else:
+        proc.stdin.write(json.dumps(task).encode() + b"\n")
+        proc.stdin.flush()
+
+
+def _decode_chunk(out: str, paths: list[str], start: int, size: int
+                  ) -> tuple[int, list[BadImage]]:
+    """Decode `paths` into rows start.. of the memory-mapped file `out`."""
     from PIL import Image
 
-    out, paths, start, size = task
     array = np.load(out, mmap_mode="r+")
     bad = []
     for i, path in enumerate(paths):
@@ -119,3 +174,15 @@ def _decode_chunk(task: tuple[str, list[str], int, int]) -> tuple[int, list[BadI
 def _reason(e: BaseException) -> str:
     text = str(e).split("\n")[0]
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _serve(out: str, size: int) -> None:
+    """A worker process: chunks `[start, paths]` from stdin, `[count, bad]` lines on stdout."""
+    for line in sys.stdin:
+        start, paths = json.loads(line)
+        count, bad = _decode_chunk(out, paths, start, size)
+        print(json.dumps([count, [asdict(b) for b in bad]]), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]))
