@@ -114,7 +114,7 @@ def timed_load(folder: Path, *, images: int, size: int, workers: int, cache: Pat
     data = load_proxy_data(f"folder:{folder}", train_images=images * 4 // 5,
                            val_images=images - images * 4 // 5, folder_size=size,
                            workers=workers, cache_dir=cache)
-    int(data.train_x.sum()) + int(data.val_x.sum())
+    int(data.train_x.max()) + int(data.val_x.max())  # reads every page
     seconds = time.perf_counter() - started
     del data
     gc.collect()

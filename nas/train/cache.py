@@ -62,21 +62,32 @@ def cache_key(doc: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def file_stats(paths: Sequence[Path], *, root: Path) -> list[list[Any]]:
+def file_stats(paths: Sequence[str | os.PathLike], *, root: str | os.PathLike
+               ) -> list[list[Any]]:
     """[name relative to `root`, size, mtime in ns] of each path, sorted by name: what the key
     of an entry built from these files holds, so a changed file changes the key. Only these
-    files are stat()ed, in parallel threads."""
-    with ThreadPoolExecutor(min(STAT_THREADS, max(1, len(paths)))) as pool:
-        stats = list(pool.map(_stat, paths))
-    return sorted([str(p.relative_to(root)), st.st_size, st.st_mtime_ns]
-                  for p, st in zip(paths, stats))
+    files are stat()ed, by a few threads (a network disk answers them in parallel)."""
+    paths = [os.fspath(p) for p in paths]
+    prefix = os.path.join(os.fspath(root), "")
+    if not all(p.startswith(prefix) for p in paths):
+        raise ValueError(f"every path must lie under {prefix}")
+    threads = max(1, min(STAT_THREADS, len(paths) // 256))
+    slices = [paths[k::threads] for k in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        stats = [st for part in pool.map(_stat_all, slices) for st in part]
+    names = [p[len(prefix):] for part in slices for p in part]
+    return sorted([name, st.st_size, st.st_mtime_ns] for name, st in zip(names, stats))
 
 
-def _stat(path: Path) -> os.stat_result:
+def _stat_all(paths: list[str]) -> list[os.stat_result]:
+    return [_stat(p) for p in paths]
+
+
+def _stat(path: str) -> os.stat_result:
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", source=str(path)) from None
+        raise ConfigError(f"cannot read: {e.strerror}", source=path) from None
 
 
 @dataclass(frozen=True)

@@ -175,11 +175,12 @@ def _load_folder(source: DataSource, *, train_images: int, val_images: int, size
         raise ConfigError("data folder not found", source=str(root))
     names = list_class_folders(root / "train", source=root)
     keep = select_classes(names, classes, source=str(source))
-    files: list[Path] = []
+    files: list[str] = []  # strings: pathlib would cost seconds for a million files
     labels: list[int] = []
     for k, c in enumerate(names[i] for i in keep):
         found = list_images(root / "train" / c, source=root)
-        files += [root / "train" / c / f for f in found]
+        base = os.path.join(root, "train", c, "")
+        files += [base + f for f in found]
         labels += [k] * len(found)
     y = torch.tensor(labels)
     train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
@@ -191,7 +192,7 @@ def _load_folder(source: DataSource, *, train_images: int, val_images: int, size
                      IMAGENET_MEAN, IMAGENET_STD, str(source), entry.path, entry.built)
 
 
-def _decoded(source: DataSource, paths: list[Path], *, size: int, workers: int,
+def _decoded(source: DataSource, paths: list[str], *, size: int, workers: int,
              cache_dir: str | os.PathLike | None) -> CachedArray:
     """The images `paths` at `size` (N, 3, size, size), from the cache or decoded into it.
     Keyed by the source, the drawn files (sorted names, sizes, mtimes), the decoder and its
@@ -200,7 +201,8 @@ def _decoded(source: DataSource, paths: list[Path], *, size: int, workers: int,
     root = source.path
     stats = file_stats(paths, root=root)
     position = {name: k for k, (name, _, _) in enumerate(stats)}
-    order = [position[str(p.relative_to(root))] for p in paths]
+    prefix = len(os.path.join(root, ""))
+    order = [position[p[prefix:]] for p in paths]
     shape = (len(paths), 3, size, size)
     doc = {"kind": "image-folder", "source": str(root.resolve()), "size": size,
            "decoder": decoder_settings(), "files": stats, "drawn": order}

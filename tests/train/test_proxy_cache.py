@@ -80,7 +80,7 @@ def test_only_drawn_files_are_stat_and_only_they_invalidate(folder, monkeypatch)
     monkeypatch.setattr(C, "_stat", lambda p: (seen.append(p), real(p))[1])
     first = load(folder)  # 12 of the 18 files
     assert len(seen) == 12
-    drawn = set(seen)
+    drawn = {Path(p) for p in seen}
     undrawn = next(p for p in sorted(folder.rglob("*.JPEG")) if p not in drawn)
     os.utime(undrawn, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert not load(folder).cache_built  # a file the proxy does not use changes nothing
