@@ -27,6 +27,7 @@ import io
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -132,15 +133,27 @@ def decode_before(path: Path, size: int) -> np.ndarray:
         return np.asarray(im.crop((left, top, left + size, top + size))).transpose(2, 0, 1)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the decoding workers)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_case(case: str, repeats: int, fn) -> dict:
-    times, loads = [], []
+    """The fastest of `repeats` runs, with the cores it got (CPU seconds per wall second: on a
+    busy machine, what bounds the scaling with processes) and the load average around it."""
+    times, cpus, loads = [], [], []
     for _ in range(repeats):
-        before = os.getloadavg()[0]
+        before, cpu = os.getloadavg()[0], cpu_seconds()
         times.append(fn())
+        cpus.append(cpu_seconds() - cpu)
         loads.append((before + os.getloadavg()[0]) / 2)
-        print(f"  {case}: {times[-1]:.2f} s (load {loads[-1]:.1f})", flush=True)
+        print(f"  {case}: {times[-1]:.2f} s, {cpus[-1]:.2f} CPU s (load {loads[-1]:.1f})",
+              flush=True)
     best = int(np.argmin(times))
-    return {"case": case, "seconds": times[best], "load_avg_1min": round(loads[best], 2),
+    return {"case": case, "seconds": times[best], "cpu_seconds": round(cpus[best], 3),
+            "load_avg_1min": round(loads[best], 2),
             "all_seconds": ";".join(f"{t:.2f}" for t in times)}
 
 
@@ -223,16 +236,19 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict,
              f"- pages dropped with {dropped}",
              f"- each case: the fastest of {args.repeats} runs (all runs in proxy_data.csv); a "
              f"load is `load_proxy_data` (listing, stat of drawn files, key, map) plus a read "
-             f"of every byte", ""]
+             f"of every byte; cores used = CPU seconds (this process and its decoding "
+             f"workers) per wall second", ""]
     for size, part in df.groupby("size", sort=False):
         cold1 = part.loc[part.case == "cold build, 1 process", "seconds"].iloc[0]
         cold2 = part.loc[part.case == "cold build, 2 processes", "seconds"].iloc[0]
         lines += [f"## stored at {size} px", "",
-                  "| case | processes | seconds | images/s | x cold build (1 process) | load |",
-                  "|---|---|---|---|---|---|"]
+                  "| case | processes | seconds | images/s | x cold build (1 process) | "
+                  "cores used | images per CPU s | load |", "|---|---|---|---|---|---|---|---|"]
         for r in part.itertuples():
             lines.append(f"| {r.case} | {r.processes} | {r.seconds:.2f} | "
                          f"{r.images_per_s:,.0f} | {cold1 / r.seconds:.1f} | "
+                         f"{r.cpu_seconds / r.seconds:.2f} | "
+                         f"{r.images / max(r.cpu_seconds, 1e-9):,.0f} | "
                          f"{r.load_avg_1min:.1f} |")
         warm = part.loc[part.case == "cached load, page cache warm", "seconds"].iloc[0]
         cold_pages = part.loc[part.case == "cached load, pages dropped", "seconds"].iloc[0]
