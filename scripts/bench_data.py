@@ -109,17 +109,18 @@ def drop_pages(paths: list[Path], how: str) -> None:
 
 # --- the cases ----------------------------------------------------------------------------------
 
-def timed_load(folder: Path, *, images: int, size: int, workers: int, cache: Path) -> float:
-    """Seconds of load_proxy_data plus a read of every byte (a memory map is lazy)."""
-    started = time.perf_counter()
+def timed_load(folder: Path, *, images: int, size: int, workers: int, cache: Path
+               ) -> tuple[float, float]:
+    """Wall and CPU seconds of load_proxy_data plus a read of every byte (a map is lazy)."""
+    started, cpu = time.perf_counter(), cpu_seconds()
     data = load_proxy_data(f"folder:{folder}", train_images=images * 4 // 5,
                            val_images=images - images * 4 // 5, folder_size=size,
                            workers=workers, cache_dir=cache)
     int(data.train_x.max()) + int(data.val_x.max())  # reads every page
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     del data
     gc.collect()
-    return seconds
+    return seconds, cpu
 
 
 def decode_before(path: Path, size: int) -> np.ndarray:
@@ -141,13 +142,15 @@ def cpu_seconds() -> float:
 
 
 def run_case(case: str, repeats: int, fn) -> dict:
-    """The fastest of `repeats` runs, with the cores it got (CPU seconds per wall second: on a
-    busy machine, what bounds the scaling with processes) and the load average around it."""
+    """The fastest of `repeats` runs of `fn` (-> wall and CPU seconds), with the cores it got
+    (CPU seconds per wall second: on a busy machine, what bounds the scaling with processes)
+    and the load average around it."""
     times, cpus, loads = [], [], []
     for _ in range(repeats):
-        before, cpu = os.getloadavg()[0], cpu_seconds()
-        times.append(fn())
-        cpus.append(cpu_seconds() - cpu)
+        before = os.getloadavg()[0]
+        seconds, cpu = fn()
+        times.append(seconds)
+        cpus.append(cpu)
         loads.append((before + os.getloadavg()[0]) / 2)
         print(f"  {case}: {times[-1]:.2f} s, {cpus[-1]:.2f} CPU s (load {loads[-1]:.1f})",
               flush=True)
@@ -162,25 +165,25 @@ def bench_size(folder: Path, *, images: int, size: int, repeats: int, drop: str,
     files = sorted(folder.rglob("*.JPEG"))
     rows = []
 
-    def before() -> float:
-        started = time.perf_counter()
+    def before() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), cpu_seconds()
         for path in files:
             decode_before(path, size)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, cpu_seconds() - cpu
 
-    def cold(workers: int, dropped: bool = False) -> float:
+    def cold(workers: int, dropped: bool = False) -> tuple[float, float]:
         cache = Path(tempfile.mkdtemp(dir=work))
         if dropped:
             drop_pages(files, drop)
-        seconds = timed_load(folder, images=images, size=size, workers=workers, cache=cache)
+        timing = timed_load(folder, images=images, size=size, workers=workers, cache=cache)
         shutil.rmtree(cache)
-        return seconds
+        return timing
 
     cached = work / "entry"
     timed_load(folder, images=images, size=size, workers=2, cache=cached)  # build it once
     entry = sorted(cached.rglob("*.npy"))
 
-    def load(dropped: bool) -> float:
+    def load(dropped: bool) -> tuple[float, float]:
         if dropped:
             drop_pages(entry, drop)
         else:
