@@ -236,7 +236,7 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict,
              f"- data: {info['images']} generated JPEG files, {info['width']}x{info['height']}, "
              f"mean {info['mean_bytes'] / 1000:.0f} KB, {CLASSES} classes, in {args.folder}; the "
              f"proxy draws all of them (80% train, 20% val)",
-             f"- pages dropped with {dropped}",
+             f"- pages dropped with {dropped}", *([f"- note: {args.note}"] if args.note else []),
              f"- each case: the fastest of {args.repeats} runs (all runs in proxy_data.csv); a "
              f"load is `load_proxy_data` (listing, stat of drawn files, key, map) plus a read "
              f"of every byte; cores used = CPU seconds (this process and its decoding "
@@ -272,6 +272,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--folder", type=Path, default=Path("/tmp/nas-bench-imagenet"))
     p.add_argument("--drop", choices=("fadvise", "global"), default="fadvise")
+    p.add_argument("--note", default="", help="a line for proxy_data.md (conditions, caveats)")
     args = p.parse_args()
     torch.set_num_threads(1)
     start_load = os.getloadavg()
