@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -228,7 +229,7 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict,
                "is shared: /proc/sys/vm/drop_caches would drop everyone's)" if args.drop ==
                "fadvise" else "/proc/sys/vm/drop_caches (3), as root")
     lines = ["# proxy_data.csv: decoding an image folder's proxy subset, once, into the cache",
-             "", f"- command: `python scripts/bench_data.py {' '.join(sys.argv[1:])}`".rstrip(),
+             "", f"- command: `python scripts/bench_data.py {shlex.join(sys.argv[1:])}`".rstrip(),
              f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
              f"- machine: {machine()}",
              f"- load average (1, 5, 15 min) at start {_fmt(loads[0])}, at end {_fmt(loads[1])}"
