@@ -144,12 +144,13 @@ def test_a_killed_build_leaves_no_entry_and_the_next_run_builds(folder, monkeypa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("nas.train.proxy_data.decode_files", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        load(folder)
+    with monkeypatch.context() as patched:  # (undo() would also undo the cache folder's env)
+        patched.setattr("nas.train.proxy_data.decode_files", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            load(folder)
     assert not [p for p in C.cache_root().iterdir() if p.suffix in (".npy", ".json")]
-    monkeypatch.undo()
-    assert load(folder).cache_built
+    again = load(folder)
+    assert again.cache_built and again.cache_path.parent == C.cache_root()
 
 
 def _break(folder: Path) -> tuple[Path, Path]:
