@@ -17,3 +17,9 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxy-data caches of a test go to a folder of its own, never to ~/.cache."""
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path_factory.mktemp("nas-cache")))

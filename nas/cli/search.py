@@ -10,6 +10,8 @@ import sys
 # machine running anything else (or several workers) spinning threads slow training 10-30x.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from nas._log import log_to_stderr
+
 from .common import run
 
 DESCRIPTION = """\
@@ -81,7 +83,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data",
         default="fashion-mnist",
-        help="fashion-mnist, imagenet:PATH or folder:PATH (default: fashion-mnist)",
+        help="fashion-mnist, imagenet:PATH, folder:PATH, or Downsampled ImageNet's "
+        "batches imagenet32:PATH or imagenet64:PATH (default: fashion-mnist)",
+    )
+    p.add_argument(
+        "--classes",
+        metavar="N|FILE",
+        help="a class subset: N classes drawn with a "
+        "fixed seed (the same N names the same classes), or a file of class names "
+        "or ids, one a line; part of the study (default: all classes)",
+    )
+    p.add_argument(
+        "--data-workers",
+        type=int,
+        metavar="N",
+        help="processes decoding the "
+        "proxy images into the cache, once (default: the cores available)",
+    )
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out images that "
+        "cannot be decoded, with a count in the log (default: stop, naming one)",
     )
     p.add_argument(
         "--storage",
@@ -140,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
+    log_to_stderr()
 
     def config():  # loads torch: the dry run's count is printed before
         from nas.search import make_config
@@ -164,6 +188,9 @@ def _main(argv: list[str] | None) -> int:
             workers=args.workers,
             repeats=args.repeats,
             data_seed=args.data_seed,
+            classes=args.classes,
+            data_workers=args.data_workers,
+            skip_bad_images=args.skip_bad_images,
         )
 
     if args.dry_run:

@@ -70,7 +70,15 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data",
-        help="fashion-mnist | imagenet:PATH | folder:PATH (default with --from: the study's data)",
+        help="fashion-mnist | imagenet:PATH | folder:PATH | "
+        "imagenet32:PATH | imagenet64:PATH (default with --from: the "
+        "study's data)",
+    )
+    p.add_argument(
+        "--classes",
+        metavar="N|FILE",
+        help="a class subset, as nas-search's "
+        "(default with --from: the study's, else all classes)",
     )
     p.add_argument(
         "--output",
@@ -165,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    from nas._log import log_to_stderr
+
+    log_to_stderr()  # where the data came from (Downsampled ImageNet: the cache)
     from nas.train.full import Preempted
     from nas.train.recipe import Recipe
     from nas.train.runner import RUN_OPTIONS, run_training
@@ -176,6 +187,7 @@ def _main(argv: list[str] | None) -> int:
             arch=args.arch,
             study=args.study,
             data=args.data,
+            classes=args.classes,
             top=args.top,
             pick=args.pick,
             output=args.output,

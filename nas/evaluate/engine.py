@@ -185,7 +185,7 @@ class DataCache:
     def get(self, request: RunRequest) -> ProxyData:
         f = request.fidelity
         key = (
-            f"{f.data}|{f.data_seed}|{f.proxy.train_images}|{f.proxy.val_images}|"
+            f"{f.data}|{f.data_seed}|{f.classes}|{f.proxy.train_images}|{f.proxy.val_images}|"
             f"{f.proxy.resolution}"
         )
         if key != self.key:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nas.train.classes import Classes, to_config
 from nas.train.proxy_config import ProxyConfig
 
 
@@ -21,6 +22,7 @@ class Fidelity:
     proxy: ProxyConfig
     data: str = "fashion-mnist"
     data_seed: int = 0
+    classes: Classes = None  # a class subset (`--classes`); None: every class
 
     @property
     def name(self) -> str:
@@ -30,7 +32,10 @@ class Fidelity:
         """What the id hashes: the proxy's canonical fields (not its name: a renamed file is
         the same fidelity), the data and its seed."""
         proxy = {k: v for k, v in self.proxy.canonical().items() if k != "name"}
-        return {"proxy": proxy, "data": self.data, "data_seed": self.data_seed}
+        out = {"proxy": proxy, "data": self.data, "data_seed": self.data_seed}
+        if self.classes is not None:  # added later: absent when unused, so ids stay
+            out["classes"] = to_config(self.classes)
+        return out
 
     @property
     def fidelity_id(self) -> str:
@@ -48,8 +53,19 @@ class Fidelity:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"proxy": self.proxy.to_dict(), "data": self.data, "data_seed": self.data_seed}
+        return {
+            "proxy": self.proxy.to_dict(),
+            "data": self.data,
+            "data_seed": self.data_seed,
+            "classes": to_config(self.classes),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fidelity:
-        return cls(ProxyConfig(**data["proxy"]), data["data"], int(data["data_seed"]))
+        classes = data.get("classes")
+        return cls(
+            ProxyConfig(**data["proxy"]),
+            data["data"],
+            int(data["data_seed"]),
+            tuple(classes) if isinstance(classes, list) else classes,
+        )

@@ -82,7 +82,11 @@ class RunRecord:
         return cls(**known)
 
 
-def load_fidelity_data(fidelity: Fidelity, *, device: torch.device | str = "cpu") -> ProxyData:
+def load_fidelity_data(
+    fidelity: Fidelity, *, device: torch.device | str = "cpu", **options: object
+) -> ProxyData:
+    """The proxy data of `fidelity`; `options`: how to load it (`workers`, decoding
+    processes; `skip_bad_images`), as `load_proxy_data` takes them."""
     p = fidelity.proxy
     return load_proxy_data(
         fidelity.data,
@@ -91,6 +95,8 @@ def load_fidelity_data(fidelity: Fidelity, *, device: torch.device | str = "cpu"
         seed=fidelity.data_seed,
         device=device,
         folder_size=2 * p.resolution,
+        classes=fidelity.classes,
+        **options,
     )
 
 

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,10 +90,13 @@ RESULT_COLUMNS = (
 
 
 @contextmanager
-def locked(lock_path: str | os.PathLike) -> Iterator[None]:
+def locked(
+    lock_path: str | os.PathLike, *, on_wait: Callable[[], object] | None = None
+) -> Iterator[None]:
     """Hold an exclusive POSIX `flock` on `lock_path` (created if missing) for the block;
     released when the block ends or the process dies. Not re-entrant: a process that holds it
-    and asks again waits for itself."""
+    and asks again waits for itself. `on_wait` is called once when another process holds it
+    (so a waiting process can say why it waits)."""
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as f:
@@ -102,7 +105,12 @@ def locked(lock_path: str | os.PathLike) -> Iterator[None]:
         except ImportError:  # not POSIX: writers then take turns only by convention
             yield
             return
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 from nas.cost import parse_amount, parse_budget
 from nas.space import ConfigError, check_resolution, load_space
+from nas.train.classes import Classes, parse_classes, to_config
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 from .repeats import RepeatPolicy, parse_repeats
@@ -63,6 +64,9 @@ class SearchConfig:
     pruner_percentile: float = 50.0
     repeats: str = "auto"  # auto, or seeds per completed candidate (nas.search.repeats)
     data_seed: int = 0  # which images the proxy trains and validates on (fixed in a study)
+    classes: Classes = None  # a count drawn with a fixed seed, or class names; None: all
+    data_workers: int | None = None  # processes decoding the proxy data (None: the cores)
+    skip_bad_images: bool = False  # leave out images that cannot be decoded
 
     @classmethod
     def create(
@@ -88,6 +92,9 @@ class SearchConfig:
         max_params: str | int | None = None,
         repeats: str | int = "auto",
         data_seed: int = 0,
+        classes: object = None,
+        data_workers: int | None = None,
+        skip_bad_images: bool = False,
     ) -> SearchConfig:
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
@@ -120,6 +127,11 @@ class SearchConfig:
             else parse_amount(max_params, what="params", field="--max-params"),
             repeats=str(parse_repeats(repeats).seeds if str(repeats) != "auto" else "auto"),
             data_seed=_int(data_seed, "--data-seed"),
+            classes=parse_classes(classes),
+            skip_bad_images=bool(skip_bad_images),
+            data_workers=None
+            if data_workers is None
+            else _positive_int(data_workers, "--data-workers"),
         )
         cfg.check()
         return cfg
@@ -158,6 +170,7 @@ class SearchConfig:
             "objectives": list(self.objectives),
             "proxy": self.proxy.canonical(),
             "data": self.data,
+            "classes": to_config(self.classes),
         }
         if self.data_seed:
             out["data_seed"] = self.data_seed
@@ -180,6 +193,8 @@ class SearchConfig:
             objectives=tuple(data["objectives"]),
             proxy=ProxyConfig(**data["proxy"]),
         )
+        if isinstance(data.get("classes"), list):
+            data["classes"] = tuple(data["classes"])
         return cls(**data)
 
     def replace(self, **changes: Any) -> SearchConfig:

@@ -26,6 +26,7 @@ from nas.report import provenance, reports_lock, write_search_reports
 from nas.report import write_run_yaml as write_run_doc
 from nas.space import ArchSpec, SearchSpace, load_space
 from nas.space.spec import spec_from_dict
+from nas.train.classes import to_config
 from nas.train.device import pick_device
 from nas.train.proxy_data import ProxyData
 
@@ -62,7 +63,8 @@ def run_search(
     """The Python API of `nas-search`: the same options, as keyword arguments
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
-    `device=`, `workers=`, `max_params=`, `pruner=`)."""
+    `device=`, `workers=`, `max_params=`, `pruner=`, `classes=`, `data_workers=`,
+    `skip_bad_images=`)."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
@@ -73,7 +75,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     if device.type == "cpu" and cfg.workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     region = feasible_region(space, cfg)
-    data = load_fidelity_data(fidelity_of(cfg), device=device)
+    data = load_fidelity_data(fidelity_of(cfg), device=device, **data_options(cfg))
     study = open_study(cfg, space, region=region, worker_index=worker_index)
     lead = worker_index == 0
     if lead:
@@ -90,8 +92,17 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
 
 
 def fidelity_of(cfg: SearchConfig) -> Fidelity:
-    """What every accuracy of the study means: the proxy, the data and its subset."""
-    return Fidelity(cfg.proxy, cfg.data, cfg.data_seed)
+    """What every accuracy of the study means: the proxy, the data, its classes and subset."""
+    return Fidelity(cfg.proxy, cfg.data, cfg.data_seed, classes=cfg.classes)
+
+
+def data_options(cfg: SearchConfig) -> dict[str, object]:
+    """How the proxy data is loaded, beside what it is (the fidelity): decoding processes, bad
+    images. Every worker passes the same, so all map the one cache entry the first built."""
+    return {
+        "workers": cfg.data_workers,
+        "skip_bad_images": cfg.skip_bad_images,
+    }
 
 
 def feasible_region(space: SearchSpace, cfg: SearchConfig) -> FeasibleRegion | None:
@@ -337,6 +348,7 @@ def write_run_yaml(
         "space": space.name,
         "data": cfg.data,
         "resolution": cfg.resolution,
+        "classes": to_config(cfg.classes),
         "config": config,
         "space_info": {
             "name": space.name,

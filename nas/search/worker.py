@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from nas._log import log_to_stderr
+
 from .config import SearchConfig
 from .runner import run
 
@@ -12,6 +14,7 @@ from .runner import run
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     index = int(argv[0])
+    log_to_stderr()  # into logs/worker-<k>.log: where its proxy data came from
     cfg = SearchConfig.from_dict(json.loads(sys.stdin.read()))
     # One process per GPU: inside this process the GPU it was given is cuda:0.
     device = cfg.device if not cfg.device.startswith("cuda:") else "cuda"

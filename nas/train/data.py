@@ -1,8 +1,11 @@
-"""Where images come from: Fashion-MNIST (Debian's package), ImageNet-layout folders.
+"""Where images come from: Fashion-MNIST (Debian's package), ImageNet-layout folders,
+Downsampled ImageNet (Chrabaszcz et al. 2017).
 
-`--data fashion-mnist | imagenet:PATH | folder:PATH`. Folders use ImageNet's layout:
-`PATH/train/<class>/*.JPEG` and `PATH/val/<class>/*.JPEG` (`folder:` accepts any image
-extension torchvision reads).
+`--data fashion-mnist | imagenet:PATH | folder:PATH | imagenet32:PATH | imagenet64:PATH`.
+Folders use ImageNet's layout: `PATH/train/<class>/*.JPEG` and `PATH/val/<class>/*.JPEG`
+(`folder:` accepts any image extension torchvision reads). `imagenet32:`/`imagenet64:` read the
+batches `train_data_batch_1..10` and `val_data` (`.npz`, or the original pickles) in PATH or
+one folder below it (`nas.train.downsampled`).
 """
 
 from __future__ import annotations
@@ -39,9 +42,13 @@ _FASHION_FILES = {
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
+DOWNSAMPLED_KINDS = {"imagenet32": 32, "imagenet64": 64}  # kind -> side of the stored images
+PATH_KINDS = ("imagenet", "folder", *DOWNSAMPLED_KINDS)
+
+
 @dataclass(frozen=True)
 class DataSource:
-    kind: str  # fashion-mnist | imagenet | folder
+    kind: str  # fashion-mnist | imagenet | folder | imagenet32 | imagenet64
     path: Path | None = None
 
     @classmethod
@@ -49,12 +56,18 @@ class DataSource:
         if text in ("fashion-mnist", "fashion_mnist", "fmnist"):
             return cls("fashion-mnist", None)
         kind, sep, path = text.partition(":")
-        if sep and kind in ("imagenet", "folder") and path:
+        if sep and kind in PATH_KINDS and path:
             return cls(kind, Path(path).expanduser())
         raise ConfigError(
-            f"cannot read {text!r}; expected fashion-mnist, imagenet:PATH or folder:PATH",
+            f"cannot read {text!r}; expected fashion-mnist, imagenet:PATH, "
+            f"folder:PATH, imagenet32:PATH or imagenet64:PATH",
             field="--data",
         )
+
+    @property
+    def downsampled(self) -> bool:
+        """Downsampled ImageNet: arrays of images already at their stored size."""
+        return self.kind in DOWNSAMPLED_KINDS
 
     def __str__(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
@@ -87,6 +100,35 @@ def _read_idx(path: Path, *, header: int) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         data = f.read()
     return np.frombuffer(data, dtype=np.uint8, offset=header)
+
+
+def list_class_folders(split_dir: Path, *, source: Path) -> list[str]:
+    """The sorted class folder names of `split_dir`, from one listing (no stat per entry)."""
+    if not split_dir.is_dir():
+        raise ConfigError(
+            f"missing the {split_dir.name}/ folder (expected {split_dir.name}/<class>/<image>)",
+            source=str(source),
+        )
+    with os.scandir(split_dir) as entries:
+        found = sorted(e.name for e in entries if e.is_dir())
+    if not found:
+        raise ConfigError(
+            f"{split_dir.name}/ has no class folders (expected {split_dir.name}/<class>/<image>)",
+            source=str(source),
+        )
+    return found
+
+
+def list_images(class_dir: Path, *, source: Path) -> list[str]:
+    """The sorted image file names in one class folder: names only, never a stat per file
+    (a million-file folder on a network disk would take minutes)."""
+    with os.scandir(class_dir) as entries:
+        names = sorted(e.name for e in entries if e.name.lower().endswith(IMAGE_EXTENSIONS))
+    if not names:
+        raise ConfigError(
+            f"{class_dir.parent.name}/{class_dir.name}/ holds no images", source=str(source)
+        )
+    return names
 
 
 def check_image_folder(root: Path, splits: tuple[str, ...] = ("train", "val")) -> list[str]:

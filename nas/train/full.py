@@ -51,7 +51,8 @@ class RunConfig:
     """How to run the recipe; none of these change what is learned (except steps_per_epoch)."""
 
     run_dir: Path  # holds last.pt, log.csv, spec.yaml, result.json
-    data: str = "fashion-mnist"  # fashion-mnist | imagenet:PATH | folder:PATH
+    data: str = "fashion-mnist"  # fashion-mnist | imagenet:PATH | folder:PATH | imagenet64:..
+    classes: int | tuple[str, ...] | None = None  # a class subset (--classes), None: all
     resolution: int | None = None  # training side in pixels; None: the spec's
     workers: int = 8  # DataLoader processes per training process
     accum_steps: int = 1  # micro-batches per optimiser update (small GPUs)
@@ -141,7 +142,10 @@ class FullTrainer:
         self.run_dir = Path(config.run_dir)
         resolution = config.resolution or spec.resolution
         self.data = data or load_image_data(
-            DataSource.parse(config.data), resolution=resolution, recipe=recipe
+            DataSource.parse(config.data),
+            resolution=resolution,
+            recipe=recipe,
+            classes=config.classes,
         )
         self.source = self.data.source
         self.spec = spec.replace(
@@ -472,7 +476,7 @@ class FullTrainer:
     def _run_signature(self) -> dict[str, Any]:
         """What must match for a checkpoint to be continued by this run."""
         return {
-            "data": str(self.source),
+            "data": self.data.identity,
             "resolution": self.spec.resolution,
             "global_batch": self.global_batch,
             "seed": self.config.seed,

@@ -1,5 +1,6 @@
 """Datasets and loaders for full training: ImageNet-layout folders (torchvision's ImageFolder
-with timm's transforms), Fashion-MNIST for small end-to-end runs.
+with timm's transforms), Downsampled ImageNet (its batches gathered once into the memory-mapped
+cache), Fashion-MNIST for small end-to-end runs; each optionally restricted to a class subset.
 
 Loaders are per epoch and resumable: the sampler's order depends only on (seed, epoch), and a
 run resumed mid-epoch skips the samples it already trained on.
@@ -15,10 +16,12 @@ import torch
 from PIL import Image
 from timm.data.distributed_sampler import RepeatAugSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torchvision.datasets import ImageFolder
 
 from nas.space import ConfigError
 
 from . import recipe as R
+from .classes import Classes, select_classes
 from .data import FASHION_MNIST_CLASSES, DataSource, check_image_folder, load_fashion_mnist
 from .distributed import DistContext
 
@@ -29,10 +32,20 @@ class ImageData:
     val: Dataset
     classes: list[str]
     source: DataSource
+    subset: Classes = None  # the --classes asked for (None: every class of the source)
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def identity(self) -> str:
+        """The source and its class subset: what a checkpoint may be continued on."""
+        return (
+            str(self.source)
+            if self.subset is None
+            else f"{self.source} classes={','.join(self.classes)}"
+        )
 
 
 class TensorImages(Dataset):
@@ -49,24 +62,75 @@ class TensorImages(Dataset):
         return self.transform(img.convert("RGB")), int(self.labels[i])
 
 
-def load_image_data(source: DataSource, *, resolution: int, recipe: R.Recipe) -> ImageData:
-    """Train and val sets with the recipe's transforms at `resolution`."""
+class ClassFolder(ImageFolder):
+    """ImageFolder of the listed classes only, labelled in that order: the folders of other
+    classes are not even listed."""
+
+    def __init__(self, root: str, *, classes: list[str], transform: Any):
+        self.kept = list(classes)
+        super().__init__(root, transform=transform)
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        return self.kept, {c: i for i, c in enumerate(self.kept)}
+
+
+def load_image_data(
+    source: DataSource, *, resolution: int, recipe: R.Recipe, classes: Classes = None
+) -> ImageData:
+    """Train and val sets with the recipe's transforms at `resolution`; `classes`: a subset
+    (`--classes`), chosen and labelled as the proxy data chooses it."""
     train_tf = R.train_transform(recipe, resolution)
     val_tf = R.eval_transform(recipe, resolution)
     if source.kind == "fashion-mnist":
-        return ImageData(
-            TensorImages(*load_fashion_mnist("train"), train_tf),
-            TensorImages(*load_fashion_mnist("val"), val_tf),
-            list(FASHION_MNIST_CLASSES),
-            source,
+        keep = select_classes(FASHION_MNIST_CLASSES, classes, source=str(source))
+        train, val = (
+            _keep_classes(*load_fashion_mnist(split), keep) for split in ("train", "val")
         )
-    from torchvision.datasets import ImageFolder
-
+        return ImageData(
+            TensorImages(*train, train_tf),
+            TensorImages(*val, val_tf),
+            [FASHION_MNIST_CLASSES[i] for i in keep],
+            source,
+            classes,
+        )
+    if source.downsampled:
+        return _downsampled(source, classes=classes, train_tf=train_tf, val_tf=val_tf)
     assert source.path is not None
-    classes = check_image_folder(source.path)
-    train = ImageFolder(str(source.path / "train"), transform=train_tf)
-    val = ImageFolder(str(source.path / "val"), transform=val_tf)
-    return ImageData(train, val, classes, source)
+    names = check_image_folder(source.path)
+    kept = [names[i] for i in select_classes(names, classes, source=str(source))]
+    train = ClassFolder(str(source.path / "train"), classes=kept, transform=train_tf)
+    val = ClassFolder(str(source.path / "val"), classes=kept, transform=val_tf)
+    return ImageData(train, val, kept, source, classes)
+
+
+def _keep_classes(
+    x: torch.Tensor, y: torch.Tensor, keep: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if len(keep) == int(y.max()) + 1:
+        return x, y
+    lookup = torch.full((int(y.max()) + 1,), -1, dtype=torch.long)
+    lookup[torch.tensor(keep)] = torch.arange(len(keep))
+    items = torch.nonzero(lookup[y] >= 0).flatten()
+    return x[items], lookup[y[items]]
+
+
+def _downsampled(source: DataSource, *, classes: Classes, train_tf: Any, val_tf: Any) -> ImageData:
+    """Every row of the kept classes, train and val, each gathered once into the cache (a
+    copy of the data set's rows, memory-mapped: DataLoader workers share its pages)."""
+    from . import downsampled as D
+
+    train = D.labelled_split(source, classes=classes)
+    val = D.labelled_split(source, split="val", names_from=train)
+    sets = []
+    for part, transform in ((train, train_tf), (val, val_tf)):
+        rows = part.items
+        entry = D.cached_rows(source, part, rows)
+        sets.append(
+            TensorImages(
+                torch.from_numpy(entry.array), torch.from_numpy(part.relabelled[rows]), transform
+            )
+        )
+    return ImageData(sets[0], sets[1], train.names, source, classes)
 
 
 class SkipSampler(Sampler[int]):

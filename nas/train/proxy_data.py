@@ -5,19 +5,39 @@ training images: architecture selection never looks at the official validation/t
 which stays clean for the final report of the full training. Images stay uint8 at their stored
 size; each batch is converted, resized to the candidate's resolution and normalised on the
 device (no DataLoader: the whole subset is resident).
+
+The subset of an image folder or of Downsampled ImageNet is built once into the proxy-data
+cache (`nas.train.cache`: decoded by several processes, `nas.train.decode`) and memory-mapped by
+every later run, resumed run and worker process. `classes` restricts every source to a class
+subset (`nas.train.classes`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nas.space import ConfigError
 
-from .data import IMAGE_EXTENSIONS, DataSource, check_image_folder, load_fashion_mnist
+from . import downsampled as D
+from .cache import CachedArray, cached_array, file_stats
+from .classes import Classes, describe, parse_classes, select_classes
+from .data import (
+    FASHION_MNIST_CLASSES,
+    DataSource,
+    list_class_folders,
+    list_images,
+    load_fashion_mnist,
+)
+from .decode import available_cores, decode_files, decoder_settings
+
+log = logging.getLogger("nas.data")
 
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = (0.2860,), (0.3530,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -33,6 +53,8 @@ class ProxyData:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     name: str = ""
+    cache_path: Path | None = None  # the memory-mapped cache entry the images come from
+    cache_built: bool = False  # this call built that entry (False: it was read)
 
     @property
     def device(self) -> torch.device:
@@ -88,38 +110,43 @@ def load_proxy_data(
     seed: int = 0,
     device: torch.device | str = "cpu",
     folder_size: int = 64,
+    classes: Classes | str = None,
+    workers: int | None = None,
+    skip_bad_images: bool = False,
+    cache_dir: str | os.PathLike | None = None,
 ) -> ProxyData:
     """A class-balanced subset of `source`'s training split, split into proxy train / val.
 
-    `folder_size`: side in pixels at which images of image folders are stored (resized shorter
-    side, centre crop); Fashion-MNIST stays at 28.
+    `seed` draws the images; `folder_size`: side in pixels at which images of image folders
+    are stored (resized shorter side, centre crop); Fashion-MNIST stays at 28, Downsampled
+    ImageNet at its 32 or 64. `classes`: a count or names (`--classes`; default all).
+    `workers`: processes decoding a folder's images (default: the cores available).
+    `skip_bad_images`: leave out images that cannot be decoded (default: stop, naming one).
+    `cache_dir`: the cache folder (default `nas.train.cache.cache_root()`).
     """
     if isinstance(source, str):
         source = DataSource.parse(source)
+    classes = parse_classes(classes)
     device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
+    sizes = {"train_images": train_images, "val_images": val_images}
     if source.kind == "fashion-mnist":
-        x, y = load_fashion_mnist("train")
-        train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
-        data = ProxyData(
-            x[train_idx],
-            y[train_idx],
-            x[val_idx],
-            y[val_idx],
-            10,
-            FASHION_MNIST_MEAN,
-            FASHION_MNIST_STD,
-            str(source),
-        )
+        data = _load_fashion_mnist(classes=classes, gen=gen, name=str(source), **sizes)
+    elif source.downsampled:
+        data = _load_downsampled(source, classes=classes, gen=gen, cache_dir=cache_dir, **sizes)
     else:
         data = _load_folder(
-            source.path,
-            train_images=train_images,
-            val_images=val_images,
-            gen=gen,
+            source,
             size=folder_size,
-            name=str(source),
+            classes=classes,
+            gen=gen,
+            workers=workers or available_cores(),
+            skip_bad_images=skip_bad_images,
+            cache_dir=cache_dir,
+            **sizes,
         )
+    if classes is not None:
+        data.name = f"{data.name} ({describe(classes)})"
     for name in ("train_x", "train_y", "val_x", "val_y"):
         setattr(data, name, getattr(data, name).to(device))
     return data
@@ -150,59 +177,220 @@ def balanced_split(
     return train[torch.randperm(len(train), generator=gen)], val
 
 
-def _load_folder(
-    root: Path | None,
-    *,
-    train_images: int,
-    val_images: int,
-    gen: torch.Generator,
-    size: int,
-    name: str,
+def _restrict(
+    labels: torch.Tensor, keep: list[int], num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(items, labels) of the kept classes, relabelled 0..len(keep)-1 in `keep`'s order."""
+    if len(keep) == num_classes:
+        return torch.arange(len(labels)), labels
+    lookup = torch.full((num_classes,), -1, dtype=torch.long)
+    lookup[torch.tensor(keep)] = torch.arange(len(keep))
+    relabelled = lookup[labels]
+    items = torch.nonzero(relabelled >= 0).flatten()
+    return items, relabelled[items]
+
+
+def _load_fashion_mnist(
+    *, train_images: int, val_images: int, classes: Classes, gen: torch.Generator, name: str
 ) -> ProxyData:
-    if root is None:
-        raise ConfigError("a folder data source needs a path", field="--data")
-    classes = check_image_folder(root, splits=("train",))  # val/ is nas-train's, not ours
-    files: list[Path] = []
-    labels: list[int] = []
-    for k, c in enumerate(classes):
-        found = sorted(
-            p for p in (root / "train" / c).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
-        )
-        files += found
-        labels += [k] * len(found)
-    y = torch.tensor(labels)
+    x, y = load_fashion_mnist("train")
+    keep = select_classes(FASHION_MNIST_CLASSES, classes, source=name)
+    items, y = _restrict(y, keep, len(FASHION_MNIST_CLASSES))
     train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
     return ProxyData(
-        _decode([files[i] for i in train_idx], size),
+        x[items[train_idx]],
         y[train_idx],
-        _decode([files[i] for i in val_idx], size),
+        x[items[val_idx]],
         y[val_idx],
-        len(classes),
-        IMAGENET_MEAN,
-        IMAGENET_STD,
+        len(keep),
+        FASHION_MNIST_MEAN,
+        FASHION_MNIST_STD,
         name,
     )
 
 
-def _decode(paths: list[Path], size: int) -> torch.Tensor:
-    """RGB uint8 (N, 3, size, size): shorter side resized to `size`, centre crop."""
-    from PIL import Image
+def _load_folder(
+    source: DataSource,
+    *,
+    train_images: int,
+    val_images: int,
+    size: int,
+    classes: Classes,
+    gen: torch.Generator,
+    workers: int,
+    skip_bad_images: bool,
+    cache_dir: str | os.PathLike | None,
+) -> ProxyData:
+    """The drawn images of `train/` (val/ is nas-train's, not ours), decoded once into the
+    cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
+    root = source.path
+    if root is None or not root.is_dir():
+        raise ConfigError("data folder not found", source=str(root))
+    names = list_class_folders(root / "train", source=root)
+    keep = select_classes(names, classes, source=str(source))
+    files: list[str] = []  # strings: pathlib would cost seconds for a million files
+    labels: list[int] = []
+    for k, c in enumerate(names[i] for i in keep):
+        found = list_images(root / "train" / c, source=root)
+        base = os.path.join(root, "train", c, "")
+        files += [base + f for f in found]
+        labels += [k] * len(found)
+    y = torch.tensor(labels)
+    train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+    drawn = torch.cat([train_idx, val_idx])
+    entry = _decoded(
+        source, [files[i] for i in drawn.tolist()], size=size, workers=workers, cache_dir=cache_dir
+    )
+    x, y, n_train = _without_bad(entry, y[drawn], len(train_idx), skip=skip_bad_images)
+    return ProxyData(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        len(keep),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        str(source),
+        entry.path,
+        entry.built,
+    )
 
-    out = torch.empty(len(paths), 3, size, size, dtype=torch.uint8)
-    for i, path in enumerate(paths):
-        try:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                scale = size / min(im.size)
-                w, h = max(size, round(im.width * scale)), max(size, round(im.height * scale))
-                im = im.resize((w, h), Image.BILINEAR)
-                left, top = (w - size) // 2, (h - size) // 2
-                im = im.crop((left, top, left + size, top + size))
-                out[i] = (
-                    torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-                    .view(size, size, 3)
-                    .permute(2, 0, 1)
-                )
-        except OSError as e:
-            raise ConfigError(f"cannot read image: {e}", source=str(path)) from None
-    return out
+
+def _decoded(
+    source: DataSource,
+    paths: list[str],
+    *,
+    size: int,
+    workers: int,
+    cache_dir: str | os.PathLike | None,
+) -> CachedArray:
+    """The images `paths` at `size` (N, 3, size, size), from the cache or decoded into it.
+    Keyed by the source, the drawn files (sorted names, sizes, mtimes), the decoder and its
+    settings, the size and the drawn order, so a changed file is a new entry."""
+    assert source.path is not None
+    root = source.path
+    stats = file_stats(paths, root=root)
+    position = {name: k for k, (name, _, _) in enumerate(stats)}
+    prefix = len(os.path.join(root, ""))
+    order = [position[p[prefix:]] for p in paths]
+    shape = (len(paths), 3, size, size)
+    doc = {
+        "kind": "image-folder",
+        "source": str(root.resolve()),
+        "size": size,
+        "decoder": decoder_settings(),
+        "files": stats,
+        "drawn": order,
+    }
+
+    def build(tmp: Path) -> dict:
+        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
+        log.info(
+            "proxy data: decoding %d images of %s at %dpx with %d process(es) into the "
+            "cache (once; later runs map it)",
+            len(paths),
+            source,
+            size,
+            workers,
+        )
+        bad = decode_files(paths, out=tmp, size=size, workers=workers)
+        return {"bad": [asdict(b) for b in bad], "workers": workers}
+
+    entry = cached_array(
+        doc,
+        build=build,
+        shape=shape,
+        root=cache_dir,
+        describe={
+            "what": "proxy images",
+            "source": str(source),
+            "images": len(paths),
+            "size": size,
+        },
+    )
+    _log_entry(entry, len(paths))
+    return entry
+
+
+def _log_entry(entry: CachedArray, images: int) -> None:
+    if entry.built:
+        seconds = entry.index["build_seconds"]
+        log.info(
+            "proxy data: %d images in %.1f s (%.0f images/s) -> %s",
+            images,
+            seconds,
+            images / max(seconds, 1e-9),
+            entry.path,
+        )
+    else:
+        log.info("proxy data: %d images from the cache %s", images, entry.path)
+
+
+def _without_bad(
+    entry: CachedArray, y: torch.Tensor, n_train: int, *, skip: bool
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The images and labels without the rows that could not be decoded, and the new
+    n_train; an error naming the first such file unless `skip`."""
+    x = torch.from_numpy(entry.array)
+    bad = entry.index.get("bad") or []
+    if not bad:
+        return x, y, n_train
+    first, meta = bad[0], entry.path.with_suffix(".json")
+    more = (
+        (
+            f"; {len(bad) - 1} more of the {len(y)} drawn images cannot be read either "
+            f"(listed in {meta})"
+        )
+        if len(bad) > 1
+        else ""
+    )
+    if not skip:
+        raise ConfigError(
+            f"cannot decode this image ({first['reason']}){more}; pass "
+            f"--skip-bad-images to leave unreadable images out",
+            source=first["path"],
+        )
+    log.warning(
+        "proxy data: left out %d unreadable image(s) of %d (first: %s: %s; all listed in %s)",
+        len(bad),
+        len(y),
+        first["path"],
+        first["reason"],
+        meta,
+    )
+    keep = torch.ones(len(y), dtype=torch.bool)
+    keep[[b["position"] for b in bad]] = False
+    n_train -= sum(b["position"] < n_train for b in bad)
+    return x[keep], y[keep], n_train
+
+
+def _load_downsampled(
+    source: DataSource,
+    *,
+    train_images: int,
+    val_images: int,
+    classes: Classes,
+    gen: torch.Generator,
+    cache_dir: str | os.PathLike | None,
+) -> ProxyData:
+    """The drawn rows of the training batches, gathered once into the cache."""
+    part = D.labelled_split(source, classes=classes, root=cache_dir)
+    items = torch.from_numpy(part.items)
+    y = torch.from_numpy(part.relabelled)[items]
+    train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+    drawn = torch.cat([train_idx, val_idx])
+    entry = D.cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
+    _log_entry(entry, len(drawn))
+    x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
+    return ProxyData(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        len(part.names),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        str(source),
+        entry.path,
+        entry.built,
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.space import ArchSpec, ConfigError
+from nas.train.classes import Classes, parse_classes
 
 from . import distributed
 from .distributed import DistContext, accumulation_for
@@ -39,6 +40,7 @@ def run_training(
     arch: str | ArchSpec | None = None,
     study: str | Path | None = None,
     data: str | None = None,
+    classes: object = None,
     top: int | None = None,
     pick: str | None = None,
     output: str | Path | None = None,
@@ -52,8 +54,9 @@ def run_training(
     argv: list[str] | None = None,
     **run_options: Any,
 ) -> int:
-    """Train `arch` (a preset, spec file or ArchSpec) on `data`, or `top` Pareto picks of the
-    search folder `study` (data and resolution default to the study's); the exit code (1: a
+    """Train `arch` (a preset, spec file or ArchSpec) on `data` (`classes`: a subset, as
+    `--classes`), or `top` Pareto picks of the search folder `study` (data, classes and
+    resolution default to the study's); the exit code (1: a
     pick failed). `run_options`: RUN_OPTIONS. `argv`: the command line, for the per-GPU child
     processes of a study run; None trains the picks in this process."""
     if (arch is None) == (study is None):
@@ -77,10 +80,19 @@ def run_training(
         output = Path(output) if output is not None else None
         if arch is not None:
             _check_arch_call(top=top, pick=pick, data=data)
-            return _train_one(arch, data=data, output=output, recipe=recipe, ctx=ctx, **common)
+            return _train_one(
+                arch,
+                data=data,
+                classes=parse_classes(classes),
+                output=output,
+                recipe=recipe,
+                ctx=ctx,
+                **common,
+            )
         return _train_study(
             study,
             data=data,
+            classes=None if classes is None else parse_classes(classes),
             top=top,
             pick=pick,
             output=output,
@@ -110,6 +122,7 @@ def _train_one(
     arch: str | ArchSpec,
     *,
     data: str,
+    classes: Classes,
     output: Path | None,
     recipe: Recipe,
     ctx: DistContext,
@@ -119,7 +132,7 @@ def _train_one(
 
     spec = resolve_spec(arch)
     output = output or DEFAULT_OUTPUT
-    config = RunConfig(run_dir=output / spec.arch_id, data=data, **common)
+    config = RunConfig(run_dir=output / spec.arch_id, data=data, classes=classes, **common)
     train_and_record(
         spec,
         name=run_name(arch),
@@ -135,6 +148,7 @@ def _train_study(
     root: str | Path,
     *,
     data: str | None,
+    classes: Classes,
     top: int | None,
     pick: str | None,
     output: Path | None,
@@ -151,7 +165,8 @@ def _train_study(
             "the study's run.yaml names no data; give --data", source=str(study.root)
         )
     common["resolution"] = common["resolution"] or study.resolution
-    config = RunConfig(run_dir=study.root / "full", data=data, **common)
+    classes = study.classes if classes is None else classes
+    config = RunConfig(run_dir=study.root / "full", data=data, classes=classes, **common)
     return run_study(
         study.root,
         top=DEFAULT_TOP if top is None else top,

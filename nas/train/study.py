@@ -47,6 +47,13 @@ class Study:
         return self.run.get("resolution")
 
     @property
+    def classes(self) -> int | tuple[str, ...] | None:
+        """The study's class subset (`--classes`): full training learns the same classes."""
+        from .classes import parse_classes
+
+        return parse_classes(self.run.get("classes"))
+
+    @property
     def results_csv(self) -> Path:
         return self.root / FULL_TRAINING_CSV
 

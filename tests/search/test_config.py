@@ -135,3 +135,30 @@ def test_the_option_parser_needs_no_optuna():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_class_subset_is_part_of_the_study(tmp_path):
+    listed = tmp_path / "in100.txt"
+    listed.write_text("n01\nn02\n")
+    by_count, by_file = make(classes="100"), make(classes=str(listed))
+    assert by_count.classes == 100 and by_file.classes == ("n01", "n02")
+    assert by_file.fingerprint()["classes"] == ["n01", "n02"]
+    for stored, now in ((make(), by_count), (by_count, make()), (by_count, make(classes=50)),
+                        (by_file, make(classes=("n01", "n03")))):
+        with pytest.raises(ConfigError, match="classes: study has"):
+            check_resume(stored.fingerprint(), now)
+    check_resume(by_file.fingerprint(), make(classes=("n01", "n02")))
+    # a study made before classes existed (no key) resumes without them
+    check_resume({k: v for k, v in make().fingerprint().items() if k != "classes"}, make())
+    # workers get the configuration as JSON: the names come back as a tuple
+    import json
+
+    assert SearchConfig.from_dict(json.loads(json.dumps(by_file.to_dict()))) == by_file
+
+
+def test_data_options_are_checked_and_not_part_of_the_study():
+    cfg = make(data_workers=3, skip_bad_images=True)
+    assert (cfg.data_workers, cfg.skip_bad_images) == (3, True)
+    check_resume(make().fingerprint(), cfg)
+    with pytest.raises(ConfigError, match="--data-workers: expected an integer >= 1, got 0"):
+        make(data_workers=0)

@@ -169,3 +169,31 @@ def test_one_pick_per_gpu_queue(study, monkeypatch):
     rows = pd.read_csv(study / "full_training.csv", dtype={"arch_id": str})
     assert sorted(rows.arch_id) == sorted(arch_ids)
     assert all((study / "full" / a / "train.log").is_file() for a in arch_ids)
+
+
+def test_the_studys_class_subset_is_trained(study):
+    """run.yaml's classes (nas-search --classes) carry into full training: a 2-class head,
+    and a checkpoint made on them is not continued on other classes."""
+    import yaml
+
+    run = yaml.safe_load((study / "run.yaml").read_text())
+    (study / "run.yaml").write_text(yaml.safe_dump({**run, "classes": ["n01443537",
+                                                                       "n01491361"]}))
+    arch_id = pick_top(load_study(study).pareto, 1).arch_id[0]
+    assert main(["--from", str(study), "--pick", arch_id, *FAST]) == 0
+    result = json.loads((study / "full" / arch_id / "result.json").read_text())
+    assert result["num_classes"] == 2
+    config = json.loads((study / "full" / arch_id / "config.json").read_text())
+    assert config["run"]["classes"] == ["n01443537", "n01491361"]
+    from nas.train.distributed import DistContext
+    from nas.train.full import FullTrainer, RunConfig
+    from nas.train.recipe import Recipe
+
+    other = RunConfig(run_dir=study / "full" / arch_id, data=run["data"], workers=0,
+                      classes=("n01440764", "n01443537"), resume="required", progress=False)
+    with pytest.raises(ConfigError, match=r"cannot continue the checkpoint with other "
+                                          r"settings \(data .* classes=n01443537,n01491361 -> "
+                                          r".* classes=n01440764,n01443537\)"):
+        FullTrainer(load_study(study).spec(arch_id), config=other,
+                    recipe=Recipe(**config["recipe"]),
+                    ctx=DistContext(0, 1, 0, torch.device("cpu"))).fit()
