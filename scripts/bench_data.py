@@ -55,21 +55,26 @@ CLASSES = 100
 
 # --- the folder ---------------------------------------------------------------------------------
 
+
 def make_folder(root: Path, images: int, workers: int) -> dict:
     """train/c000..c099/<k>.JPEG, reused when a finished folder of the same size is there."""
     marker = root / "complete.json"
     if marker.is_file() and json.loads(marker.read_text()).get("images") == images:
         return json.loads(marker.read_text())
     shutil.rmtree(root, ignore_errors=True)
-    tasks = [(root / "train" / f"c{k % CLASSES:03d}" / f"{k:06d}.JPEG", k)
-             for k in range(images)]
+    tasks = [(root / "train" / f"c{k % CLASSES:03d}" / f"{k:06d}.JPEG", k) for k in range(images)]
     for c in range(min(CLASSES, images)):
         (root / "train" / f"c{c:03d}").mkdir(parents=True)
     started = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         sizes = list(pool.map(_write_jpeg, tasks, chunksize=64))
-    info = {"images": images, "mean_bytes": int(np.mean(sizes)), "width": WIDTH,
-            "height": HEIGHT, "seconds": round(time.perf_counter() - started, 1)}
+    info = {
+        "images": images,
+        "mean_bytes": int(np.mean(sizes)),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     marker.write_text(json.dumps(info))
     return info
 
@@ -86,13 +91,13 @@ def _write_jpeg(task: tuple[Path, int]) -> int:
     image += np.asarray(blobs.resize((WIDTH, HEIGHT), Image.BICUBIC), np.float32) / 2 - 64
     image += rng.normal(0, NOISE, image.shape).astype(np.float32)
     buffer = io.BytesIO()
-    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, "JPEG",
-                                                                  quality=QUALITY)
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=QUALITY)
     path.write_bytes(buffer.getvalue())
     return len(buffer.getvalue())
 
 
 # --- page cache ---------------------------------------------------------------------------------
+
 
 def drop_pages(paths: list[Path], how: str) -> None:
     gc.collect()  # no live memory map of a file we drop
@@ -110,13 +115,20 @@ def drop_pages(paths: list[Path], how: str) -> None:
 
 # --- the cases ----------------------------------------------------------------------------------
 
-def timed_load(folder: Path, *, images: int, size: int, workers: int, cache: Path
-               ) -> tuple[float, float]:
+
+def timed_load(
+    folder: Path, *, images: int, size: int, workers: int, cache: Path
+) -> tuple[float, float]:
     """Wall and CPU seconds of load_proxy_data plus a read of every byte (a map is lazy)."""
     started, cpu = time.perf_counter(), cpu_seconds()
-    data = load_proxy_data(f"folder:{folder}", train_images=images * 4 // 5,
-                           val_images=images - images * 4 // 5, folder_size=size,
-                           workers=workers, cache_dir=cache)
+    data = load_proxy_data(
+        f"folder:{folder}",
+        train_images=images * 4 // 5,
+        val_images=images - images * 4 // 5,
+        folder_size=size,
+        workers=workers,
+        cache_dir=cache,
+    )
     int(data.train_x.max()) + int(data.val_x.max())  # reads every page
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     del data
@@ -137,8 +149,9 @@ def decode_before(path: Path, size: int) -> np.ndarray:
 
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (the decoding workers)."""
-    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
-                                                         resource.RUSAGE_CHILDREN))
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -153,16 +166,22 @@ def run_case(case: str, repeats: int, fn) -> dict:
         times.append(seconds)
         cpus.append(cpu)
         loads.append((before + os.getloadavg()[0]) / 2)
-        print(f"  {case}: {times[-1]:.2f} s, {cpus[-1]:.2f} CPU s (load {loads[-1]:.1f})",
-              flush=True)
+        print(
+            f"  {case}: {times[-1]:.2f} s, {cpus[-1]:.2f} CPU s (load {loads[-1]:.1f})", flush=True
+        )
     best = int(np.argmin(times))
-    return {"case": case, "seconds": times[best], "cpu_seconds": round(cpus[best], 3),
-            "load_avg_1min": round(loads[best], 2),
-            "all_seconds": ";".join(f"{t:.2f}" for t in times)}
+    return {
+        "case": case,
+        "seconds": times[best],
+        "cpu_seconds": round(cpus[best], 3),
+        "load_avg_1min": round(loads[best], 2),
+        "all_seconds": ";".join(f"{t:.2f}" for t in times),
+    }
 
 
-def bench_size(folder: Path, *, images: int, size: int, repeats: int, drop: str,
-               work: Path) -> list[dict]:
+def bench_size(
+    folder: Path, *, images: int, size: int, repeats: int, drop: str, work: Path
+) -> list[dict]:
     files = sorted(folder.rglob("*.JPEG"))
     rows = []
 
@@ -191,21 +210,31 @@ def bench_size(folder: Path, *, images: int, size: int, repeats: int, drop: str,
             timed_load(folder, images=images, size=size, workers=1, cache=cached)  # warm
         return timed_load(folder, images=images, size=size, workers=1, cache=cached)
 
-    cases = [("before: 1 process, full decode, no cache", 1, before),
-             ("cold build, 1 process", 1, lambda: cold(1)),
-             ("cold build, 2 processes", 2, lambda: cold(2)),
-             ("cold build, 1 process, JPEG pages dropped", 1, lambda: cold(1, dropped=True)),
-             ("cached load, page cache warm", 1, lambda: load(False)),
-             ("cached load, pages dropped", 1, lambda: load(True))]
+    cases = [
+        ("before: 1 process, full decode, no cache", 1, before),
+        ("cold build, 1 process", 1, lambda: cold(1)),
+        ("cold build, 2 processes", 2, lambda: cold(2)),
+        ("cold build, 1 process, JPEG pages dropped", 1, lambda: cold(1, dropped=True)),
+        ("cached load, page cache warm", 1, lambda: load(False)),
+        ("cached load, pages dropped", 1, lambda: load(True)),
+    ]
     for case, processes, fn in cases:
         row = run_case(case, repeats if "before" not in case else 1, fn)
-        rows.append({"size": size, "images": images, "processes": processes, **row,
-                     "images_per_s": images / row["seconds"]})
+        rows.append(
+            {
+                "size": size,
+                "images": images,
+                "processes": processes,
+                **row,
+                "images_per_s": images / row["seconds"],
+            }
+        )
     shutil.rmtree(cached)
     return rows
 
 
 # --- the report ---------------------------------------------------------------------------------
+
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
@@ -214,51 +243,71 @@ def machine() -> str:
             cpu = line.split(":", 1)[1].strip()
             break
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} CPUs ({available_cores()} available), {memory:.0f} GiB; "
-            f"Pillow {PIL.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs ({available_cores()} available), {memory:.0f} GiB; "
+        f"Pillow {PIL.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"Python {platform.python_version()}"
+    )
 
 
-def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict,
-                 loads: tuple) -> None:
+def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict, loads: tuple) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "proxy_data.csv", index=False)
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, cwd=OUT).stdout.strip()
-    dropped = ("posix_fadvise(POSIX_FADV_DONTNEED) on each file (this machine's page cache "
-               "is shared: /proc/sys/vm/drop_caches would drop everyone's)" if args.drop ==
-               "fadvise" else "/proc/sys/vm/drop_caches (3), as root")
-    lines = ["# proxy_data.csv: decoding an image folder's proxy subset, once, into the cache",
-             "", f"- command: `python scripts/bench_data.py {shlex.join(sys.argv[1:])}`".rstrip(),
-             f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
-             f"- machine: {machine()}",
-             f"- load average (1, 5, 15 min) at start {_fmt(loads[0])}, at end {_fmt(loads[1])}"
-             f"; per case in the table (mean of before and after the fastest run)",
-             f"- data: {info['images']} generated JPEG files, {info['width']}x{info['height']}, "
-             f"mean {info['mean_bytes'] / 1000:.0f} KB, {CLASSES} classes, in {args.folder}; the "
-             f"proxy draws all of them (80% train, 20% val)",
-             f"- pages dropped with {dropped}", *([f"- note: {args.note}"] if args.note else []),
-             f"- each case: the fastest of {args.repeats} runs (all runs in proxy_data.csv); a "
-             f"load is `load_proxy_data` (listing, stat of drawn files, key, map) plus a read "
-             f"of every byte; cores used = CPU seconds (this process and its decoding "
-             f"workers) per wall second", ""]
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT
+    ).stdout.strip()
+    dropped = (
+        "posix_fadvise(POSIX_FADV_DONTNEED) on each file (this machine's page cache "
+        "is shared: /proc/sys/vm/drop_caches would drop everyone's)"
+        if args.drop == "fadvise"
+        else "/proc/sys/vm/drop_caches (3), as root"
+    )
+    lines = [
+        "# proxy_data.csv: decoding an image folder's proxy subset, once, into the cache",
+        "",
+        f"- command: `python scripts/bench_data.py {shlex.join(sys.argv[1:])}`".rstrip(),
+        f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
+        f"- machine: {machine()}",
+        f"- load average (1, 5, 15 min) at start {_fmt(loads[0])}, at end {_fmt(loads[1])}"
+        f"; per case in the table (mean of before and after the fastest run)",
+        f"- data: {info['images']} generated JPEG files, {info['width']}x{info['height']}, "
+        f"mean {info['mean_bytes'] / 1000:.0f} KB, {CLASSES} classes, in {args.folder}; the "
+        f"proxy draws all of them (80% train, 20% val)",
+        f"- pages dropped with {dropped}",
+        *([f"- note: {args.note}"] if args.note else []),
+        f"- each case: the fastest of {args.repeats} runs (all runs in proxy_data.csv); a "
+        f"load is `load_proxy_data` (listing, stat of drawn files, key, map) plus a read "
+        f"of every byte; cores used = CPU seconds (this process and its decoding "
+        f"workers) per wall second",
+        "",
+    ]
     for size, part in df.groupby("size", sort=False):
         cold1 = part.loc[part.case == "cold build, 1 process", "seconds"].iloc[0]
         cold2 = part.loc[part.case == "cold build, 2 processes", "seconds"].iloc[0]
-        lines += [f"## stored at {size} px", "",
-                  "| case | processes | seconds | images/s | x cold build (1 process) | "
-                  "cores used | images per CPU s | load |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## stored at {size} px",
+            "",
+            "| case | processes | seconds | images/s | x cold build (1 process) | "
+            "cores used | images per CPU s | load |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in part.itertuples():
-            lines.append(f"| {r.case} | {r.processes} | {r.seconds:.2f} | "
-                         f"{r.images_per_s:,.0f} | {cold1 / r.seconds:.1f} | "
-                         f"{r.cpu_seconds / r.seconds:.2f} | "
-                         f"{r.images / max(r.cpu_seconds, 1e-9):,.0f} | "
-                         f"{r.load_avg_1min:.1f} |")
+            lines.append(
+                f"| {r.case} | {r.processes} | {r.seconds:.2f} | "
+                f"{r.images_per_s:,.0f} | {cold1 / r.seconds:.1f} | "
+                f"{r.cpu_seconds / r.seconds:.2f} | "
+                f"{r.images / max(r.cpu_seconds, 1e-9):,.0f} | "
+                f"{r.load_avg_1min:.1f} |"
+            )
         warm = part.loc[part.case == "cached load, page cache warm", "seconds"].iloc[0]
         cold_pages = part.loc[part.case == "cached load, pages dropped", "seconds"].iloc[0]
-        lines += ["", f"Cached load {cold1 / warm:.0f}x faster than the cold build with one "
-                  f"process (pages warm; {cold1 / cold_pages:.0f}x with pages dropped; target "
-                  f">= 20x); 2 processes build {cold1 / cold2:.2f}x as fast as 1.", ""]
+        lines += [
+            "",
+            f"Cached load {cold1 / warm:.0f}x faster than the cold build with one "
+            f"process (pages warm; {cold1 / cold_pages:.0f}x with pages dropped; target "
+            f">= 20x); 2 processes build {cold1 / cold2:.2f}x as fast as 1.",
+            "",
+        ]
     (OUT / "proxy_data.md").write_text("\n".join(lines))
 
 
@@ -284,8 +333,14 @@ def main() -> None:
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"size {size}:", flush=True)
-            rows += bench_size(args.folder, images=args.images, size=size,
-                               repeats=args.repeats, drop=args.drop, work=work)
+            rows += bench_size(
+                args.folder,
+                images=args.images,
+                size=size,
+                repeats=args.repeats,
+                drop=args.drop,
+                work=work,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     df = pd.DataFrame(rows)
