@@ -1,0 +1,118 @@
+"""How far can the CPU proxy's ranking be trusted? The calibration of the hybrid space at
+4 GFLOPs over the proxy ladder of scripts/proxy_ladder/ (and the previous default, cpu-v1),
+against the fixed reference-cpu fidelity: `nas-calibrate`, then its report copied to
+results/benchmarks/proxy_fidelity.{csv,md} with the ladder's definitions.
+
+    python scripts/bench_proxy.py --workers 2        # about 4 hours on 2 quiet CPU cores
+    python scripts/bench_proxy.py --report-only      # rewrite the report from the runs
+
+Resumable: the runs are in results/calibration/hybrid-4GFLOPs/runs.jsonl; re-run to continue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas.evaluate import RunTable
+from nas.space.io import write_text_atomic
+from nas.studies.calibration import (
+    RUNS_FILE,
+    CalibrationConfig,
+    make_plan,
+    run_calibration,
+    write_calibration,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LADDER = ROOT / "scripts" / "proxy_ladder"
+RUNGS = ("32px-6k", "64px-half-6k", "128px-quarter-6k")
+KEPT_COLUMNS = (
+    "arch_id",
+    "label",
+    "fidelity",
+    "seed",
+    "status",
+    "accuracy",
+    "flops",
+    "params",
+    "seconds",
+    "images_per_s",
+    "proxy_resolution",
+    "curve",
+    "failure",
+    "device",
+)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--out", default=str(ROOT / "results/calibration/hybrid-4GFLOPs"))
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+    proxies = ("cpu-v1", *(str(LADDER / f"{r}.yaml") for r in RUNGS))
+    cfg = CalibrationConfig(
+        space="hybrid",
+        budget="4GFLOPs",
+        proxies=proxies,
+        archs=16,
+        seeds=3,
+        out=args.out,
+        workers=args.workers,
+    )
+    command = (
+        "nas-calibrate --space hybrid --budget 4GFLOPs --proxies "
+        + ",".join(str(Path(x).relative_to(ROOT)) if "/" in x else x for x in proxies)
+        + f" --archs 16 --seeds 3 --workers {args.workers} --out "
+        + str(Path(args.out).relative_to(ROOT))
+    )
+    if args.report_only:
+        plan = make_plan(cfg)
+        write_calibration(
+            plan, RunTable(Path(args.out) / RUNS_FILE), Path(args.out), cfg=cfg, command=command
+        )
+    else:
+        run_calibration(cfg, command=command)
+    publish(
+        Path(args.out),
+        ROOT / "results" / "benchmarks",
+        script="python scripts/bench_proxy.py " + shlex.join(sys.argv[1:]),
+    )
+
+
+def publish(calibration: Path, out: Path, *, script: str) -> None:
+    runs = pd.read_csv(calibration / "calibration.csv")
+    keep = [c for c in KEPT_COLUMNS if c in runs]
+    write_text_atomic(out / "proxy_fidelity.csv", runs[keep].to_csv(index=False))
+    ladder = ["## The ladder", ""]
+    for rung in RUNGS:
+        text = (LADDER / f"{rung}.yaml").read_text()
+        comment = " ".join(x.lstrip("# ") for x in text.splitlines() if x.startswith("#"))
+        fields = {k: v for k, v in yaml.safe_load(text).items()}
+        ladder.append(f"- `{rung}`: {comment} `{fields}`")
+    ladder.append(
+        "- `cpu-v1`: the CPU default until this calibration (3 epochs of 2,000 images "
+        "at 32 px, 1,000 validation images)."
+    )
+    body = (calibration / "calibration.md").read_text()
+    text = (
+        f"{body}\n{chr(10).join(ladder)}\n\nProduced by `{script}`; every run is in "
+        f"`proxy_fidelity.csv`, the plot is `{calibration / 'calibration.png'}`.\n"
+    )
+    write_text_atomic(out / "proxy_fidelity.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
