@@ -68,19 +68,27 @@ def time_estimate(cfg: SearchConfig, region: FeasibleRegion) -> list[str]:
     measure(specs[0])
     per_measure = time.perf_counter() - start
     train = sum(run_seconds(spec, cfg.proxy, device=device) for spec in specs) / len(specs)
-    per_candidate = train + per_measure
+    policy = cfg.repeat_policy
+    seeds = 1 if policy.auto else policy.seeds
+    per_candidate = seeds * train + per_measure
     wall = cfg.trials * per_candidate / cfg.workers  # the workers train candidates side by side
     lines = [
         f"  proxy {cfg.proxy.name}: about {train:.0f}s of training and {per_measure:.1f}s "
         f"of fvcore measuring per candidate (timed on {len(specs)} architectures sampled "
         f"in the region, {device.type})",
-        f"  run: {cfg.trials} candidates x {per_candidate:.0f}s / {cfg.workers} worker(s) = "
-        f"about {wall / 60:.1f} min",
+        f"  run: {cfg.trials} candidates x {per_candidate:.0f}s"
+        + (f" ({seeds} seeds each)" if seeds > 1 else "")
+        + f" / {cfg.workers} worker(s) = about {wall / 60:.1f} min",
     ]
     if cfg.timeout is not None and wall > cfg.timeout:
         lines.append(
             f"  --timeout {cfg.timeout / 60:.1f} min stops it first, after about "
             f"{int(cfg.timeout * cfg.workers / per_candidate)} candidates (re-run to "
             f"continue)"
+        )
+    if policy.auto:
+        lines.append(
+            f"  --repeats auto: candidates on or near the front train up to {policy.seeds} "
+            f"seeds, up to {policy.seeds}x the time of those candidates"
         )
     return lines

@@ -13,8 +13,12 @@ from tests.train.test_proxy_cache import make_folder
 
 def _fill(tmp_path) -> list[str]:
     root = make_folder(tmp_path / "data")
-    paths = [load_proxy_data(f"folder:{root}", train_images=n, val_images=3, folder_size=16,
-                             workers=1).cache_path for n in (6, 9)]
+    paths = [
+        load_proxy_data(
+            f"folder:{root}", train_images=n, val_images=3, folder_size=16, workers=1
+        ).cache_path
+        for n in (6, 9)
+    ]
     return [p.stem for p in paths]
 
 

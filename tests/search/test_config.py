@@ -143,8 +143,12 @@ def test_the_class_subset_is_part_of_the_study(tmp_path):
     by_count, by_file = make(classes="100"), make(classes=str(listed))
     assert by_count.classes == 100 and by_file.classes == ("n01", "n02")
     assert by_file.fingerprint()["classes"] == ["n01", "n02"]
-    for stored, now in ((make(), by_count), (by_count, make()), (by_count, make(classes=50)),
-                        (by_file, make(classes=("n01", "n03")))):
+    for stored, now in (
+        (make(), by_count),
+        (by_count, make()),
+        (by_count, make(classes=50)),
+        (by_file, make(classes=("n01", "n03"))),
+    ):
         with pytest.raises(ConfigError, match="classes: study has"):
             check_resume(stored.fingerprint(), now)
     check_resume(by_file.fingerprint(), make(classes=("n01", "n02")))

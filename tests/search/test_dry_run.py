@@ -84,7 +84,9 @@ def test_the_time_estimate_divides_by_the_workers(tiny_space, monkeypatch):
     two = run_line(workers=2, timeout="3m")
     assert "/ 2 worker(s) = about 4.0 min" in two[1]
     assert "--timeout 3.0 min stops it first, after about 5 candidates" in two[2]
-    assert len(run_line(workers=2, timeout="5m")) == 2  # 4 min: the timeout is not reached
+    five = run_line(workers=2, timeout="5m")  # 4 min: the timeout is not reached
+    assert len(five) == 3 and five[2].startswith("  --repeats auto: candidates on or near")
+    assert "(3 seeds each) / 1 worker(s) = about 24.0 min" in run_line(workers=1, repeats=3)[1]
 
 
 def test_cli_errors_are_one_line(tiny_space, capsys):

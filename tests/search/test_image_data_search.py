@@ -20,18 +20,44 @@ pytestmark = pytest.mark.slow
 def _search(tiny_space, tmp_path, data: str, *args: str) -> subprocess.CompletedProcess:
     proxy = write_proxy(tmp_path / "one-epoch.yaml", epochs=1)
     done = subprocess.run(
-        cli("--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-            "--data", data, "--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu",
-            *args),
-        env=cli_env(), capture_output=True, text=True, timeout=300)
+        cli(
+            "--space",
+            str(tiny_space),
+            "--budget",
+            TINY_BUDGET,
+            "--proxy",
+            str(proxy),
+            "--data",
+            data,
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--device",
+            "cpu",
+            *args,
+        ),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
 
 def test_a_folder_is_decoded_once_for_every_worker_and_every_run(tiny_space, tmp_path):
     folder = make_folder(tmp_path / "data", per_class=70, size=(48, 36))  # 210 of 192 drawn
-    first = _search(tiny_space, tmp_path, f"folder:{folder}", "--trials", "2", "--workers",
-                    "2", "--data-workers", "2")
+    first = _search(
+        tiny_space,
+        tmp_path,
+        f"folder:{folder}",
+        "--trials",
+        "2",
+        "--workers",
+        "2",
+        "--data-workers",
+        "2",
+    )
     assert "proxy data: decoding 192 images" in first.stderr
     assert "with 2 process(es)" in first.stderr
     worker_log = (tmp_path / "out" / "logs" / "worker-1.log").read_text()
@@ -50,9 +76,27 @@ def test_downsampled_imagenet64_with_a_class_subset(tiny_space, tmp_path):
     assert len(read_trials(tmp_path / "out" / "trials.csv")) == 1
     # the study is bound to its classes
     refused = subprocess.run(
-        cli("--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy",
-            str(tmp_path / "one-epoch.yaml"), "--data", f"imagenet64:{batches}", "--out",
-            str(tmp_path / "out"), "--no-progress", "--device", "cpu", "--trials", "2"),
-        env=cli_env(), capture_output=True, text=True, timeout=300)
+        cli(
+            "--space",
+            str(tiny_space),
+            "--budget",
+            TINY_BUDGET,
+            "--proxy",
+            str(tmp_path / "one-epoch.yaml"),
+            "--data",
+            f"imagenet64:{batches}",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--trials",
+            "2",
+        ),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert refused.returncode == 2
     assert "classes: study has 3, this run asks for None" in refused.stderr

@@ -56,8 +56,14 @@ def test_parsing_counts_and_files(tmp_path):
 
 def test_a_folder_subset_lists_only_its_classes_and_relabels_them(tmp_path):
     root = make_folder(tmp_path / "f")
-    data = load_proxy_data(f"folder:{root}", train_images=6, val_images=2, folder_size=16,
-                           classes=("n03", "n01"), workers=1)
+    data = load_proxy_data(
+        f"folder:{root}",
+        train_images=6,
+        val_images=2,
+        folder_size=16,
+        classes=("n03", "n01"),
+        workers=1,
+    )
     assert data.num_classes == 2 and torch.bincount(data.train_y).tolist() == [3, 3]
     red = data.train_x[:, 0].float().mean((1, 2))
     assert red[data.train_y == 0].mean() < 20 and red[data.train_y == 1].mean() > 140  # n01, n03
@@ -70,12 +76,23 @@ def test_a_folder_and_downsampled_imagenet_draw_the_same_wnids(tmp_path):
     for i, wnid in WNIDS.items():  # the same classes as the npz, red = 40 * id as well
         (tmp_path / "f" / "train" / wnid).mkdir(parents=True)
         for j in range(4):
-            Image.new("RGB", (40, 40), (40 * i, 7, j)).save(tmp_path / "f" / "train" / wnid /
-                                                            f"{j}.png")
-    folder = load_proxy_data(f"folder:{tmp_path / 'f'}", train_images=6, val_images=2,
-                             folder_size=32, classes=3, workers=1)
-    npz = load_proxy_data(f"imagenet32:{make_batches(tmp_path / 'd', map_file=True)}",
-                          train_images=6, val_images=2, classes=3)
+            Image.new("RGB", (40, 40), (40 * i, 7, j)).save(
+                tmp_path / "f" / "train" / wnid / f"{j}.png"
+            )
+    folder = load_proxy_data(
+        f"folder:{tmp_path / 'f'}",
+        train_images=6,
+        val_images=2,
+        folder_size=32,
+        classes=3,
+        workers=1,
+    )
+    npz = load_proxy_data(
+        f"imagenet32:{make_batches(tmp_path / 'd', map_file=True)}",
+        train_images=6,
+        val_images=2,
+        classes=3,
+    )
     assert folder.num_classes == npz.num_classes == 3
     for k in range(3):  # label k: one class, the same wnid (red 40 * its id) in both sources
         red = [set(d.train_x[d.train_y == k, 0, 0, 0].tolist()) for d in (folder, npz)]
@@ -83,8 +100,10 @@ def test_a_folder_and_downsampled_imagenet_draw_the_same_wnids(tmp_path):
     assert np.unique(folder.train_x[:, 0, 0, 0]).size == 3
 
 
-@pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Fashion-MNIST not installed")
+@pytest.mark.skipif(
+    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed",
+)
 def test_fashion_mnist_subsets_and_the_unchanged_full_draw():
     data = load_proxy_data("fashion-mnist", train_images=40, val_images=20, classes=4)
     assert data.num_classes == 4 and torch.bincount(data.val_y).tolist() == [5] * 4

@@ -26,8 +26,9 @@ def image_rows(labels: np.ndarray, side: int = S) -> np.ndarray:
     return rows.reshape(len(labels), -1)
 
 
-def make_batches(root: Path, *, kind: str = "npz", per_batch: int = 300,
-                 map_file: bool = False, side: int = S) -> Path:
+def make_batches(
+    root: Path, *, kind: str = "npz", per_batch: int = 300, map_file: bool = False, side: int = S
+) -> Path:
     """Two training batches (one stored, one compressed npz; or pickles) and val_data."""
     rng = np.random.default_rng(0)
     root.mkdir(parents=True)
@@ -46,8 +47,12 @@ def make_batches(root: Path, *, kind: str = "npz", per_batch: int = 300,
 
 
 def load(root: Path, **options) -> object:
-    return load_proxy_data(f"imagenet32:{root}", train_images=options.pop("train_images", 100),
-                           val_images=options.pop("val_images", 50), **options)
+    return load_proxy_data(
+        f"imagenet32:{root}",
+        train_images=options.pop("train_images", 100),
+        val_images=options.pop("val_images", 50),
+        **options,
+    )
 
 
 @pytest.mark.parametrize("kind", ["npz", "pickle"])
@@ -80,7 +85,7 @@ def test_a_changed_batch_is_read_again(tmp_path):
     first = load(root)
     with np.load(root / "train_data_batch_1.npz") as z:
         batch = dict(z)
-    batch["data"][:, :S * S] = 3  # every red plane 3 now
+    batch["data"][:, : S * S] = 3  # every red plane 3 now
     np.savez(root / "train_data_batch_1.npz", **batch)
     second = load(root)
     assert second.cache_built and second.cache_path != first.cache_path
@@ -99,22 +104,34 @@ def test_a_stored_npz_member_is_memory_mapped_in_place(tmp_path):
 def test_batches_one_folder_below_are_found(tmp_path):
     make_batches(tmp_path / "d" / "Imagenet32_train_npz")
     assert load(tmp_path / "d").train_x.shape == (100, 3, S, S)
-    with pytest.raises(ConfigError, match=r"no Downsampled ImageNet batches \(expected "
-                                          r"train_data_batch_1..10\[.npz\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no Downsampled ImageNet batches \(expected "
+        r"train_data_batch_1..10\[.npz\]",
+    ):
         load(tmp_path)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda b: b.update(data=b["data"][:, :100]),
-     r"train_data_batch_1.npz: data: expected \(N, 3072\) uint8 rows \(3x32x32 images, "
-     r"channel-planar\), got shape \(300, 100\) uint8"),
-    (lambda b: b.update(labels=b["labels"] - 1),
-     r"train_data_batch_1.npz: labels: expected labels in 1..1000 \(Downsampled ImageNet "
-     r"counts classes from 1\), got 0..4"),
-    (lambda b: b.update(labels=b["labels"][:10]),
-     r"labels: expected 300 integer labels \(one per row of data\), got shape \(10,\)"),
-    (lambda b: b.pop("labels"), r"train_data_batch_1.npz: no labels array"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda b: b.update(data=b["data"][:, :100]),
+            r"train_data_batch_1.npz: data: expected \(N, 3072\) uint8 rows \(3x32x32 images, "
+            r"channel-planar\), got shape \(300, 100\) uint8",
+        ),
+        (
+            lambda b: b.update(labels=b["labels"] - 1),
+            r"train_data_batch_1.npz: labels: expected labels in 1..1000 \(Downsampled ImageNet "
+            r"counts classes from 1\), got 0..4",
+        ),
+        (
+            lambda b: b.update(labels=b["labels"][:10]),
+            r"labels: expected 300 integer labels \(one per row of data\), got shape \(10,\)",
+        ),
+        (lambda b: b.pop("labels"), r"train_data_batch_1.npz: no labels array"),
+    ],
+)
 def test_a_malformed_npz_is_one_line_naming_file_and_expectation(tmp_path, change, expected):
     root = make_batches(tmp_path / "d")
     with np.load(root / "train_data_batch_1.npz") as z:

@@ -111,8 +111,12 @@ def test_a_folder_class_subset_lists_and_labels_only_those_classes(tmp_path):
     from .full_fixtures import CLASSES, make_image_folder
 
     root = make_image_folder(tmp_path / "in")
-    data = load_image_data(DataSource.parse(f"imagenet:{root}"), resolution=32,
-                           recipe=Recipe(), classes=(CLASSES[3], CLASSES[1]))
+    data = load_image_data(
+        DataSource.parse(f"imagenet:{root}"),
+        resolution=32,
+        recipe=Recipe(),
+        classes=(CLASSES[3], CLASSES[1]),
+    )
     assert data.classes == [CLASSES[1], CLASSES[3]] and data.num_classes == 2
     assert sorted(set(data.train.targets)) == [0, 1] and len(data.train) == 16
     assert all(f"/{CLASSES[1]}/" in p for p, t in data.val.samples if t == 0)
@@ -123,8 +127,9 @@ def test_downsampled_imagenet_for_full_training(tmp_path):
     from .test_downsampled import make_batches
 
     root = make_batches(tmp_path / "d", map_file=True)
-    data = load_image_data(DataSource.parse(f"imagenet32:{root}"), resolution=32,
-                           recipe=Recipe(), classes=3)
+    data = load_image_data(
+        DataSource.parse(f"imagenet32:{root}"), resolution=32, recipe=Recipe(), classes=3
+    )
     assert data.num_classes == 3 and len(data.classes) == 3
     labels = data.train.labels
     assert len(data.train) == int(np.isin(labels, [0, 1, 2]).sum()) > 100

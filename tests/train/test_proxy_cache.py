@@ -39,9 +39,14 @@ def make_folder(root: Path, *, per_class: int = 6, size: tuple[int, int] = (40, 
 
 
 def load(root: Path, **options) -> object:
-    return load_proxy_data(f"folder:{root}", train_images=options.pop("train_images", 9),
-                           val_images=options.pop("val_images", 3), folder_size=16,
-                           workers=options.pop("workers", 1), **options)
+    return load_proxy_data(
+        f"folder:{root}",
+        train_images=options.pop("train_images", 9),
+        val_images=options.pop("val_images", 3),
+        folder_size=16,
+        workers=options.pop("workers", 1),
+        **options,
+    )
 
 
 @pytest.fixture
@@ -69,8 +74,11 @@ def test_a_second_load_maps_the_cache_and_decodes_nothing(folder, monkeypatch):
 
 
 def test_another_seed_size_or_class_subset_is_another_entry(folder):
-    paths = {load(folder).cache_path, load(folder, seed=1).cache_path,
-             load(folder, classes=2, train_images=6, val_images=2).cache_path}
+    paths = {
+        load(folder).cache_path,
+        load(folder, seed=1).cache_path,
+        load(folder, classes=2, train_images=6, val_images=2).cache_path,
+    }
     assert len(paths) == 3
 
 
@@ -124,10 +132,12 @@ def test_a_second_builder_waits_for_the_first_and_maps_its_entry(folder, caplog)
         "from nas.train.proxy_data import load_proxy_data\n"
         f"x = load_proxy_data('folder:{folder}', train_images=9, val_images=3, "
         "folder_size=16, workers=1)\n"
-        "print('built' if x.cache_built else 'loaded', x.cache_path)\n")
+        "print('built' if x.cache_built else 'loaded', x.cache_path)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    a = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                         text=True)
+    a = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not list(C.cache_root().glob(".*.tmp.npy")):  # A holds the lock and is decoding
         assert a.poll() is None and time.monotonic() < deadline, "A never started building"
@@ -155,8 +165,10 @@ def test_a_killed_build_leaves_no_entry_and_the_next_run_builds(folder, monkeypa
 
 def _break(folder: Path) -> tuple[Path, Path]:
     """A truncated JPEG and a text file named .JPEG, in place of two images."""
-    truncated, garbage = folder / "train" / "n01" / "n01_0.JPEG", folder / "train" / "n02" / \
-        "n02_1.JPEG"
+    truncated, garbage = (
+        folder / "train" / "n01" / "n01_0.JPEG",
+        folder / "train" / "n02" / "n02_1.JPEG",
+    )
     truncated.write_bytes(truncated.read_bytes()[:300])
     garbage.write_text("not an image")
     return truncated, garbage

@@ -177,8 +177,7 @@ def test_the_studys_class_subset_is_trained(study):
     import yaml
 
     run = yaml.safe_load((study / "run.yaml").read_text())
-    (study / "run.yaml").write_text(yaml.safe_dump({**run, "classes": ["n01443537",
-                                                                       "n01491361"]}))
+    (study / "run.yaml").write_text(yaml.safe_dump({**run, "classes": ["n01443537", "n01491361"]}))
     arch_id = pick_top(load_study(study).pareto, 1).arch_id[0]
     assert main(["--from", str(study), "--pick", arch_id, *FAST]) == 0
     result = json.loads((study / "full" / arch_id / "result.json").read_text())
@@ -189,11 +188,23 @@ def test_the_studys_class_subset_is_trained(study):
     from nas.train.full import FullTrainer, RunConfig
     from nas.train.recipe import Recipe
 
-    other = RunConfig(run_dir=study / "full" / arch_id, data=run["data"], workers=0,
-                      classes=("n01440764", "n01443537"), resume="required", progress=False)
-    with pytest.raises(ConfigError, match=r"cannot continue the checkpoint with other "
-                                          r"settings \(data .* classes=n01443537,n01491361 -> "
-                                          r".* classes=n01440764,n01443537\)"):
-        FullTrainer(load_study(study).spec(arch_id), config=other,
-                    recipe=Recipe(**config["recipe"]),
-                    ctx=DistContext(0, 1, 0, torch.device("cpu"))).fit()
+    other = RunConfig(
+        run_dir=study / "full" / arch_id,
+        data=run["data"],
+        workers=0,
+        classes=("n01440764", "n01443537"),
+        resume="required",
+        progress=False,
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot continue the checkpoint with other "
+        r"settings \(data .* classes=n01443537,n01491361 -> "
+        r".* classes=n01440764,n01443537\)",
+    ):
+        FullTrainer(
+            load_study(study).spec(arch_id),
+            config=other,
+            recipe=Recipe(**config["recipe"]),
+            ctx=DistContext(0, 1, 0, torch.device("cpu")),
+        ).fit()
