@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import nas.search.objective as objective_module
+import nas.evaluate.runs as runs_module
 from nas.report import read_trials
 from nas.search import SearchError, run_search
 from nas.space import ConfigError
@@ -39,7 +39,7 @@ def break_by_mixer(monkeypatch, how: dict[str, str]) -> None:
         kind = how.get(spec.stages[1].mixers[0])
         return Broken(model, kind) if kind else model
 
-    monkeypatch.setattr(objective_module, "build_proxy_model", build)
+    monkeypatch.setattr(runs_module, "build_proxy_model", build)  # the one training path
 
 
 def search(space, out, *, budget=TINY_BUDGET, **kw):
