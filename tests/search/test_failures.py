@@ -108,7 +108,9 @@ def test_the_last_line_counts_failed_candidates_among_the_trained(
         )
         == 0
     )
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("seed noise")  # the last line: what the run measured
+    line = lines[-2]
     m = re.search(
         r": 3 candidates trained \((\d+) complete, (\d+) stopped early, (\d+) "
         r"failed\), \d+ over budget",
@@ -136,7 +138,7 @@ def test_a_budget_nothing_meets_is_an_error_before_any_training(tiny_space, tmp_
     def no_training(*args, **kwargs):
         raise AssertionError("trained despite an unreachable budget")
 
-    monkeypatch.setattr("nas.search.runner.load_proxy_data", no_training)
+    monkeypatch.setattr("nas.search.runner.load_fidelity_data", no_training)
     with pytest.raises(
         ConfigError,
         match=r"budget: budget 50KFLOPs \(50,000\) is below the "
