@@ -214,3 +214,19 @@ def test_comparing_needs_two_architectures(tmp_path):
         timeout=120,
     )
     assert done.returncode == 2 and "expected at least two architectures" in done.stderr
+
+
+def test_a_study_front_is_compared_by_its_arch_ids(tmp_path):
+    from nas.space import save_spec
+    from nas.space.spec import spec_from_dict
+    from nas.studies.compare import CompareConfig, resolve
+
+    study = tmp_path / "study"
+    for name, model in SUITE["models"].items():
+        spec = spec_from_dict(model["spec"])
+        save_spec(spec, study / "archs" / f"{spec.arch_id}.yaml", name=name)
+    models, suite = resolve(CompareConfig(from_study=str(study), proxy="tiny"))
+    assert suite is None and len(models) == 2
+    assert {m.name for m in models} == {m.spec.arch_id for m in models}
+    with pytest.raises(ConfigError, match="no Pareto members"):
+        resolve(CompareConfig(from_study=str(tmp_path), proxy="tiny"))
