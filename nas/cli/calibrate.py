@@ -17,7 +17,7 @@ Draws --archs architectures spread over the feasible region (cost quartiles x do
 plus the space's presets near the budget, trains them under each proxy of --proxies with
 --seeds seeds and under a fixed --reference fidelity, and reports per proxy: cost per run, seed
 noise, signal/noise, seed-vs-seed Kendall tau, tau and Spearman rho against the reference with
-90%% bootstrap intervals, top-quarter overlap and the trivial rankings by FLOPs and params; then
+90% bootstrap intervals, top-quarter overlap and the trivial rankings by FLOPs and params; then
 the cheapest proxy whose tau clears --target (recommended.yaml, for nas-search --proxy).
 Every run is recorded in OUT/runs.jsonl as it finishes: re-running the same command resumes."""
 

@@ -13,7 +13,7 @@ from .common import run
 
 DESCRIPTION = """\
 Train architectures under one fidelity with several seeds and compare them with error bars:
-per model FLOPs, params, the token grid it was trained at, mean +- std and a 90%% interval of
+per model FLOPs, params, the token grid it was trained at, mean +- std and a 90% interval of
 proxy accuracy, train accuracy and the train-validation gap; pairwise paired differences over
 seeds marked better, worse or tie at this noise. --suite runs a study from a file (the SPACH,
 ConvMixer and CoAtNet papers' claims are shipped) and gives each of its findings a verdict its

@@ -222,13 +222,15 @@ def restrict_sampler(
     max_flops: int | str,
     max_params: int | str | None = None,
     resolution: int | None = None,
+    seed: int | None = None,
 ) -> FeasibleSampler:
     """`sampler` wrapped so that every trial it drives samples an architecture of `space`
     within budget (see FeasibleSampler for the rule). `resolution` must be the one the search
     samples and measures at. Raises ConfigError when nothing fits, and NoClosedForm when a
-    mixer of the space has no cost formula (then only sampling and checking is possible)."""
+    mixer of the space has no cost formula (then only sampling and checking is possible).
+    `seed` seeds the whole-architecture draws, so a seeded search is reproducible."""
     region = FeasibleRegion(
         space, max_flops=max_flops, max_params=max_params, resolution=resolution
     )
     region.check()
-    return FeasibleSampler(sampler, region)
+    return FeasibleSampler(sampler, region, seed=seed)

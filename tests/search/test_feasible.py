@@ -273,12 +273,16 @@ def test_a_budget_just_above_the_cheapest_is_still_always_met(tmp_path):
     space = _space(tmp_path, MINI)
     costs = sorted({closed_form(spec).flops for _, spec in space.walk()})
     max_flops = costs[3]
-    sampler = restrict_sampler(optuna.samplers.RandomSampler(seed=1), space, max_flops=max_flops)
+    sampler = restrict_sampler(
+        optuna.samplers.RandomSampler(seed=1), space, max_flops=max_flops, seed=1
+    )
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= max_flops for _, cost, _ in seen)
     assert sampler.stats["uniform draws"] == 30  # whole architectures drawn inside the region
     # without draws, choice-by-choice restriction alone must still meet the budget
-    sampler = FeasibleSampler(optuna.samplers.RandomSampler(seed=1), sampler.region, draws=0)
+    sampler = FeasibleSampler(
+        optuna.samplers.RandomSampler(seed=1), sampler.region, draws=0, seed=1
+    )
     _, seen = _run(space, sampler, n_trials=30)
     assert all(cost.flops <= max_flops for _, cost, _ in seen)
     assert sampler.stats["repaired"] + sampler.stats["resampled"] > 0
