@@ -227,14 +227,27 @@ def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     diffs = [
         f"{k}: study has {stored.get(k)!r}, this run asks for {v!r}"
         for k, v in now.items()
-        if stored.get(k) != v
+        if _comparable(k, stored.get(k)) != _comparable(k, v)
     ]
     if diffs:
+        hint = ""
+        if any(d.startswith("proxy:") for d in diffs):
+            hint = (
+                " (the `cpu` preset changed on 2026-11-30; a study made with the earlier "
+                "one resumes with --proxy cpu-v1)"
+            )
         raise ConfigError(
             f"study {cfg.study_name!r} in {cfg.storage} was created with another "
-            f"configuration ({'; '.join(diffs)}); use another --study-name or --out",
+            f"configuration ({'; '.join(diffs)}){hint}; use another --study-name or --out",
             field="--study-name",
         )
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A proxy's name is a label: the same settings under another name measure the same."""
+    if key == "proxy" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "name"}
+    return value
 
 
 def parse_objectives(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -74,6 +74,15 @@ def test_a_study_refuses_to_resume_under_another_budget_or_proxy():
         check_resume(stored, make(proxy=PROXY_PRESETS["tiny"]))
 
 
+def test_a_study_of_the_earlier_cpu_proxy_resumes_under_its_new_name():
+    """Studies made before the calibration stored the old settings under the name `cpu`."""
+    old = PROXY_PRESETS["cpu-v1"].replace(name="cpu")
+    stored = make(proxy=old).fingerprint()
+    with pytest.raises(ConfigError, match="resumes with --proxy cpu-v1"):
+        check_resume(stored, make(proxy=PROXY_PRESETS["cpu"]))
+    check_resume(stored, make(proxy=PROXY_PRESETS["cpu-v1"]))
+
+
 def test_configuration_round_trips_through_a_dict():
     cfg = make(max_params="25M", objectives="accuracy,flops,params")
     assert SearchConfig.from_dict(cfg.to_dict()) == cfg
@@ -88,7 +97,9 @@ def test_proxy_presets_and_files(tmp_path):
     path.write_text("epochs: 5\nlr: 1.0e-3\n")
     mine = load_proxy(path)
     assert (mine.name, mine.epochs, mine.lr) == ("mine", 5, 1e-3)
-    assert mine.train_images == PROXY_PRESETS["cpu"].train_images
+    # unset fields come from a fixed base, not from the default that calibrations move
+    assert mine.train_images == PROXY_PRESETS["cpu-v1"].train_images
+    assert mine.resolution == PROXY_PRESETS["cpu-v1"].resolution
     path.write_text("epochs: 5\nlearning_rate: 0.1\n")
     with pytest.raises(ConfigError, match=r"mine\.yaml: learning_rate: unknown field"):
         load_proxy(path)
