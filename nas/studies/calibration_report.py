@@ -35,6 +35,7 @@ class ProxyFigures:
     archs: int
     seconds: float
     within_std: float
+    repeated: int  # architectures with several seeds: what within_std is pooled over
     between_std: float
     snr: float
     seed_tau: float
@@ -91,6 +92,7 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
     ).dropna()
     p, r, f = (both[c].to_numpy() for c in ("p", "r", "f"))
     seconds = pd.to_numeric(part["seconds"], errors="coerce")
+    repeated = int((part[part["status"] == "ok"].groupby("arch_id")["seed"].nunique() > 1).sum())
     return ProxyFigures(
         name=str(part["fidelity"].iloc[0]),
         fidelity_id=str(part["fidelity_id"].iloc[0]),
@@ -99,8 +101,12 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
         archs=len(arch),
         seconds=float(seconds.mean()),
         within_std=stats.pooled_std(part),
+        repeated=int(
+            (part[part["status"] == "ok"].groupby("arch_id")["seed"].nunique() > 1).sum()
+        ),
         between_std=stats.between_std(part),
-        snr=stats.signal_to_noise(part),
+        # one architecture's seeds are too few to call a ratio (it can come out as 100)
+        snr=stats.signal_to_noise(part) if repeated > 1 else math.nan,
         seed_tau=stats.seed_vs_seed_tau(part),
         tau=stats.bootstrap(stats.kendall, p, r),
         rho=stats.bootstrap(stats.spearman, p, r),
@@ -146,7 +152,10 @@ def write_report(
 
 
 def _num(x: float, digits: int = 3) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    text = f"{x:.{digits}f}"
+    return f"{x:.6f}".rstrip("0") if x != 0 and float(text) == 0 else text  # not 0.000
 
 
 def _figures_table(cal: Calibration, descriptions: dict[str, str]) -> str:
@@ -204,7 +213,8 @@ def _recommendation(cal: Calibration) -> str:
         lines.append("")
         lines.append(
             f"The reference's own seed std is {_num(cal.reference.within_std)} "
-            f"(pooled over the architectures trained with several seeds): "
+            f"(pooled over the {cal.reference.repeated} architecture(s) trained with several "
+            f"seeds so far): "
             f"reference accuracies closer than that are not ordered by it either, "
             f"which caps the τ any proxy can reach."
         )

@@ -100,6 +100,19 @@ def test_figures_against_hand_computed_values():
     assert cal.reference.name == "ref" and math.isnan(cal.reference.within_std)
 
 
+def test_signal_to_noise_needs_seeds_on_more_than_one_architecture():
+    one = [*ROWS, ("A", "ref", 1, 0.9001)]  # the reference repeated on A alone
+    ref = compute(
+        _runs(one, seconds={"ref": 100, "p1": 20, "p2": 10}), reference_id="ref", proxy_ids=["p1"]
+    ).reference
+    assert ref.repeated == 1 and ref.within_std == pytest.approx(0.0001 / math.sqrt(2))
+    assert math.isnan(ref.snr)  # not 0.055 / 0.00007 = 800
+    p1 = compute(
+        _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10}), reference_id="ref", proxy_ids=["p1"]
+    ).proxies[0]
+    assert p1.repeated == 4 and p1.snr == pytest.approx(p1.between_std / p1.within_std)
+
+
 def test_the_cheapest_proxy_that_clears_is_recommended_and_none_when_none_does():
     runs = _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10})
     # p2 is cheaper, but only p1's interval clears 0.95
