@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -132,10 +133,11 @@ def publish(calibration: Path, out: Path, *, script: str) -> None:
     body = (calibration / "calibration.md").read_text()
     text = (
         f"{body}\n{chr(10).join(ladder)}\n\nProduced by `{script}`; every run is in "
-        f"`proxy_fidelity.csv`, the plot is "
-        f"`{calibration.resolve().relative_to(ROOT) / 'calibration.png'}`.\n"
+        "`proxy_fidelity.csv`, the plot (accuracy under each proxy against the reference's) "
+        "is `proxy_fidelity.png`.\n"
     )
     write_text_atomic(out / "proxy_fidelity.md", text)
+    shutil.copyfile(calibration / "calibration.png", out / "proxy_fidelity.png")
     print(text)
 
 
