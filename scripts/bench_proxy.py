@@ -57,9 +57,9 @@ hybrid: 0.706 +- 0.031 against 0.527 +- 0.132). Its seed-vs-seed tau is the lowe
 against 0.62) because its architectures sit closer together, as the reference's do. Seeds 0-2
 were run for `64px-half-6k`, seeds 0-1 for `cpu-v1` and `32px-6k`, seed 0 for
 `128px-quarter-6k`; the reference once per architecture on 15 of 19 (not yet on the three
-presets and draw 15) and a second seed on one of them. Re-running the script resumes the rest of the plan. Levers not
-measured: learning rate and warm-up at the new size (`scripts/proxy_ladder/32px-6k-lr1e-3.yaml`
-is ready), normalisation settings.
+presets and draw 15) and a second seed on one of them. Re-running the script resumes the
+rest of the plan. Levers not measured: learning rate and warm-up at the new size
+(`scripts/proxy_ladder/32px-6k-lr1e-3.yaml` is ready), normalisation settings.
 """
 KEPT_COLUMNS = (
     "arch_id",
