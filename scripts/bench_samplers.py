@@ -32,9 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nas.report.provenance import provenance
 from nas.report.stats import hypervolume_2d, pareto_mask
 from nas.search.config import make_config
+from nas.search.feasible import FeasibleRegion
 from nas.search.samplers import SAMPLERS
 from nas.search.simulate import read_bench, simulate
 from nas.search.surrogate import Surrogate
+from nas.space import load_space
 from nas.space.io import write_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,9 @@ def main() -> None:
     report(frame, bench, Path(args.out), command=command, reps=args.reps)
 
 
+_REGIONS: dict[tuple, FeasibleRegion] = {}
+
+
 def one_run(bench, surrogate, *, sampler: str, trials: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = make_config(
@@ -90,7 +95,15 @@ def one_run(bench, surrogate, *, sampler: str, trials: int, seed: int) -> dict:
             seed=seed,
             out=tmp,
         )
-        sim = simulate(cfg, bench, surrogate=surrogate)
+        key = (cfg.space, cfg.max_flops, cfg.max_params, cfg.resolution)
+        if key not in _REGIONS:  # built once per process: it takes seconds, holds only caches
+            _REGIONS[key] = FeasibleRegion(
+                load_space(cfg.space),
+                max_flops=cfg.max_flops,
+                max_params=cfg.max_params,
+                resolution=cfg.resolution,
+            )
+        sim = simulate(cfg, bench, surrogate=surrogate, region=_REGIONS[key])
     t = sim.trials
     trained = t[
         t["trained"].astype(bool) & t["duplicate_of"].isna() & t["proxy_accuracy"].notna()
@@ -174,7 +187,9 @@ def report(frame: pd.DataFrame, bench, out: Path, *, command: str, reps: int) ->
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "samplers.csv", table.to_csv(index=False))
     _plot(curves, table, out / "samplers.png", best=best)
-    _markdown(table, bench, out, command=command, reps=reps, best=best, per_trial=per_trial)
+    _markdown(
+        table, bench, out, command=command, reps=reps, best=best, per_trial=per_trial, frame=frame
+    )
 
 
 def _plot(curves: dict, table: pd.DataFrame, path: Path, *, best: float) -> None:
@@ -212,6 +227,7 @@ def _markdown(
     reps: int,
     best: float,
     per_trial: float,
+    frame: pd.DataFrame,
 ) -> None:
     prov = provenance("cpu")
     longest = int(table["trials"].max())
@@ -255,8 +271,64 @@ def _markdown(
         t95 = "not reached" if pd.isna(r["trials_to_95"]) else int(r["trials_to_95"])
         h95 = "—" if pd.isna(r["wall_h_to_95"]) else f"{r['wall_h_to_95']:.2f}"
         lines.append(f"| {r['sampler']} | {t95} | {h95} |")
+    lines += ["", *_default_section(frame)]
     write_text_atomic(out / "samplers.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+DEFAULT = "tpe"
+
+
+def difference_band(a: np.ndarray, b: np.ndarray, *, n: int = 2000, seed: int = 0):
+    """Mean of a minus mean of b with a 90% bootstrap interval (independent resamples: the
+    runs of two samplers share seeds, not trajectories)."""
+    rng = np.random.default_rng(seed)
+    diffs = rng.choice(a, size=(n, len(a))).mean(axis=1) - rng.choice(b, size=(n, len(b))).mean(
+        axis=1
+    )
+    return (
+        float(a.mean() - b.mean()),
+        float(np.quantile(diffs, 0.05)),
+        float(np.quantile(diffs, 0.95)),
+    )
+
+
+def _default_section(frame: pd.DataFrame) -> list[str]:
+    """Each sampler against the default at each length; the default changes only for a sampler
+    ahead of it on the interval at every length and behind it at none."""
+    lines = [
+        f"## Against the default (`{DEFAULT}`)",
+        "",
+        "Difference of mean hypervolume (accuracy x GFLOPs) with a 90% bootstrap interval; "
+        "'ahead'/'behind' only where the interval excludes 0.",
+        "",
+        "| sampler | " + " | ".join(f"{t} trials" for t in sorted(frame.trials.unique())) + " |",
+        "|---|" + "---|" * frame.trials.nunique(),
+    ]
+    better = []
+    for sampler in sorted(set(frame.sampler) - {DEFAULT}):
+        cells, ahead, behind = [], 0, 0
+        for t in sorted(frame.trials.unique()):
+            a = frame[(frame.sampler == sampler) & (frame.trials == t)]["hv"].to_numpy()
+            b = frame[(frame.sampler == DEFAULT) & (frame.trials == t)]["hv"].to_numpy()
+            if len(a) < 2 or len(b) < 2:
+                cells.append("—")
+                continue
+            d, lo, hi = (x / 1e9 for x in difference_band(a, b))
+            word = "ahead" if lo > 0 else "behind" if hi < 0 else "tie"
+            ahead, behind = ahead + (lo > 0), behind + (hi < 0)
+            cells.append(f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}] {word}")
+        lines.append(f"| {sampler} | " + " | ".join(cells) + " |")
+        if ahead == frame.trials.nunique() and not behind:
+            better.append(sampler)
+    lines.append("")
+    lines.append(
+        f"Verdict: {', '.join(better)} ahead of `{DEFAULT}` at every length: change the default."
+        if better
+        else f"Verdict: no sampler is ahead of `{DEFAULT}` at every length on its interval: "
+        f"`{DEFAULT}` stays the default."
+    )
+    return lines
 
 
 def _done(path: Path) -> set[tuple[str, int, int]]:

@@ -32,6 +32,7 @@ from nas.train.proxy import ProxyResult
 
 from . import attrs
 from .config import SearchConfig
+from .feasible import FeasibleRegion
 from .objective import Candidate, Objective, TrialFailed
 from .pruning import NoStopping
 from .results import count, pareto_trials, trials_frame
@@ -172,21 +173,23 @@ def simulate(
     bench: BenchTable,
     *,
     surrogate: Surrogate | None = None,
+    region: FeasibleRegion | None = None,
     write: bool = False,
 ) -> Simulation:
-    """One search of `cfg.trials` candidates on the table; deterministic for `cfg.seed`."""
+    """One search of `cfg.trials` candidates on the table; deterministic for `cfg.seed`.
+    `region`: the cfg's feasible region, built once by a caller that runs many searches (it
+    takes seconds to build and holds only caches)."""
     import time
-
-    from .feasible import FeasibleRegion
 
     check_table(bench, cfg)
     if surrogate is None:
         surrogate = Surrogate.fit(bench.specs, bench.frame["mean"].to_numpy(), seed=0)
     noise, _ = bench.noise()
     space = load_space(cfg.space)
-    region = FeasibleRegion(
-        space, max_flops=cfg.max_flops, max_params=cfg.max_params, resolution=cfg.resolution
-    )
+    if region is None:
+        region = FeasibleRegion(
+            space, max_flops=cfg.max_flops, max_params=cfg.max_params, resolution=cfg.resolution
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
