@@ -4,7 +4,7 @@ writes results/benchmarks/proxy_data.csv (and proxy_data.md: command, machine, l
 1. Generates once (and reuses) an ImageNet-layout folder of --images real JPEG files at 500x375,
    ImageNet's typical size, ~110 KB each like ImageNet's (gradients, blobs and noise at quality
    90), in --folder (default /tmp/nas-bench-imagenet).
-2. For each stored --sizes (64: the cpu proxy's, 128: the gpu proxy's), the proxy's draw of
+2. For each stored --sizes (128: what the cpu and gpu proxies store, 64: cpu-v1), the draw of
    all the images (80% train, 20% val), through `load_proxy_data` and a read of every byte:
    - before: the decoder before the cache (one process, full JPEG decode, resize), for scale;
    - cold build with 1 and 2 processes into an empty cache folder (JPEG draft mode), the JPEG

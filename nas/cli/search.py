@@ -25,7 +25,7 @@ command again resumes the study up to --trials."""
 
 def parser() -> argparse.ArgumentParser:
     from nas.search.config import OBJECTIVES, SEARCH_DEFAULTS
-    from nas.search.samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+    from nas.search.samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
     from nas.train.proxy_config import PROXY_PRESETS
 
     p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
@@ -56,8 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sampler",
         choices=SAMPLERS,
-        default="tpe",
-        help="Optuna sampler (default: tpe, multivariate, constraint-aware)",
+        default=DEFAULT_SAMPLER,
+        help=f"Optuna sampler (default: {DEFAULT_SAMPLER}, chosen by the simulated benchmark "
+        f"results/benchmarks/samplers.md; tpe is multivariate; all are constraint-aware)",
     )
     p.add_argument(
         "--objectives",

@@ -19,7 +19,7 @@ from nas.train.classes import Classes, parse_classes, to_config
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 from .repeats import RepeatPolicy, parse_repeats
-from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+from .samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
 
 # objective name -> Optuna direction
 OBJECTIVES = {
@@ -79,7 +79,7 @@ class SearchConfig:
         objectives: str | list[str] | tuple[str, ...] = ("accuracy", "flops"),
         trials: int | None = None,
         timeout: float | str | None = None,
-        sampler: str = "tpe",
+        sampler: str = DEFAULT_SAMPLER,
         pruner: str = "median",
         proxy: ProxyConfig | None = None,
         data: str = "fashion-mnist",

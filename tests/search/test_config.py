@@ -21,7 +21,7 @@ def test_defaults_follow_the_readme():
     assert cfg.storage == str(Path("results/hybrid-4GFLOPs/study.journal"))
     assert cfg.max_flops == 4_000_000_000 and cfg.resolution == 224
     assert cfg.objectives == ("accuracy", "flops") and cfg.directions == ["maximize", "minimize"]
-    assert cfg.sampler == "tpe" and cfg.pruner == "median" and cfg.proxy.name == "cpu"
+    assert cfg.sampler == "gp" and cfg.pruner == "median" and cfg.proxy.name == "cpu"
     assert cfg.trials == 20 and cfg.timeout == 12 * 60  # the CPU default fits ~15 minutes
     gpu = make(proxy=PROXY_PRESETS["gpu"])
     assert gpu.trials == 100 and gpu.timeout is None
