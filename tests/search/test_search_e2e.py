@@ -167,7 +167,7 @@ def test_run_yaml_records_configuration_and_provenance(searched):
     assert run["budget"]["fitting"].startswith("9 fit") and "exact" in run["budget"]["fitting"]
     cfg = run["config"]
     assert cfg["budget"] == TINY_BUDGET and cfg["max_flops"] == 300_000
-    assert cfg["resolution"] == 32 and cfg["sampler"] == "tpe" and cfg["seed"] == 0
+    assert cfg["resolution"] == 32 and cfg["sampler"] == "gp" and cfg["seed"] == 0
     assert cfg["proxy"]["epochs"] == TINY_PROXY.epochs
     assert cfg["storage"].endswith("study.journal")
     prov = run["provenance"]
