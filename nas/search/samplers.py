@@ -100,7 +100,7 @@ SAMPLER_FACTORIES: dict[str, Callable[[int | None, int], BaseSampler]] = {
 SAMPLERS = tuple(SAMPLER_FACTORIES)
 # --sampler's default, chosen by measurement: on simulated searches of the hybrid space at
 # 4 GFLOPs (results/benchmarks/samplers.md) GP's fronts were ahead of TPE's at 20, 50 and 200
-# trials on their 90% intervals, for 1.6 s of sampler time per trial at 200 (CPU proxy runs
+# trials on their 90% intervals, for 1.4 s of sampler time per trial at 200 (CPU proxy runs
 # take ~40 s).
 DEFAULT_SAMPLER = "gp"
 

@@ -101,9 +101,7 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
         archs=len(arch),
         seconds=float(seconds.mean()),
         within_std=stats.pooled_std(part),
-        repeated=int(
-            (part[part["status"] == "ok"].groupby("arch_id")["seed"].nunique() > 1).sum()
-        ),
+        repeated=repeated,
         between_std=stats.between_std(part),
         # one architecture's seeds are too few to call a ratio (it can come out as 100)
         snr=stats.signal_to_noise(part) if repeated > 1 else math.nan,
