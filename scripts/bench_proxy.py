@@ -5,6 +5,7 @@ results/benchmarks/proxy_fidelity.{csv,md} with the ladder's definitions.
 
     python scripts/bench_proxy.py --workers 2        # about 4 hours on 2 quiet CPU cores
     python scripts/bench_proxy.py --report-only      # rewrite the report from the runs
+    python scripts/bench_proxy.py --only reference   # only the reference's runs left
 
 Resumable: the runs are in results/calibration/hybrid-4GFLOPs/runs.jsonl; re-run to continue.
 """
@@ -84,7 +85,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=str(ROOT / "results/calibration/hybrid-4GFLOPs"))
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--only", default="", help="fidelities to train now, as nas-calibrate --only")
     args = p.parse_args()
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip())
     proxies = ("cpu-v1", *(str(LADDER / f"{r}.yaml") for r in RUNGS))
     cfg = CalibrationConfig(
         space="hybrid",
@@ -94,12 +97,14 @@ def main() -> None:
         seeds=3,
         out=args.out,
         workers=args.workers,
+        only=only,
     )
     command = (
         "nas-calibrate --space hybrid --budget 4GFLOPs --proxies "
         + ",".join(str(Path(x).relative_to(ROOT)) if "/" in x else x for x in proxies)
         + f" --archs 16 --seeds 3 --workers {args.workers} --out "
         + str(Path(args.out).relative_to(ROOT))
+        + (f" --only {','.join(only)}" if only else "")
     )
     if args.report_only:
         plan = make_plan(cfg)

@@ -78,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
+        "--only",
+        default="",
+        metavar="F1,F2,...",
+        help="train only the runs of these fidelities now (proxy names, or 'reference'); "
+        "the report still covers the whole plan (default: all)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="print the plan and its forecast cost, then stop"
     )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
@@ -113,6 +120,7 @@ def _main(argv: list[str] | None) -> int:
         workers=args.workers,
         device=args.device,
         target=args.target,
+        only=tuple(x.strip() for x in args.only.split(",") if x.strip()),
     )
     if args.dry_run:
         from nas.evaluate import RunTable
@@ -129,7 +137,11 @@ def _main(argv: list[str] | None) -> int:
             )
         print("forecast:")
         for line in forecast(
-            plan, table=RunTable(cfg.out_dir() / RUNS_FILE), workers=cfg.workers, device=cfg.device
+            plan,
+            table=RunTable(cfg.out_dir() / RUNS_FILE),
+            workers=cfg.workers,
+            device=cfg.device,
+            only=cfg.only,
         ):
             print(line)
         return 0

@@ -93,6 +93,23 @@ class CalibrationPlan:
         return out
 
 
+def selected(plan: CalibrationPlan, only: tuple[str, ...]) -> list[RunRequest]:
+    """The plan's requests of the fidelities named in `only` (all when empty): a user with an
+    hour to spare can spend it where the report needs it most, e.g. on the reference."""
+    if not only:
+        return plan.requests()
+    names = {f.name: f.fidelity_id for f in plan.proxies}
+    names["reference"] = names[plan.reference.name] = plan.reference.fidelity_id
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ConfigError(
+            f"unknown fidelity {unknown[0]!r}; expected one of {', '.join(sorted(names))}",
+            field="--only",
+        )
+    ids = {names[n] for n in only}
+    return [r for r in plan.requests() if r.fidelity.fidelity_id in ids]
+
+
 def _spread_by_flops(archs: list[Drawn], n: int) -> list[str]:
     """n architectures evenly spaced in cost, cheapest and dearest included."""
     ranked = sorted(archs, key=lambda a: (a.flops, a.spec.arch_id))
@@ -120,6 +137,7 @@ class CalibrationConfig:
     device: str = "auto"
     target: float = TARGET_TAU
     presets_within: float = 0.25
+    only: tuple[str, ...] = ()  # fidelities to train now (names, or "reference"); () all
 
     def out_dir(self) -> Path:
         return Path(
@@ -162,7 +180,12 @@ def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
 
 
 def forecast(
-    plan: CalibrationPlan, *, table: RunTable, workers: int, device: str = "auto"
+    plan: CalibrationPlan,
+    *,
+    table: RunTable,
+    workers: int,
+    device: str = "auto",
+    only: tuple[str, ...] = (),
 ) -> list[str]:
     """Per fidelity: runs left and estimated hours (timed training steps of the median
     architecture, scaled by FLOPs at the proxy's resolution)."""
@@ -172,11 +195,14 @@ def forecast(
 
     dev = pick_device(device)
     done = table.keys()
-    pending = [r for r in plan.requests() if r.key not in done]
+    pending = [r for r in selected(plan, only) if r.key not in done]
     median = sorted(plan.archs, key=lambda a: a.flops)[len(plan.archs) // 2].spec
     lines, total = [], 0.0
     for f in [*plan.proxies, plan.reference]:
         mine = [r for r in pending if r.fidelity.fidelity_id == f.fidelity_id]
+        if not mine:
+            lines.append(f"  {f.describe()}: nothing left")
+            continue
         base = run_seconds(median, f.proxy, device=dev)
         base_flops = closed_form(proxy_spec(median, cfg=f.proxy, num_classes=10)).flops
         secs = sum(
@@ -205,7 +231,7 @@ def run_calibration(
     reporter = _Reporter(plan, table, out, cfg=cfg, command=command)
     try:
         run_all(
-            plan.requests(),
+            selected(plan, cfg.only),
             table=table,
             workers=cfg.workers,
             device=cfg.device,

@@ -149,6 +149,18 @@ def test_a_calibration_end_to_end_resumes_and_reports(tmp_path, tiny_space):
         str(out),
         "--no-progress",
     ]
+    first = subprocess.run(
+        [*cmd, "--only", "quick"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert first.returncode == 0, first.stderr
+    assert pd.read_csv(out / "calibration.csv").groupby("fidelity").size().to_dict() == {
+        "quick": 8
+    }
     done = subprocess.run(
         cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=900
     )
@@ -209,3 +221,26 @@ def test_bad_options_are_one_line_errors(tmp_path, tiny_space):
         timeout=120,
     )
     assert done.returncode == 2 and "unknown proxy preset 'nope'" in done.stderr
+    done = subprocess.run(
+        [
+            *cmd[:-4],
+            "2",
+            "--proxies",
+            "tiny",
+            "--out",
+            str(tmp_path),
+            "--only",
+            "tiny,nope",
+            "--dry-run",
+        ],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "nas-calibrate: error: --only: unknown fidelity 'nope'; expected one of "
+        "reference, reference-cpu, tiny"
+    ]
