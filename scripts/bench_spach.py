@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=str(ROOT / "results/compare/spach-xs"))
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--note", default="", help="a line for spach_suite.md (conditions, timing)")
     args = p.parse_args()
     cfg = CompareConfig(suite="spach", seeds=args.seeds, workers=args.workers, out=args.out)
     command = (
@@ -58,11 +59,27 @@ def main() -> None:
     body = (src / "compare.md").read_text()
     wall = "" if args.report_only else f" ({(time.monotonic() - start) / 60:.0f} min wall)"
     footer = (
-        f"\nProduced by `python scripts/bench_spach.py {shlex.join(sys.argv[1:])}`{wall}; every "
+        f"\nProduced by `python scripts/bench_spach.py {shlex.join(_without_note(sys.argv[1:]))}`"
+        f"{wall}; every "
         f"run is in `spach_suite.csv`, the dot plot is `{src.relative_to(ROOT)}/compare.png`.\n"
     )
+    if args.note:
+        footer += f"\nNote: {args.note}\n"
     write_text_atomic(out / "spach_suite.md", body + footer)
     print(body + footer)
+
+
+def _without_note(argv: list[str]) -> list[str]:
+    """The command line as shown in the footer: the note follows it in full."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import functools
 import platform
 import socket
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,10 @@ def provenance(device: Any = "cpu") -> dict[str, Any]:
         "device": device_description(device),
         "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+
+
+def devices_of(values: Iterable[Any], fallback: str) -> str:
+    """The devices a table's runs recorded, for its report: the reporting process may run
+    elsewhere, or with other threads, than the runs did."""
+    names = sorted({v for v in values if isinstance(v, str) and v})
+    return ", ".join(names) or fallback

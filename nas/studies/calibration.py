@@ -322,7 +322,7 @@ def _caption(cal: Calibration, fid: str) -> str:
 def _header(
     plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame, command: str
 ) -> list[str]:
-    from nas.report.provenance import provenance
+    from nas.report.provenance import devices_of, provenance
 
     prov = provenance(cfg.device if cfg.device != "auto" else "cpu")
     drawn = sum(a.label.startswith("draw") for a in plan.archs)
@@ -340,7 +340,8 @@ def _header(
         f"the budget; {plan.seeds} seeds per proxy (model init and batch order; the data subset "
         f"is fixed by data seed {cfg.data_seed}); the reference once per architecture and with "
         f"{plan.seeds} seeds on {len(plan.noise_archs)} of them. Data: {cfg.data}.",
-        f"{len(runs)} runs, {seconds / 3600:.2f} h of training in all; {prov['device']}, git "
+        f"{len(runs)} runs, {seconds / 3600:.2f} h of training in all; ran on "
+        f"{devices_of(runs.get('device', []), prov['device'])}, git "
         f"{sha}, {prov['time']}.",
     ]
 

@@ -296,7 +296,7 @@ def _header(
     command: str,
     wall: float,
 ) -> str:
-    from nas.report.provenance import provenance
+    from nas.report.provenance import devices_of, provenance
 
     prov = provenance("cpu" if cfg.device == "auto" else cfg.device)
     title = (
@@ -322,7 +322,8 @@ def _header(
         "",
         f"{len(runs)} runs, {seconds / 3600:.2f} h of training"
         + (f", {wall / 3600:.2f} h wall in the last invocation" if wall > 60 else "")
-        + f"; {prov['device']}, git {(prov['git'].get('sha') or 'unknown')[:12]}, "
+        + f"; ran on {devices_of(runs.get('device', []), prov['device'])}, git "
+        f"{(prov['git'].get('sha') or 'unknown')[:12]}, "
         f"{prov['time']}. These are proxy accuracies on {cfg.data}, not ImageNet "
         f"accuracies.",
     ]
