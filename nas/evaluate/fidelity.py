@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.train.classes import Classes, to_config
+from nas.train.data import data_identity
 from nas.train.proxy_config import ProxyConfig
 
 
@@ -30,9 +31,10 @@ class Fidelity:
 
     def canonical(self) -> dict[str, Any]:
         """What the id hashes: the proxy's canonical fields (not its name: a renamed file is
-        the same fidelity), the data and its seed."""
+        the same fidelity), the data's identity (not its spelling: `data_identity`) and its
+        seed."""
         proxy = {k: v for k, v in self.proxy.canonical().items() if k != "name"}
-        out = {"proxy": proxy, "data": self.data, "data_seed": self.data_seed}
+        out = {"proxy": proxy, "data": data_identity(self.data), "data_seed": self.data_seed}
         if self.classes is not None:  # added later: absent when unused, so ids stay
             out["classes"] = to_config(self.classes)
         return out

@@ -96,6 +96,7 @@ def load_fidelity_data(
         device=device,
         folder_size=2 * p.resolution,
         classes=fidelity.classes,
+        val_split=p.val_split,
         **options,
     )
 

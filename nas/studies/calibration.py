@@ -76,19 +76,25 @@ class CalibrationPlan:
 
     def requests(self) -> list[RunRequest]:
         """Seed by seed through the ladder (a stopped calibration has whole seeds of every
-        proxy), then the reference once per architecture, then its extra seeds."""
+        proxy), then the reference: first every seed of its noise architectures (its own
+        signal/noise decides whether it can judge anything, so it is known before the rest is
+        spent), then once per other architecture."""
         out = [
             RunRequest(a.spec, f, seed, label=a.label)
             for seed in range(self.seeds)
             for f in self.proxies
             for a in self.archs
         ]
-        out += [RunRequest(a.spec, self.reference, 0, label=a.label) for a in self.archs]
         noisy = [a for a in self.archs if a.spec.arch_id in self.noise_archs]
         out += [
             RunRequest(a.spec, self.reference, seed, label=a.label)
-            for seed in range(1, self.seeds)
+            for seed in range(self.seeds)
             for a in noisy
+        ]
+        out += [
+            RunRequest(a.spec, self.reference, 0, label=a.label)
+            for a in self.archs
+            if a.spec.arch_id not in self.noise_archs
         ]
         return out
 

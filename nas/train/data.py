@@ -10,7 +10,9 @@ one folder below it (`nas.train.downsampled`).
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +45,14 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 
 
 DOWNSAMPLED_KINDS = {"imagenet32": 32, "imagenet64": 64}  # kind -> side of the stored images
-PATH_KINDS = ("imagenet", "folder", *DOWNSAMPLED_KINDS)
+# Folders of small images, stored at their own size (upsampled per batch, never in the cache)
+NATIVE_SIZE = {"cifar10": 32, "cifar100": 32}
+PATH_KINDS = ("imagenet", "folder", *DOWNSAMPLED_KINDS, *NATIVE_SIZE)
 
 
 @dataclass(frozen=True)
 class DataSource:
-    kind: str  # fashion-mnist | imagenet | folder | imagenet32 | imagenet64
+    kind: str  # fashion-mnist | imagenet | folder | imagenet32 | imagenet64 | cifar10 | cifar100
     path: Path | None = None
 
     @classmethod
@@ -60,7 +64,7 @@ class DataSource:
             return cls(kind, Path(path).expanduser())
         raise ConfigError(
             f"cannot read {text!r}; expected fashion-mnist, imagenet:PATH, "
-            f"folder:PATH, imagenet32:PATH or imagenet64:PATH",
+            f"folder:PATH, imagenet32:PATH, imagenet64:PATH, cifar10:PATH or cifar100:PATH",
             field="--data",
         )
 
@@ -71,6 +75,30 @@ class DataSource:
 
     def __str__(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
+
+
+def data_identity(text: str) -> str:
+    """What a `--data` spelling stands for, as runs and studies record it: the kind and the
+    set of file names under its folder (`cifar10:cifar10@1a2b3c4d`), not the path typed, so
+    `~/x`, `./x` and `/abs/x` are one source and a moved copy of the same files is the same
+    data. File contents are not read (a cached decode is keyed by sizes and times instead)."""
+    source = DataSource.parse(text)
+    if source.path is None:
+        return source.kind
+    return _folder_identity(source.kind, str(source.path.resolve()))
+
+
+@functools.lru_cache(maxsize=32)
+def _folder_identity(kind: str, root: str) -> str:
+    if not os.path.isdir(root):
+        raise ConfigError("data folder not found", source=root)
+    names: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(folder, root)
+        names += sorted(os.path.join(rel, f) for f in files)
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:8]
+    return f"{kind}:{os.path.basename(root)}@{digest}"
 
 
 def fashion_mnist_missing_help(root: Path) -> str:

@@ -30,6 +30,7 @@ from .cache import CachedArray, cached_array, file_stats
 from .classes import Classes, describe, parse_classes, select_classes
 from .data import (
     FASHION_MNIST_CLASSES,
+    NATIVE_SIZE,
     DataSource,
     list_class_folders,
     list_images,
@@ -114,6 +115,7 @@ def load_proxy_data(
     workers: int | None = None,
     skip_bad_images: bool = False,
     cache_dir: str | os.PathLike | None = None,
+    val_split: str = "train",
 ) -> ProxyData:
     """A class-balanced subset of `source`'s training split, split into proxy train / val.
 
@@ -123,13 +125,18 @@ def load_proxy_data(
     `workers`: processes decoding a folder's images (default: the cores available).
     `skip_bad_images`: leave out images that cannot be decoded (default: stop, naming one).
     `cache_dir`: the cache folder (default `nas.train.cache.cache_root()`).
+    `val_split`: "train" holds the validation images out of the training split; "val" draws
+    them from the data's own validation split instead (a reference's judgement, never a
+    search's selection).
     """
     if isinstance(source, str):
         source = DataSource.parse(source)
     classes = parse_classes(classes)
     device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    sizes = {"train_images": train_images, "val_images": val_images}
+    sizes = {"train_images": train_images, "val_images": val_images, "val_split": val_split}
+    if source.kind in NATIVE_SIZE:
+        folder_size = NATIVE_SIZE[source.kind]
     if source.kind == "fashion-mnist":
         data = _load_fashion_mnist(classes=classes, gen=gen, name=str(source), **sizes)
     elif source.downsampled:
@@ -177,6 +184,23 @@ def balanced_split(
     return train[torch.randperm(len(train), generator=gen)], val
 
 
+def draw_split(
+    train_labels: torch.Tensor,
+    val_labels: torch.Tensor | None,
+    *,
+    train_images: int,
+    val_images: int,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices into `train_labels`, val indices into `val_labels`), class-balanced;
+    with `val_labels` None both are drawn, disjoint, from `train_labels`."""
+    if val_labels is None:
+        return balanced_split(train_labels, train_images, val_images, gen)
+    train_idx, _ = balanced_split(train_labels, train_images, 0, gen)
+    val_idx, _ = balanced_split(val_labels, val_images, 0, gen)
+    return train_idx, val_idx.sort().values
+
+
 def _restrict(
     labels: torch.Tensor, keep: list[int], num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,17 +215,33 @@ def _restrict(
 
 
 def _load_fashion_mnist(
-    *, train_images: int, val_images: int, classes: Classes, gen: torch.Generator, name: str
+    *,
+    train_images: int,
+    val_images: int,
+    val_split: str,
+    classes: Classes,
+    gen: torch.Generator,
+    name: str,
 ) -> ProxyData:
     x, y = load_fashion_mnist("train")
     keep = select_classes(FASHION_MNIST_CLASSES, classes, source=name)
     items, y = _restrict(y, keep, len(FASHION_MNIST_CLASSES))
-    train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+    vx, vitems, vy = x, items, y
+    if val_split == "val":
+        vx, vy = load_fashion_mnist("val")
+        vitems, vy = _restrict(vy, keep, len(FASHION_MNIST_CLASSES))
+    train_idx, val_idx = draw_split(
+        y,
+        vy if val_split == "val" else None,
+        train_images=train_images,
+        val_images=val_images,
+        gen=gen,
+    )
     return ProxyData(
         x[items[train_idx]],
         y[train_idx],
-        x[items[val_idx]],
-        y[val_idx],
+        vx[vitems[val_idx]],
+        vy[val_idx],
         len(keep),
         FASHION_MNIST_MEAN,
         FASHION_MNIST_STD,
@@ -214,6 +254,7 @@ def _load_folder(
     *,
     train_images: int,
     val_images: int,
+    val_split: str,
     size: int,
     classes: Classes,
     gen: torch.Generator,
@@ -221,27 +262,28 @@ def _load_folder(
     skip_bad_images: bool,
     cache_dir: str | os.PathLike | None,
 ) -> ProxyData:
-    """The drawn images of `train/` (val/ is nas-train's, not ours), decoded once into the
-    cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
+    """The drawn images of `train/` (and of `val/` with `val_split` "val"), decoded once into
+    the cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
     root = source.path
     if root is None or not root.is_dir():
         raise ConfigError("data folder not found", source=str(root))
     names = list_class_folders(root / "train", source=root)
     keep = select_classes(names, classes, source=str(source))
-    files: list[str] = []  # strings: pathlib would cost seconds for a million files
-    labels: list[int] = []
-    for k, c in enumerate(names[i] for i in keep):
-        found = list_images(root / "train" / c, source=root)
-        base = os.path.join(root, "train", c, "")
-        files += [base + f for f in found]
-        labels += [k] * len(found)
-    y = torch.tensor(labels)
-    train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
-    drawn = torch.cat([train_idx, val_idx])
-    entry = _decoded(
-        source, [files[i] for i in drawn.tolist()], size=size, workers=workers, cache_dir=cache_dir
+    files, y = _listed(root, "train", [names[i] for i in keep])
+    vfiles, vy = files, y
+    if val_split == "val":
+        vfiles, vy = _listed(root, "val", [names[i] for i in keep])
+    train_idx, val_idx = draw_split(
+        y,
+        vy if val_split == "val" else None,
+        train_images=train_images,
+        val_images=val_images,
+        gen=gen,
     )
-    x, y, n_train = _without_bad(entry, y[drawn], len(train_idx), skip=skip_bad_images)
+    paths = [files[i] for i in train_idx.tolist()] + [vfiles[i] for i in val_idx.tolist()]
+    entry = _decoded(source, paths, size=size, workers=workers, cache_dir=cache_dir)
+    drawn_y = torch.cat([y[train_idx], vy[val_idx]])
+    x, y, n_train = _without_bad(entry, drawn_y, len(train_idx), skip=skip_bad_images)
     return ProxyData(
         x[:n_train],
         y[:n_train],
@@ -254,6 +296,25 @@ def _load_folder(
         entry.path,
         entry.built,
     )
+
+
+def _listed(root: Path, split: str, classes: list[str]) -> tuple[list[str], torch.Tensor]:
+    """The image paths of `split` in the classes' order and their labels (class positions).
+    Strings: pathlib would cost seconds for a million files."""
+    if not (root / split).is_dir():
+        raise ConfigError(
+            f"missing the {split}/ folder (expected {split}/<class>/<image>)", source=str(root)
+        )
+    files: list[str] = []
+    labels: list[int] = []
+    for k, c in enumerate(classes):
+        if not (root / split / c).is_dir():
+            raise ConfigError(f"{split}/ has no folder of the class {c!r}", source=str(root))
+        found = list_images(root / split / c, source=root)
+        base = os.path.join(root, split, c, "")
+        files += [base + f for f in found]
+        labels += [k] * len(found)
+    return files, torch.tensor(labels)
 
 
 def _decoded(
@@ -369,19 +430,33 @@ def _load_downsampled(
     *,
     train_images: int,
     val_images: int,
+    val_split: str,
     classes: Classes,
     gen: torch.Generator,
     cache_dir: str | os.PathLike | None,
 ) -> ProxyData:
-    """The drawn rows of the training batches, gathered once into the cache."""
+    """The drawn rows of the training batches (and of `val_data` with `val_split` "val"),
+    gathered once into the cache."""
     part = D.labelled_split(source, classes=classes, root=cache_dir)
     items = torch.from_numpy(part.items)
     y = torch.from_numpy(part.relabelled)[items]
-    train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
-    drawn = torch.cat([train_idx, val_idx])
-    entry = D.cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
-    _log_entry(entry, len(drawn))
-    x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
+    if val_split == "train":
+        train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+        drawn = torch.cat([train_idx, val_idx])
+        entry = D.cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
+        x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
+    else:
+        vpart = D.labelled_split(source, split="val", root=cache_dir, names_from=part)
+        vitems = torch.from_numpy(vpart.items)
+        vy = torch.from_numpy(vpart.relabelled)[vitems]
+        train_idx, val_idx = draw_split(
+            y, vy, train_images=train_images, val_images=val_images, gen=gen
+        )
+        train = D.cached_rows(source, part, items[train_idx].numpy(), root=cache_dir)
+        val = D.cached_rows(source, vpart, vitems[val_idx].numpy(), root=cache_dir)
+        x = torch.cat([torch.from_numpy(train.array), torch.from_numpy(val.array)])
+        y, n_train, entry = torch.cat([y[train_idx], vy[val_idx]]), len(train_idx), train
+    _log_entry(entry, len(y))
     return ProxyData(
         x[:n_train],
         y[:n_train],
