@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as nas-search: before torch loads
 
-from .common import run
+from .common import ArgumentParser, kendall_tau, non_negative_int, positive_int, run
 
 DESCRIPTION = """\
 Measure how far a proxy's ranking of architectures can be trusted, on your data and hardware.
@@ -26,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     from nas.studies.calibration_report import TARGET_TAU
     from nas.train.proxy_config import PROXY_PRESETS
 
-    p = argparse.ArgumentParser(prog="nas-calibrate", description=DESCRIPTION)
+    p = ArgumentParser(prog="nas-calibrate", description=DESCRIPTION)
     p.add_argument("--space", required=True, help="a shipped space by name, or a YAML file")
     p.add_argument("--budget", required=True, help="max FLOPs per image, e.g. 4GFLOPs")
     p.add_argument(
@@ -55,24 +55,26 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data-seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seed of the data subset, fixed across runs (default 0)",
     )
-    p.add_argument("--draw-seed", type=int, default=0, help="seed of the architecture draw")
+    p.add_argument(
+        "--draw-seed", type=non_negative_int, default=0, help="seed of the architecture draw"
+    )
     p.add_argument(
         "--resolution", type=int, help="px at which the budget is counted (default: the space's)"
     )
     p.add_argument(
         "--target",
-        type=float,
+        type=kendall_tau,
         default=TARGET_TAU,
         help=f"Kendall tau a proxy must clear on its 90%% interval (default {TARGET_TAU})",
     )
     p.add_argument("--out", help="results folder (default: results/calibration/<space>-<budget>)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="processes training side by side (CPU: they share the cores; GPUs: one per GPU)",
     )
@@ -124,6 +126,7 @@ def _main(argv: list[str] | None) -> int:
     )
     if args.dry_run:
         from nas.evaluate import RunTable
+        from nas.studies.calibration_report import MIN_RANKED
 
         plan = make_plan(cfg)
         print(
@@ -134,6 +137,11 @@ def _main(argv: list[str] | None) -> int:
             print(
                 f"  {a.label:<24} {a.spec.arch_id}  {a.flops / 1e9:5.2f} GFLOPs  "
                 f"{a.spec.summary()}"
+            )
+        if len(plan.archs) < MIN_RANKED:
+            print(
+                f"note: fewer than {MIN_RANKED} architectures: the report will recommend no "
+                f"proxy (a Kendall tau over so few says too little)"
             )
         print("forecast:")
         for line in forecast(
@@ -148,11 +156,12 @@ def _main(argv: list[str] | None) -> int:
     command = "nas-calibrate " + shlex.join(sys.argv[1:] if argv is None else argv)
     cal = run_calibration(cfg, progress=not args.no_progress, command=command)
     out = cfg.out_dir()
-    pick = (
-        f"recommended: {cal.pick.name} ({out / 'recommended.yaml'})"
-        if cal.pick
-        else f"no proxy clears tau >= {cfg.target} on its interval"
-    )
+    if cal.pick:
+        pick = f"recommended: {cal.pick.name} ({out / 'recommended.yaml'})"
+    elif cal.withheld:
+        pick = f"no recommendation: {cal.withheld}"
+    else:
+        pick = f"no proxy clears tau >= {cfg.target} on its interval"
     print(f"calibration written to {out}/calibration.md; {pick}")
     return 0
 

@@ -1,9 +1,12 @@
-"""What every nas-* command shares: one-line errors and exit codes."""
+"""What every nas-* command shares: one-line errors, exit codes and checked numeric options."""
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from nas.space import ConfigError
 
@@ -20,3 +23,55 @@ def run(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | No
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are ConfigErrors: `run` prints them as one line (`--workers:
+    expected an integer >= 1, got 0`) and exits 2, rather than a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message.removeprefix("argument "))
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse `type=`: an integer of at least `low`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {low}, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)  # --workers, --trials ...
+non_negative_int = int_at_least(0)  # seeds
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse `type=`: a finite number >= 0 (not nan, not inf)."""
+    value = _float(text, "a finite number >= 0")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {value}")
+    return value
+
+
+def kendall_tau(text: str) -> float:
+    """An argparse `type=`: a Kendall tau a ranking can aim at, in (-1, 1]."""
+    value = _float(text, "a Kendall tau in (-1, 1]")
+    if not -1 < value <= 1:  # nan fails too
+        raise argparse.ArgumentTypeError(f"expected a Kendall tau in (-1, 1], got {value}")
+    return value
+
+
+def _float(text: str, expected: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None

@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as nas-search: before torch loads
 
-from .common import run
+from .common import ArgumentParser, non_negative_float, non_negative_int, positive_int, run
 
 DESCRIPTION = """\
 Train architectures under one fidelity with several seeds and compare them with error bars:
@@ -24,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
     from nas.studies.suites import list_suites
     from nas.train.proxy_config import PROXY_PRESETS
 
-    p = argparse.ArgumentParser(prog="nas-compare", description=DESCRIPTION)
+    p = ArgumentParser(prog="nas-compare", description=DESCRIPTION)
     p.add_argument(
         "archs", nargs="*", metavar="ARCH", help="presets (nas-flops --list) or spec YAML files"
     )
@@ -48,15 +48,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", default="fashion-mnist", help="fashion-mnist, imagenet:PATH or folder:PATH"
     )
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the data subset")
+    p.add_argument("--data-seed", type=non_negative_int, default=0, help="seed of the data subset")
     p.add_argument("--seeds", type=int, default=3, help="seeds per model (default 3)")
     p.add_argument(
         "--margin",
-        type=float,
+        type=non_negative_float,
         help="equivalence margin of 'rivals' claims, in accuracy (default: the suite's, 0.01)",
     )
     p.add_argument("--out", help="results folder (default: results/compare/<name>)")
-    p.add_argument("--workers", type=int, default=1, help="processes training side by side")
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="processes training side by side"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--dry-run",

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from nas._log import log_to_stderr
 
-from .common import EXIT_USAGE, run
+from .common import EXIT_USAGE, ArgumentParser, non_negative_float, run
 
 if TYPE_CHECKING:
     from nas.train.cache import CacheEntry
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nas-data", description=__doc__.split("\n\n")[1].strip())
+    p = ArgumentParser(prog="nas-data", description=__doc__.split("\n\n")[1].strip())
     commands = p.add_subparsers(dest="command", required=True)
     cache = commands.add_parser("cache", help="list or remove proxy-data cache entries")
     actions = cache.add_subparsers(dest="action", required=True)
@@ -30,7 +30,10 @@ def parser() -> argparse.ArgumentParser:
     clear = actions.add_parser("clear", help="remove entries (all unless KEY or --older-than)")
     clear.add_argument("keys", nargs="*", metavar="KEY", help="entries to remove (or a prefix)")
     clear.add_argument(
-        "--older-than", type=float, metavar="DAYS", help="only entries not used for DAYS days"
+        "--older-than",
+        type=non_negative_float,
+        metavar="DAYS",
+        help="only entries not used for DAYS days",
     )
     return p
 

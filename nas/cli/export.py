@@ -8,14 +8,15 @@ in its header. With --checkpoint, the run's best weights go to a .pth beside it.
 from __future__ import annotations
 
 import argparse
+import keyword
 import sys
 from pathlib import Path
 
-from .common import run
+from .common import ArgumentParser, run
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nas-export", description=__doc__.split("\n\n")[1].strip())
+    p = ArgumentParser(prog="nas-export", description=__doc__.split("\n\n")[1].strip())
     p.add_argument("archs", nargs="*", metavar="NAME|SPEC.yaml", help="presets or spec files")
     p.add_argument(
         "--from",
@@ -34,8 +35,18 @@ def parser() -> argparse.ArgumentParser:
         default=Path("exported"),
         help="folder for the files (default: exported/)",
     )
-    p.add_argument("--name", help="module name, for a single architecture")
+    p.add_argument("--name", type=module_name, help="module name, for a single architecture")
     return p
+
+
+def module_name(text: str) -> str:
+    """An argparse `type=`: a name `import NAME` accepts."""
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a valid Python identifier (letters, digits and _, not starting with a "
+            f"digit: the name to import the module by, e.g. my_net), got {text!r}"
+        )
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from .common import run
+from .common import ArgumentParser, run
 
 FIELDS = ("name", "arch_id", "resolution", "params", "flops")
 AUDIT_FIELDS = ("by_operator", "uncounted")  # fvcore's audit in CSV: "op=n;op=n"
@@ -24,7 +24,7 @@ METHODS = ("fvcore", "closed-form", "both")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="nas-flops",
         description="Params and FLOPs (fvcore, one multiply-add = 1 FLOP, fused attention and "
         "'same'-padded convs counted) of presets or spec files.",

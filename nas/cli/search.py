@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from nas._log import log_to_stderr
 
-from .common import run
+from .common import ArgumentParser, non_negative_int, positive_int, run
 
 DESCRIPTION = """\
 Search a space for architectures within a FLOP budget. The feasible region is worked out
@@ -28,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     from nas.search.samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
     from nas.train.proxy_config import PROXY_PRESETS
 
-    p = argparse.ArgumentParser(prog="nas-search", description=DESCRIPTION)
+    p = ArgumentParser(prog="nas-search", description=DESCRIPTION)
     p.add_argument(
         "--space", required=True, help="a space of search_spaces/ by name, or a space YAML file"
     )
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--trials",
-        type=int,
+        type=positive_int,
         help="candidates to train in the study in all; "
         "over-budget and repeated proposals do not count, candidates that fail in "
         "training do (they were trained) (default: "
@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data-workers",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="processes decoding the "
         "proxy images into the cache, once (default: the cores available)",
@@ -124,21 +124,21 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seed of the sampler and of the first training run of each candidate "
         "(repeats use the next seeds)",
     )
     p.add_argument(
         "--data-seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seed of the proxy's data subset, fixed for the whole study (default 0)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="processes on this machine sharing the study (one per GPU on GPUs)",
     )

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .common import run
+from .common import ArgumentParser, positive_int, run
 
 ALIASES = {"auto_augment": ["--aa"]}  # DeiT's and timm's name for the RandAugment policy
 HELP = {  # what the less obvious values mean; sources and units are in nas/train/recipe.py
@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     from nas.train.full import RunConfig
     from nas.train.runner import DEFAULT_OUTPUT, DEFAULT_TOP, RUN_OPTIONS
 
-    p = argparse.ArgumentParser(prog="nas-train", description=__doc__.split("\n\n")[1].strip())
+    p = ArgumentParser(prog="nas-train", description=__doc__.split("\n\n")[1].strip())
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--arch", metavar="PRESET|SPEC.yaml", help="one architecture to train")
     what.add_argument(
@@ -91,7 +91,9 @@ def parser() -> argparse.ArgumentParser:
         help="training side in pixels (default: the study's target, else the spec's)",
     )
     p.add_argument(
-        "--global-batch", type=int, help="images per update over all processes; sets --accum-steps"
+        "--global-batch",
+        type=positive_int,
+        help="images per update over all processes; sets --accum-steps",
     )
     p.add_argument(
         "--resume",

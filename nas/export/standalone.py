@@ -14,6 +14,7 @@ it, a plain state_dict that `build_model(pretrained=True)` loads with `weights_o
 
 from __future__ import annotations
 
+import keyword
 import os
 import pprint
 import sys
@@ -94,7 +95,7 @@ def export_architecture(
 ) -> Exported:
     """Write `<out_dir>/<name>.py` (and `<name>.pth` with `weights`)."""
     name = name or module_name(spec)
-    if not name.isidentifier():
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise ExportError(f"{name!r} is not a Python module name")
     out_dir = Path(out_dir)
     weights_path = out_dir / f"{name}.pth" if weights is not None else None

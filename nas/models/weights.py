@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +43,38 @@ def read_state(path: str | os.PathLike) -> Any:
     except Exception as e:
         text = str(e).strip()
         found = _GLOBAL.search(text)
-        if isinstance(e, pickle.UnpicklingError) and (found or "weights only" in text.lower()):
+        refused = found or "weights only" in text.lower()
+        what = _what_it_is(path)
+        if what is None and isinstance(e, pickle.UnpicklingError) and refused:
             what = f" ({found[1]})" if found else ""
             raise ConfigError(
                 f"refused: the file carries a pickled Python object{what} that loading could "
                 f"run code for; a checkpoint must hold only tensors and plain data",
                 source=str(path),
             ) from None
-        first = text.splitlines()[0] if text else ""
-        raise ConfigError(
-            f"not a readable checkpoint ({type(e).__name__}: {first})", source=str(path)
-        ) from None
+        if what is None:  # begins as torch.save's files do
+            what = (
+                "a zip archive torch.save did not write, or a damaged one"
+                if zipfile.is_zipfile(path)
+                else "a torch file cut short or damaged"
+            )
+        raise ConfigError(f"not a readable nas checkpoint: {what}", source=str(path)) from None
+
+
+def _what_it_is(path: Path) -> str | None:
+    """What a file torch could not load is, told by its first bytes rather than by torch's
+    error (`IndexError`, `OSError: [Errno 22]` say nothing to the user); None when it begins
+    as torch.save's files do (a zip archive, or a pickle: the legacy format)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"the file cannot be read ({e.strerror})"
+    if not head:
+        return "the file is empty"
+    if head == b"PK\x03\x04" or head[0] == 0x80:
+        return None
+    return "not a file torch.save wrote"
 
 
 def is_nas_checkpoint(state: Any) -> bool:

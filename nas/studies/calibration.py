@@ -332,6 +332,7 @@ def _header(
 
     prov = provenance(cfg.device if cfg.device != "auto" else "cpu")
     drawn = sum(a.label.startswith("draw") for a in plan.archs)
+    short = f" (of {cfg.archs} asked: the draw found no more)" if drawn < cfg.archs else ""
     seconds = pd.to_numeric(runs["seconds"], errors="coerce").sum()
     git = prov["git"]
     sha = (git.get("sha") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
@@ -340,7 +341,7 @@ def _header(
         "",
         f"Command: `{command or 'nas-calibrate'}`",
         "",
-        f"{len(plan.archs)} architectures: {drawn} drawn over the feasible region (cost "
+        f"{len(plan.archs)} architectures: {drawn} drawn over the feasible region{short} (cost "
         f"quartiles x dominant mixer, draw seed {cfg.draw_seed}) and "
         f"{len(plan.archs) - drawn} presets of the space within ±{cfg.presets_within:.0%} of "
         f"the budget; {plan.seeds} seeds per proxy (model init and batch order; the data subset "

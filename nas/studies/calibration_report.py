@@ -6,7 +6,9 @@ the proxy's mean accuracies against the reference's, with 90% bootstrap interval
 architectures; the share of the reference's top quarter the proxy also puts there; and
 tau minus the tau of the trivial ranking by FLOPs (a paired bootstrap: same resampled
 architectures). The recommendation is the cheapest proxy whose tau interval clears the target
-and whose gain over FLOPs is above zero on its interval.
+and whose gain over FLOPs is above zero on its interval, among those that rank at least
+MIN_RANKED architectures against the reference: over fewer, tau's bootstrap interval is no
+guide (four architectures in the right order give [1, 1]) and no proxy is recommended.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nas.report.stats import Interval
 from nas.space.io import write_text_atomic
 
 TARGET_TAU = 0.7
+MIN_RANKED = 8  # architectures ranked by a proxy and the reference before one is recommended
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ProxyFigures:
     runs: int
     failed: int
     archs: int
+    ranked: int  # architectures with a mean under this fidelity and the reference: tau's n
     seconds: float
     within_std: float
     repeated: int  # architectures with several seeds: what within_std is pooled over
@@ -56,13 +60,19 @@ class Calibration:
     target: float
     pick: ProxyFigures | None = None
     notes: list[str] = field(default_factory=list)
+    withheld: str = ""  # why no proxy is recommended although one may clear the target
 
 
 def compute(
-    runs: pd.DataFrame, *, reference_id: str, proxy_ids: list[str], target: float = TARGET_TAU
+    runs: pd.DataFrame,
+    *,
+    reference_id: str,
+    proxy_ids: list[str],
+    target: float = TARGET_TAU,
+    min_ranked: int = MIN_RANKED,
 ) -> Calibration:
     """`runs`: a run table's frame (arch_id, fidelity, fidelity_id, seed, status, accuracy,
-    seconds, flops, params)."""
+    seconds, flops, params). A proxy is recommended only over `min_ranked` architectures."""
     runs = runs.copy()
     runs["accuracy"] = pd.to_numeric(runs["accuracy"], errors="coerce")
     ref_runs = runs[runs["fidelity_id"] == reference_id]
@@ -78,8 +88,14 @@ def compute(
             cal.proxies.append(_figures(part, ref, costs))
     if len(ref_runs):
         cal.reference = _figures(ref_runs, ref, costs)
-    fits = [p for p in cal.proxies if p.clears(target)]
+    fits = [p for p in cal.proxies if p.clears(target) and p.ranked >= min_ranked]
     cal.pick = min(fits, key=lambda p: p.seconds) if fits else None
+    ranked = max((p.ranked for p in cal.proxies), default=0)
+    if cal.proxies and ranked < min_ranked:
+        cal.withheld = (
+            f"only {ranked} architecture(s) ranked by both a proxy and the reference, fewer "
+            f"than {min_ranked}"
+        )
     return cal
 
 
@@ -99,6 +115,7 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
         runs=len(part),
         failed=int((part["status"] != "ok").sum()),
         archs=len(arch),
+        ranked=len(p),
         seconds=float(seconds.mean()),
         within_std=stats.pooled_std(part),
         repeated=repeated,
@@ -192,6 +209,13 @@ def _recommendation(cal: Calibration) -> str:
             f"Kendall τ against the reference clears {cal.target} on its 90% interval "
             f"({p.tau}) and beats the ranking by FLOPs (gain {p.gain_over_flops}). "
             f"Use it with `--proxy recommended.yaml`."
+        )
+    elif cal.withheld:
+        lines.append(
+            f"None: {cal.withheld}. A Kendall τ over so few cannot tell a proxy that ranks "
+            f"well from luck (in the right order by chance, four architectures give τ 1 and "
+            f"an interval of [1, 1]), so no `recommended.yaml` is written. Calibrate with "
+            f"`--archs` {MIN_RANKED} or more, or let the runs finish."
         )
     elif cal.proxies:
         best = max(

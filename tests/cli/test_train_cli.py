@@ -28,8 +28,9 @@ def test_options_override_only_what_is_given():
 
 
 def test_arch_or_from_is_required(capsys):
-    with pytest.raises(SystemExit):
-        parser().parse_args([])
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err == "nas-train: error: one of the arguments --arch --from is required\n"
     assert main(["--arch", "spach_xxs_patch16_224_conv"]) == 2
     assert "--data" in capsys.readouterr().err
 

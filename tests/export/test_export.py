@@ -134,9 +134,35 @@ def test_presets_and_a_studys_pareto_members_export_without_weights(tmp_path, ca
         ([], "give architectures"),
         (["conv.yaml", "--checkpoint", "x.pt"], "--checkpoint"),
         (["--checkpoint", "missing.pt"], "missing.pt: checkpoint not found"),
+        (
+            ["spach_xxs_patch16_224_conv", "--name", "my-net"],
+            "nas-export: error: --name: expected a valid Python identifier",
+        ),
+        (["spach_xxs_patch16_224_conv", "--name", "class"], "got 'class'"),  # a keyword
     ],
 )
 def test_bad_calls_are_one_line(tmp_path, capsys, args, words):
     assert main([*args, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_file_that_is_no_checkpoint_says_so_in_one_line(tmp_path, capsys):
+    """Not `IndexError` or `OSError: [Errno 22]`: what the file is not, and what it seems."""
+    whole = tmp_path / "whole.pt"
+    _trained_checkpoint(tiny_spec("conv", width=8, depth=1), whole, seed=0)
+    data = whole.read_bytes()
+    files = {
+        "notes.txt": (b"not weights\n", "not a file torch.save wrote"),
+        "cut.pt": (data[: len(data) // 2], "a torch file cut short or damaged"),
+        "cut_at_end.pt": (data[:-10], "a torch file cut short or damaged"),
+        "empty.pt": (b"", "the file is empty"),
+    }
+    for name, (content, what) in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["--checkpoint", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"nas-export: error: {path}: not a readable nas checkpoint: {what}\n"
+    assert not (tmp_path / "out").exists()

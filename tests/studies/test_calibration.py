@@ -12,7 +12,7 @@ import pytest
 
 from nas.search.feasible import FeasibleRegion
 from nas.space import load_space
-from nas.studies.calibration_report import compute
+from nas.studies.calibration_report import MIN_RANKED, compute, write_report
 from nas.studies.draws import draw_architectures, family
 
 from ..search.conftest import ROOT, TINY_BUDGET, cli_env, needs_fmnist, tiny_space, write_proxy
@@ -31,6 +31,22 @@ def test_the_draw_spreads_over_cost_and_mixer_and_is_repeatable():
     quartiles = {d.label.split("(q")[1][0] for d in drawn}
     assert quartiles == {"1", "2", "3", "4"}
     assert draw_architectures(region, k=12, seed=1)[0].spec != drawn[0].spec
+
+
+def test_a_small_budget_draws_within_it():
+    """Of the hybrid space's 52.7e9 architectures 196,404 fit within 200 MFLOPs (0.0004%):
+    rejection finds next to none, so the pool is drawn choice by choice inside the region."""
+    region = FeasibleRegion(load_space("hybrid"), max_flops="200M")
+    drawn = draw_architectures(region, k=3, seed=0)
+    assert len({d.spec.arch_id for d in drawn}) == 3
+    assert all(d.flops <= 200 * 10**6 and region.fits(d.spec) for d in drawn)
+
+
+def test_a_region_smaller_than_asked_gives_what_it_holds_and_says_so(tiny_space, caplog):
+    region = FeasibleRegion(load_space(str(tiny_space)), max_flops=TINY_BUDGET)  # 9 fit
+    drawn = draw_architectures(region, k=12, seed=0)
+    assert len({d.spec.arch_id for d in drawn}) == 9
+    assert "--archs 12: the draw found only 9 distinct architectures" in caplog.text
 
 
 def _runs(rows: list[tuple[str, str, int, float]], *, seconds: dict[str, float]) -> pd.DataFrame:
@@ -115,10 +131,35 @@ def test_signal_to_noise_needs_seeds_on_more_than_one_architecture():
 
 def test_the_cheapest_proxy_that_clears_is_recommended_and_none_when_none_does():
     runs = _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10})
+    ids = dict(reference_id="ref", proxy_ids=["p1", "p2"], min_ranked=4)
     # p2 is cheaper, but only p1's interval clears 0.95
-    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.95).pick.name == "p1"
-    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.0).pick.name == "p2"
-    assert compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=1.01).pick is None
+    assert compute(runs, **ids, target=0.95).pick.name == "p1"
+    assert compute(runs, **ids, target=0.0).pick.name == "p2"
+    assert compute(runs, **ids, target=1.01).pick is None
+
+
+def test_too_few_ranked_architectures_withhold_the_recommendation(tmp_path):
+    """Four architectures in the reference's order give tau 1 on [1, 1]: that is no evidence
+    (chance orders four right once in 24), so no recommended.yaml, and calibration.md says why."""
+    runs = _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10})
+    cal = compute(runs, reference_id="ref", proxy_ids=["p1", "p2"], target=0.5)
+    assert cal.proxies[0].clears(0.5) and cal.proxies[0].ranked == 4 < MIN_RANKED
+    assert cal.pick is None
+    assert cal.withheld == (
+        f"only 4 architecture(s) ranked by both a proxy and the reference, fewer than {MIN_RANKED}"
+    )
+    (tmp_path / "recommended.yaml").write_text("epochs: 1\n")  # an earlier report's
+    write_report(
+        tmp_path,
+        cal=cal,
+        runs=runs.assign(label=runs["arch_id"]),
+        header=["# Calibration"],
+        descriptions={},
+        proxies={},
+    )
+    assert not (tmp_path / "recommended.yaml").exists()
+    md = (tmp_path / "calibration.md").read_text()
+    assert f"None: {cal.withheld}." in md and "no `recommended.yaml` is written" in md
 
 
 @needs_fmnist

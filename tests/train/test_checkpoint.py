@@ -31,7 +31,7 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="checkpoint not found"):
         ckpt.load(tmp_path / "none.pt")
     (tmp_path / "junk.pt").write_text("hello")
-    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+    with pytest.raises(ConfigError, match="not a readable nas checkpoint"):
         ckpt.load(tmp_path / "junk.pt")
     torch.save({"model": {}}, tmp_path / "other.pt")
     with pytest.raises(ConfigError, match="not a nas-train checkpoint"):
