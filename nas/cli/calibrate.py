@@ -24,7 +24,7 @@ Every run is recorded in OUT/runs.jsonl as it finishes: re-running the same comm
 
 def parser() -> argparse.ArgumentParser:
     from nas.studies.calibration_report import TARGET_TAU
-    from nas.train.proxy_config import PROXY_PRESETS
+    from nas.train.proxy_config import PROXY_PRESETS, ZC_BATCH, ZERO_COST_SCORES
 
     p = ArgumentParser(prog="nas-calibrate", description=DESCRIPTION)
     p.add_argument("--space", required=True, help="a shipped space by name, or a YAML file")
@@ -33,8 +33,10 @@ def parser() -> argparse.ArgumentParser:
         "--proxies",
         default="auto",
         metavar="P1,P2,...",
-        help=f"comma list of proxy presets ({', '.join(PROXY_PRESETS)}) or YAML "
-        f"files (default: the search's default proxy on this device)",
+        help=f"comma list of proxy presets ({', '.join(PROXY_PRESETS)}), zero-cost scores "
+        f"zc:NAME ({', '.join(ZERO_COST_SCORES)}: the score of the untrained network on "
+        f"{ZC_BATCH} images, recorded as its accuracy) or YAML files (default: the search's "
+        f"default proxy on this device)",
     )
     p.add_argument(
         "--reference",

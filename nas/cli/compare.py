@@ -22,7 +22,7 @@ intervals support. Every run is recorded in OUT/runs.jsonl: re-running resumes."
 
 def parser() -> argparse.ArgumentParser:
     from nas.studies.suites import list_suites
-    from nas.train.proxy_config import PROXY_PRESETS
+    from nas.train.proxy_config import PROXY_PRESETS, ZERO_COST_SCORES
 
     p = ArgumentParser(prog="nas-compare", description=DESCRIPTION)
     p.add_argument(
@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
         "--proxy",
         default="auto",
         metavar="PRESET|FILE.yaml",
-        help=f"fidelity ({', '.join(PROXY_PRESETS)} or a YAML file); with --suite "
+        help=f"fidelity ({', '.join(PROXY_PRESETS)}, a zero-cost score zc:NAME with NAME "
+        f"one of {', '.join(ZERO_COST_SCORES)}, or a YAML file); with --suite "
         f"it replaces the suite's own (default: the suite's, else cpu or gpu)",
     )
     p.add_argument(

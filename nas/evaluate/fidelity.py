@@ -48,6 +48,12 @@ class Fidelity:
         """One line, e.g. `cpu: 6000 images x 1 epoch at 32px, 5000 val, lr 0.002`."""
         p = self.proxy
         width = f", widths x{p.width_scale:g}" if p.width_scale != 1 else ""
+        if p.score:  # a zero-cost score (`nas.evaluate.zero_cost`): nothing is trained
+            return (
+                f"{p.name}: the {p.score} score of the initialised network (no training) on "
+                f"{p.train_images} images at {p.resolution}px{width}; {self.data} (data seed "
+                f"{self.data_seed})"
+            )
         return (
             f"{p.name}: {p.train_images} images x {p.epochs} epoch(s) at {p.resolution}px"
             f"{width}, {p.val_images} val, batch {p.batch_size}, lr {p.lr:g}; {self.data} "

@@ -21,8 +21,13 @@ EVAL_SHARE = 1 / 3  # a validation image costs about a third of a training image
 def run_seconds(
     spec: ArchSpec, proxy: ProxyConfig, *, device: torch.device, steps: int = 3
 ) -> float:
-    """Estimated wall seconds of one proxy run of `spec` (training and every validation)."""
+    """Estimated wall seconds of one proxy run of `spec` (training and every validation); of
+    a zero-cost fidelity, its score's passes over the batch (`nas.evaluate.zero_cost`)."""
     per_image = train_seconds_per_image(spec, proxy, device=device, steps=steps)
+    if proxy.score:
+        from .zero_cost import SCORES
+
+        return per_image * proxy.train_images * SCORES[proxy.score].passes
     images = proxy.epochs * (
         min(proxy.train_images, proxy.steps_per_epoch * proxy.batch_size)
         + EVAL_SHARE * proxy.val_images

@@ -25,6 +25,7 @@ from nas.train.proxy import proxy_train as _proxy_train
 from nas.train.proxy_data import ProxyData, load_proxy_data
 
 from .fidelity import Fidelity
+from .zero_cost import score_once
 
 RunKey = tuple[str, str, int]  # (arch_id, fidelity_id, seed)
 
@@ -110,7 +111,11 @@ def train_once(
     on_epoch: EpochHook | None = None,
     train_eval: bool = False,
 ) -> ProxyResult:
-    """Build `spec` as the proxy trains it, seeded, and train it. Raises on failure."""
+    """Build `spec` as the proxy trains it, seeded, and train it. Raises on failure.
+    A zero-cost fidelity (`proxy.score` set) scores the network instead of training it: the
+    result's accuracy is the score (`nas.evaluate.zero_cost`)."""
+    if fidelity.proxy.score:
+        return score_once(spec, fidelity=fidelity, seed=seed, data=data)
     torch.manual_seed(seed)
     model = build_proxy_model(spec, cfg=fidelity.proxy, data=data)
     return _proxy_train(

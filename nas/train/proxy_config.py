@@ -45,6 +45,9 @@ class ProxyConfig:
     clip_grad: float = 0.0  # max global gradient norm; 0: no clipping
     eval_each_epoch: bool = True  # validate after every epoch (a curve for early stopping);
     #                               False: only after the last, which a long reference saves
+    score: str = ""  # a zero-cost score (ZERO_COST_SCORES): the run scores the initialised
+    #                  network on its `train_images` instead of training it, and records the
+    #                  score as its accuracy (`nas.evaluate.zero_cost`); "": train
 
     def __post_init__(self) -> None:
         for name in (
@@ -103,6 +106,12 @@ class ProxyConfig:
                 f"expected true or false, got {self.eval_each_epoch!r}",
                 field="proxy.eval_each_epoch",
             )
+        if self.score not in ("", *ZERO_COST_SCORES):
+            raise ConfigError(
+                f"unknown zero-cost score {self.score!r}; expected one of "
+                f"{', '.join(ZERO_COST_SCORES)}",
+                field="proxy.score",
+            )
         if not self.lr > 0 or self.label_smoothing >= 1:
             raise ConfigError(
                 "`lr > 0` and `label_smoothing < 1` must hold, but got "
@@ -138,8 +147,30 @@ _LATER_FIELDS = {
     "crop_pad": 0,
     "clip_grad": 0.0,
     "eval_each_epoch": True,
+    "score": "",
 }
 VAL_SPLITS = ("train", "val")
+
+# Zero-cost scores (`nas.evaluate.zero_cost.SCORES` holds their functions; a test checks that
+# both agree) and what `zc:NAME` means: the `cpu` preset's resolution and widths, scored on
+# ZC_BATCH class-balanced images of its data subset (the first of the class-balanced deal that
+# every proxy of the same data seed trains on), one pass, no training.
+ZERO_COST_SCORES = (
+    "synflow",
+    "snip",
+    "grasp",
+    "fisher",
+    "grad_norm",
+    "jacov",
+    "nwot",
+    "zen",
+    "meco",
+    "params",
+    "flops",
+)
+ZC_PREFIX = "zc:"
+ZC_BASE = "cpu"
+ZC_BATCH = 64
 
 PROXY_FILE_BASE = "cpu-v1"  # what a proxy YAML file's unset fields are
 
@@ -246,22 +277,39 @@ PROXY_PRESETS: dict[str, ProxyConfig] = {
 
 
 def get_proxy(name_or_config: str | ProxyConfig | None, *, device: torch.device) -> ProxyConfig:
-    """A preset by name, or a YAML file of ProxyConfig fields (unset ones: `cpu-v1`'s, a fixed
-    base, so that a file keeps its meaning when the default changes);
-    None or `auto` picks `gpu` on a GPU and `cpu` elsewhere."""
+    """A preset by name, a zero-cost score `zc:NAME` (`zero_cost_proxy`), or a YAML file of
+    ProxyConfig fields (unset ones: `cpu-v1`'s, a fixed base, so that a file keeps its meaning
+    when the default changes); None or `auto` picks `gpu` on a GPU and `cpu` elsewhere."""
     if isinstance(name_or_config, ProxyConfig):
         return name_or_config
     if name_or_config in (None, "", "auto"):
         name_or_config = "gpu" if device.type == "cuda" else "cpu"
     if str(name_or_config).endswith((".yaml", ".yml")):
         return load_proxy(name_or_config)
+    if str(name_or_config).startswith(ZC_PREFIX):
+        return zero_cost_proxy(str(name_or_config).removeprefix(ZC_PREFIX))
     if name_or_config not in PROXY_PRESETS:
         raise ConfigError(
             f"unknown proxy preset {name_or_config!r}; expected one of "
-            f"{', '.join(PROXY_PRESETS)} or a .yaml file",
+            f"{', '.join(PROXY_PRESETS)}, {ZC_PREFIX}NAME (a zero-cost score: "
+            f"{', '.join(ZERO_COST_SCORES)}) or a .yaml file",
             field="--proxy",
         )
     return PROXY_PRESETS[name_or_config]
+
+
+def zero_cost_proxy(score: str) -> ProxyConfig:
+    """`zc:SCORE`: the `cpu` preset's resolution, widths and data split, with `score` taken on
+    ZC_BATCH training images (one validation image: drawn, never used) instead of training.
+    Being device-independent, the same fidelity on a CPU and a GPU."""
+    if score not in ZERO_COST_SCORES:
+        raise ConfigError(
+            f"unknown zero-cost score {score!r}; expected one of {', '.join(ZERO_COST_SCORES)}",
+            field="--proxy",
+        )
+    return PROXY_PRESETS[ZC_BASE].replace(
+        name=f"{ZC_PREFIX}{score}", score=score, epochs=1, train_images=ZC_BATCH, val_images=1
+    )
 
 
 def load_proxy(path: str | os.PathLike) -> ProxyConfig:
