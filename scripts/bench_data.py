@@ -45,8 +45,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.train.decode import available_cores
-from nas.train.proxy_data import load_proxy_data
+from nas.data.decode import available_cores
+from nas.data.proxy import load_proxy_data
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 WIDTH, HEIGHT, NOISE, QUALITY = 500, 375, 30, 90  # ~110 KB per JPEG

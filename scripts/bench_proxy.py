@@ -1,13 +1,17 @@
 """How far can the CPU proxy's ranking be trusted? The calibration of the hybrid space at
-4 GFLOPs over the proxy ladder of scripts/proxy_ladder/ (and the previous default, cpu-v1),
-against the fixed reference-cpu fidelity: `nas-calibrate`, then its report copied to
-results/benchmarks/proxy_fidelity.{csv,md} with the ladder's definitions.
+4 GFLOPs over a proxy ladder against a fixed reference, on one of two tasks:
 
-    python scripts/bench_proxy.py --workers 2        # about 4 hours on 2 quiet CPU cores
-    python scripts/bench_proxy.py --report-only      # rewrite the report from the runs
-    python scripts/bench_proxy.py --only reference   # only the reference's runs left
+- `fmnist` (default): Fashion-MNIST, the ladder of scripts/proxy_ladder/ (and cpu-v1) against
+  reference-cpu; published as results/benchmarks/proxy_fidelity.{csv,md,png}.
+- `cifar10`: CIFAR-10 (`../shared/data/cifar10`, or --data), the ladder of
+  scripts/proxy_ladder_cifar10/ against reference-cifar; published as
+  results/benchmarks/proxy_fidelity_cifar10.{csv,md,png}.
 
-Resumable: the runs are in results/calibration/hybrid-4GFLOPs/runs.jsonl; re-run to continue.
+    python scripts/bench_proxy.py --workers 2                    # about 4 hours on 2 cores
+    python scripts/bench_proxy.py --task cifar10 --only reference --workers 2
+    python scripts/bench_proxy.py --task cifar10 --report-only   # publish what has run
+
+Resumable: the runs are in results/calibration/<task's folder>/runs.jsonl; re-run to continue.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -39,7 +44,7 @@ from nas.studies.calibration import (
 ROOT = Path(__file__).resolve().parents[1]
 LADDER = ROOT / "scripts" / "proxy_ladder"
 RUNGS = ("32px-6k", "64px-half-6k", "128px-quarter-6k")
-DECISION = """## The decision (2026-11-30)
+FMNIST_DECISION = """## The decision (2026-11-30)
 
 `64px-half-6k` became the `cpu` preset (`nas/train/proxy_config.py`; fidelity id `68306a7a`
 either way); `cpu-v1` stays for reproducing earlier numbers. None of the targets of the issue
@@ -66,6 +71,58 @@ reference` for the reference's). Levers not measured: learning rate and warm-up 
 calibration belongs on harder data (ImageNet-100 at 64 px), where the reference can separate
 the networks.
 """
+CIFAR_LADDER = ROOT / "scripts" / "proxy_ladder_cifar10"
+CIFAR_RUNGS = (
+    "32px-8k",
+    "64px-half-8k",
+    "64px-half-4kx2",
+    "64px-half-8k-lr1e-3",
+    "64px-half-8k-tricks",
+    "128px-quarter-8k",
+)
+CIFAR_DECISION = """## Status
+
+The reference (`reference-cifar`, `nas/train/proxy_config.py`) runs first: every seed of its
+four noise architectures, then one seed of the rest, so its own signal/noise is known before
+the ladder is spent. The ladder is trained after it; no proxy is recommended for CIFAR-10
+until both have run. Re-running the script resumes the plan.
+"""
+
+
+@dataclass(frozen=True)
+class Task:
+    data: str
+    reference: str
+    ladder: Path
+    rungs: tuple[str, ...]
+    extra: tuple[str, ...]  # presets in the ladder beside its files
+    out: Path
+    stem: str  # results/benchmarks/<stem>.{csv,md,png}
+    decision: str
+
+
+TASKS = {
+    "fmnist": Task(
+        "fashion-mnist",
+        "auto",
+        LADDER,
+        RUNGS,
+        ("cpu-v1",),
+        ROOT / "results/calibration/hybrid-4GFLOPs",
+        "proxy_fidelity",
+        FMNIST_DECISION,
+    ),
+    "cifar10": Task(
+        f"cifar10:{ROOT.parent / 'shared' / 'data' / 'cifar10'}",
+        "reference-cifar",
+        CIFAR_LADDER,
+        CIFAR_RUNGS,
+        (),
+        ROOT / "results/calibration/hybrid-4GFLOPs-cifar10",
+        "proxy_fidelity_cifar10",
+        CIFAR_DECISION,
+    ),
+}
 KEPT_COLUMNS = (
     "arch_id",
     "label",
@@ -86,67 +143,85 @@ KEPT_COLUMNS = (
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", choices=tuple(TASKS), default="fmnist")
+    p.add_argument("--data", help="the task's data spelling (default: the task's own)")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "results/calibration/hybrid-4GFLOPs"))
+    p.add_argument("--out", help="the calibration folder (default: the task's)")
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--only", default="", help="fidelities to train now, as nas-calibrate --only")
     args = p.parse_args()
+    task = TASKS[args.task]
+    out = Path(args.out or task.out)
     only = tuple(x.strip() for x in args.only.split(",") if x.strip())
-    proxies = ("cpu-v1", *(str(LADDER / f"{r}.yaml") for r in RUNGS))
+    proxies = (*task.extra, *(str(task.ladder / f"{r}.yaml") for r in task.rungs))
     cfg = CalibrationConfig(
         space="hybrid",
         budget="4GFLOPs",
         proxies=proxies,
+        reference=task.reference,
         archs=16,
         seeds=3,
-        out=args.out,
+        data=args.data or task.data,
+        out=str(out),
         workers=args.workers,
         only=only,
     )
     command = (
         "nas-calibrate --space hybrid --budget 4GFLOPs --proxies "
-        + ",".join(str(Path(x).relative_to(ROOT)) if "/" in x else x for x in proxies)
-        + f" --archs 16 --seeds 3 --workers {args.workers} --out "
-        + str(Path(args.out).relative_to(ROOT))
+        + ",".join(_relative(x) for x in proxies)
+        + (f" --reference {task.reference}" if task.reference != "auto" else "")
+        + (f" --data {_relative(cfg.data)}" if cfg.data != "fashion-mnist" else "")
+        + f" --archs 16 --seeds 3 --workers {args.workers} --out {_relative(str(out))}"
         + (f" --only {','.join(only)}" if only else "")
     )
     if args.report_only:
         plan = make_plan(cfg)
-        write_calibration(
-            plan, RunTable(Path(args.out) / RUNS_FILE), Path(args.out), cfg=cfg, command=command
-        )
+        write_calibration(plan, RunTable(out / RUNS_FILE), out, cfg=cfg, command=command)
     else:
         run_calibration(cfg, command=command)
     publish(
-        Path(args.out),
+        out,
         ROOT / "results" / "benchmarks",
+        task=task,
         script="python scripts/bench_proxy.py " + shlex.join(sys.argv[1:]),
     )
 
 
-def publish(calibration: Path, out: Path, *, script: str) -> None:
+def _relative(text: str) -> str:
+    """Paths under the checkout's parent as the README writes them (`../shared/...`)."""
+    kind, sep, path = text.rpartition(":")
+    try:
+        rel = os.path.relpath(path, ROOT)
+    except ValueError:
+        return text
+    return f"{kind}{sep}{rel}" if path.startswith("/") else text
+
+
+def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
     runs = pd.read_csv(calibration / "calibration.csv")
     keep = [c for c in KEPT_COLUMNS if c in runs]
-    write_text_atomic(out / "proxy_fidelity.csv", runs[keep].to_csv(index=False))
+    write_text_atomic(out / f"{task.stem}.csv", runs[keep].to_csv(index=False))
     ladder = ["## The ladder", ""]
-    for rung in RUNGS:
-        text = (LADDER / f"{rung}.yaml").read_text()
+    for rung in task.rungs:
+        text = (task.ladder / f"{rung}.yaml").read_text()
         comment = " ".join(x.lstrip("# ") for x in text.splitlines() if x.startswith("#"))
         fields = {k: v for k, v in yaml.safe_load(text).items()}
         ladder.append(f"- `{rung}`: {comment} `{fields}`")
-    ladder.append(
-        "- `cpu-v1`: the CPU default until this calibration (3 epochs of 2,000 images "
-        "at 32 px, 1,000 validation images)."
-    )
-    ladder += ["", DECISION]
+    if "cpu-v1" in task.extra:
+        ladder.append(
+            "- `cpu-v1`: the CPU default until this calibration (3 epochs of 2,000 images "
+            "at 32 px, 1,000 validation images)."
+        )
+    ladder += ["", task.decision]
     body = (calibration / "calibration.md").read_text()
     text = (
         f"{body}\n{chr(10).join(ladder)}\n\nProduced by `{script}`; every run is in "
-        "`proxy_fidelity.csv`, the plot (accuracy under each proxy against the reference's) "
-        "is `proxy_fidelity.png`.\n"
+        f"`{task.stem}.csv`, the plot (accuracy under each proxy against the reference's) "
+        f"is `{task.stem}.png`.\n"
     )
-    write_text_atomic(out / "proxy_fidelity.md", text)
-    shutil.copyfile(calibration / "calibration.png", out / "proxy_fidelity.png")
+    write_text_atomic(out / f"{task.stem}.md", text)
+    if (calibration / "calibration.png").exists():
+        shutil.copyfile(calibration / "calibration.png", out / f"{task.stem}.png")
     print(text)
 
 

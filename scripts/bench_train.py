@@ -29,12 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from nas.cost import measure  # noqa: E402
+from nas.data import DataSource  # noqa: E402
+from nas.data.datasets import TensorImages  # noqa: E402
 from nas.models import resolve_spec  # noqa: E402
 from nas.report.provenance import git_sha  # noqa: E402
 from nas.train import distributed  # noqa: E402
-from nas.train.data import DataSource  # noqa: E402
 from nas.train.full import FullTrainer, RunConfig  # noqa: E402
-from nas.train.imagenet import ImageData, TensorImages, load_image_data, train_loader  # noqa: E402
+from nas.train.imagenet import ImageData, load_image_data, train_loader  # noqa: E402
 from nas.train.recipe import Recipe, eval_transform  # noqa: E402
 
 OUT = REPO / "results" / "benchmarks" / "train_throughput.csv"

@@ -18,12 +18,13 @@ LAYERS = {
     "models": 2,
     "cost": 3,
     "report": 4,
-    "train": 5,
-    "evaluate": 6,
-    "search": 7,
-    "export": 7,
-    "studies": 8,
-    "cli": 9,
+    "data": 5,
+    "train": 6,
+    "evaluate": 7,
+    "search": 8,
+    "export": 8,
+    "studies": 9,
+    "cli": 10,
 }
 
 

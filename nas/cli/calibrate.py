@@ -23,6 +23,7 @@ Every run is recorded in OUT/runs.jsonl as it finishes: re-running the same comm
 
 
 def parser() -> argparse.ArgumentParser:
+    from nas.data import data_help
     from nas.studies.calibration_report import TARGET_TAU
     from nas.train.proxy_config import PROXY_PRESETS, ZC_BATCH, ZERO_COST_SCORES
 
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seeds", type=int, default=3, help="seeds per proxy (default 3)")
     p.add_argument(
-        "--data", default="fashion-mnist", help="fashion-mnist, imagenet:PATH or folder:PATH"
+        "--data", default="fashion-mnist", help=data_help() + " (default: fashion-mnist)"
     )
     p.add_argument(
         "--data-seed",

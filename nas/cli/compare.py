@@ -21,6 +21,7 @@ intervals support. Every run is recorded in OUT/runs.jsonl: re-running resumes."
 
 
 def parser() -> argparse.ArgumentParser:
+    from nas.data import data_help
     from nas.studies.suites import list_suites
     from nas.train.proxy_config import PROXY_PRESETS, ZERO_COST_SCORES
 
@@ -47,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
         f"it replaces the suite's own (default: the suite's, else cpu or gpu)",
     )
     p.add_argument(
-        "--data", default="fashion-mnist", help="fashion-mnist, imagenet:PATH or folder:PATH"
+        "--data", default="fashion-mnist", help=data_help() + " (default: fashion-mnist)"
     )
     p.add_argument("--data-seed", type=non_negative_int, default=0, help="seed of the data subset")
     p.add_argument("--seeds", type=int, default=3, help="seeds per model (default 3)")

@@ -18,7 +18,7 @@ from nas._log import log_to_stderr
 from .common import EXIT_USAGE, ArgumentParser, non_negative_float, run
 
 if TYPE_CHECKING:
-    from nas.train.cache import CacheEntry
+    from nas.data.cache import CacheEntry
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from nas.train.cache import cache_root, list_entries, remove_entry
+    from nas.data.cache import cache_root, list_entries, remove_entry
 
     args = parser().parse_args(argv)
     log_to_stderr()

@@ -24,6 +24,7 @@ command again resumes the study up to --trials."""
 
 
 def parser() -> argparse.ArgumentParser:
+    from nas.data import data_help
     from nas.search.config import OBJECTIVES, SEARCH_DEFAULTS
     from nas.search.samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
     from nas.train.proxy_config import PROXY_PRESETS
@@ -84,8 +85,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data",
         default="fashion-mnist",
-        help="fashion-mnist, imagenet:PATH, folder:PATH, or Downsampled ImageNet's "
-        "batches imagenet32:PATH or imagenet64:PATH (default: fashion-mnist)",
+        help=data_help() + " (default: fashion-mnist)",
     )
     p.add_argument(
         "--classes",

@@ -47,6 +47,7 @@ EXIT_PREEMPTED = 143
 
 
 def parser() -> argparse.ArgumentParser:
+    from nas.data import data_help
     from nas.train.full import RunConfig
     from nas.train.runner import DEFAULT_OUTPUT, DEFAULT_TOP, RUN_OPTIONS
 
@@ -70,9 +71,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data",
-        help="fashion-mnist | imagenet:PATH | folder:PATH | "
-        "imagenet32:PATH | imagenet64:PATH (default with --from: the "
-        "study's data)",
+        help=data_help() + " (default with --from: the study's data)",
     )
     p.add_argument(
         "--classes",

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from nas.data.proxy import ProxyData
 from nas.train.device import pick_device
-from nas.train.proxy_data import ProxyData
 
 from .runs import (
     RunKey,

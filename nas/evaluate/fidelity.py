@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nas.train.classes import Classes, to_config
-from nas.train.data import data_identity
+from nas.data.classes import Classes, to_config
+from nas.data.source import DataSource, data_identity
 from nas.train.proxy_config import ProxyConfig
 
 
@@ -45,7 +45,9 @@ class Fidelity:
         return hashlib.sha1(text.encode()).hexdigest()[:8]
 
     def describe(self) -> str:
-        """One line, e.g. `cpu: 6000 images x 1 epoch at 32px, 5000 val, lr 0.002`."""
+        """One line, e.g. `cpu: 6000 images x 1 epoch at 32px, 5000 val, lr 0.002`, saying
+        what else the proxy does (crops, clipping, the data's own val split) and what it
+        upsamples (CIFAR's 32 px at a 64-px proxy)."""
         p = self.proxy
         width = f", widths x{p.width_scale:g}" if p.width_scale != 1 else ""
         if p.score:  # a zero-cost score (`nas.evaluate.zero_cost`): nothing is trained
@@ -54,10 +56,22 @@ class Fidelity:
                 f"{p.train_images} images at {p.resolution}px{width}; {self.data} (data seed "
                 f"{self.data_seed})"
             )
+        val = " of the data's val split" if p.val_split == "val" else ""
+        extras = [
+            *([f"{p.crop_pad}-px crops"] if p.crop_pad else []),
+            *([f"grad clip {p.clip_grad:g}"] if p.clip_grad else []),
+        ]
+        stored = DataSource.parse(self.data).spec.stored_size
+        upsampled = (
+            f"; its {stored}px images upsampled to {p.resolution}px"
+            if stored and stored < p.resolution
+            else ""
+        )
         return (
             f"{p.name}: {p.train_images} images x {p.epochs} epoch(s) at {p.resolution}px"
-            f"{width}, {p.val_images} val, batch {p.batch_size}, lr {p.lr:g}; {self.data} "
-            f"(data seed {self.data_seed})"
+            f"{width}, {p.val_images} val{val}, batch {p.batch_size}, lr {p.lr:g}"
+            f"{''.join(', ' + e for e in extras)}; {self.data} (data seed {self.data_seed})"
+            f"{upsampled}"
         )
 
     def to_dict(self) -> dict[str, Any]:

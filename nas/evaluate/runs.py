@@ -18,11 +18,11 @@ from typing import Any
 import torch
 
 from nas.cost import closed_form
+from nas.data.proxy import ProxyData, load_proxy_data
 from nas.report.provenance import device_description
 from nas.space import ArchSpec
 from nas.train.proxy import EpochHook, ProxyResult, TrainingDiverged, build_proxy_model
 from nas.train.proxy import proxy_train as _proxy_train
-from nas.train.proxy_data import ProxyData, load_proxy_data
 
 from .fidelity import Fidelity
 from .zero_cost import score_once

@@ -21,7 +21,7 @@ from scipy import stats
 LEVEL = 0.90
 BOOTSTRAP = 2000
 SEED_STD_PRIOR = 0.02  # seed std assumed where a study has not measured its own yet
-MIN_MEASURED = 3  # architectures with 2+ seeds before a measured seed std is used
+MIN_MEASURED = 2  # architectures with 2+ seeds before a measured seed std is used
 
 
 @dataclass(frozen=True)

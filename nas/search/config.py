@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from nas.cost import parse_amount, parse_budget
+from nas.data.classes import Classes, parse_classes, to_config
+from nas.data.source import data_identity
 from nas.space import ConfigError, check_resolution, load_space
-from nas.train.classes import Classes, parse_classes, to_config
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
 from .repeats import RepeatPolicy, parse_repeats
@@ -160,16 +161,19 @@ class SearchConfig:
         return len(self.objectives) > 1
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a study is bound to: results under another of these are not comparable.
+        """What a study is bound to: results under another of these are not comparable. The
+        space by its content (an edited copy under the same name is another space), the data
+        by its identity (`~/x` and `/abs/x`, or a moved copy, are the same data).
         (`data_seed` joins only when it is not 0, so studies made before it existed resume.)"""
         out = {
             "space": Path(self.space).stem,
+            "space_content": load_space(self.space).content_leaves(),
             "max_flops": self.max_flops,
             "max_params": self.max_params,
             "resolution": self.resolution,
             "objectives": list(self.objectives),
             "proxy": self.proxy.canonical(),
-            "data": self.data,
+            "data": data_identity(self.data),
             "classes": to_config(self.classes),
         }
         if self.data_seed:
@@ -225,9 +229,10 @@ def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     """Refuse to continue a study under a configuration whose numbers would not compare."""
     now = cfg.fingerprint()
     diffs = [
-        f"{k}: study has {stored.get(k)!r}, this run asks for {v!r}"
+        _difference(k, stored.get(k), v)
         for k, v in now.items()
-        if _comparable(k, stored.get(k)) != _comparable(k, v)
+        if not (k in _LATER_KEYS and k not in stored)  # studies made before the key existed
+        and _comparable(k, stored.get(k)) != _comparable(k, v)
     ]
     if diffs:
         hint = ""
@@ -238,15 +243,37 @@ def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
             )
         raise ConfigError(
             f"study {cfg.study_name!r} in {cfg.storage} was created with another "
-            f"configuration ({'; '.join(diffs)}){hint}; use another --study-name or --out",
+            f"configuration ({'; '.join(diffs)}){hint}; its trials would not compare with "
+            f"this run's: start a new study with another --out (or --study-name)",
             field="--study-name",
         )
 
 
+_LATER_KEYS = ("space_content",)  # fingerprint keys added after studies existed
+
+
+def _difference(key: str, before: Any, now: Any) -> str:
+    if key == "space_content" and isinstance(before, dict):
+        changed = [
+            f"{k}: {before.get(k, '(absent)')!r} -> {now.get(k, '(absent)')!r}"
+            for k in sorted(set(before) | set(now))
+            if before.get(k) != now.get(k)
+        ]
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return f"the space's content changed since ({', '.join(changed[:3])}{more})"
+    return f"{key}: study has {before!r}, this run asks for {now!r}"
+
+
 def _comparable(key: str, value: Any) -> Any:
-    """A proxy's name is a label: the same settings under another name measure the same."""
+    """A proxy's name is a label: the same settings under another name measure the same.
+    Data recorded as typed (studies before identities) is compared by its identity."""
     if key == "proxy" and isinstance(value, dict):
         return {k: v for k, v in value.items() if k != "name"}
+    if key == "data" and isinstance(value, str):
+        try:
+            return data_identity(value)
+        except ConfigError:  # an identity already, or a folder no longer there
+            return value
     return value
 
 

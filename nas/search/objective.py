@@ -23,11 +23,11 @@ import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from nas.cost import CostMismatch, measure, verify_cost
+from nas.data.proxy import ProxyData
 from nas.evaluate import Fidelity, train_once
 from nas.evaluate.runs import first_line, free_memory, is_oom
 from nas.space import ArchSpec, SearchSpace
 from nas.train.proxy import ProxyResult, TrainingDiverged
-from nas.train.proxy_data import ProxyData
 
 from . import attrs
 from .latency import measure_latency

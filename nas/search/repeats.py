@@ -11,7 +11,7 @@ repeats where they decide something:
     m + BAND * sigma / sqrt(n).
 
 sigma is the seed noise measured in this study (pooled within-candidate std of the candidates
-with two or more seeds, once three of them exist), else a prior of 0.02
+with two or more seeds, once two of them exist), else a prior of 0.02
 (`nas.report.stats.study_noise`). BAND = 2: a single
 run that would put a network on the front lands at most ~2 sigma below its true mean about 97%
 of the time. `--repeats K` trains every completed candidate with K seeds instead. Candidates

@@ -21,14 +21,14 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.cost import NoClosedForm, closed_form, format_amount
+from nas.data.classes import to_config
+from nas.data.proxy import ProxyData
 from nas.evaluate import Fidelity, load_fidelity_data
 from nas.report import provenance, reports_lock, write_search_reports
 from nas.report import write_run_yaml as write_run_doc
 from nas.space import ArchSpec, SearchSpace, load_space
 from nas.space.spec import spec_from_dict
-from nas.train.classes import to_config
 from nas.train.device import pick_device
-from nas.train.proxy_data import ProxyData
 
 from . import attrs
 from .config import SearchConfig, check_resume, make_config
@@ -75,8 +75,9 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     if device.type == "cpu" and cfg.workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     region = feasible_region(space, cfg)
-    data = load_fidelity_data(fidelity_of(cfg), device=device, **data_options(cfg))
+    # the study first: one made for another space or data is refused before any decoding
     study = open_study(cfg, space, region=region, worker_index=worker_index)
+    data = load_fidelity_data(fidelity_of(cfg), device=device, **data_options(cfg))
     lead = worker_index == 0
     if lead:
         write_run_yaml(cfg, space, region, study, device)

@@ -118,11 +118,35 @@ class SearchSpace:
         variants: dict[str, NetT],
         description: str = "",
         source: str | None = None,
+        content: dict[str, Any] | None = None,
     ):
         self.name = name
         self.variants = variants
         self.description = description
         self.source = source
+        self.content = content or {}  # the mapping it was parsed from (its YAML, no comments)
+
+    def content_leaves(self) -> dict[str, Any]:
+        """The content as `{dotted.path: value}`: what a study is bound to, so that an edit of
+        the space (not of its comments or file name) is told apart, leaf by leaf."""
+        out: dict[str, Any] = {}
+
+        def walk(value: Any, path: str) -> None:
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    walk(v, f"{path}.{k}" if path else str(k))
+            elif (
+                isinstance(value, list)
+                and value
+                and any(isinstance(v, (dict, list)) for v in value)
+            ):
+                for i, v in enumerate(value):
+                    walk(v, f"{path}.{i}" if path else str(i))
+            else:
+                out[path] = value
+
+        walk(self.content, "")
+        return out
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r}, variants={list(self.variants) or None})"
@@ -383,6 +407,7 @@ def parse_space(
         variants=variants,
         description=str(data.get("description", description)),
         source=source,
+        content=data,
     )
     _smoke_check(space)
     return space

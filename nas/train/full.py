@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from timm.utils import accuracy
 from torch.nn.parallel import DistributedDataParallel
 
+from nas.data import DataSource
 from nas.models import build_model
 from nas.report import write_epoch_log, write_run_files
 from nas.report.provenance import git_sha, provenance
@@ -34,7 +35,6 @@ from nas.space.spec import MIN_RESOLUTION
 
 from . import checkpoint as ckpt
 from . import recipe as R
-from .data import DataSource
 from .device import memory_format
 from .distributed import DistContext, all_reduce_sum, any_process, gather_to_main
 from .imagenet import (

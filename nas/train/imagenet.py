@@ -1,6 +1,6 @@
-"""Datasets and loaders for full training: ImageNet-layout folders (torchvision's ImageFolder
-with timm's transforms), Downsampled ImageNet (its batches gathered once into the memory-mapped
-cache), Fashion-MNIST for small end-to-end runs; each optionally restricted to a class subset.
+"""Loaders for full training, over the splits a data source opens (`nas.data.kinds`: ImageNet
+folders through torchvision's ImageFolder, Downsampled ImageNet and CIFAR batches as tensors)
+with timm's transforms; each optionally restricted to a class subset.
 
 Loaders are per epoch and resumable: the sampler's order depends only on (seed, epoch), and a
 run resumed mid-epoch skips the samples it already trained on.
@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from PIL import Image
 from timm.data.distributed_sampler import RepeatAugSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
-from torchvision.datasets import ImageFolder
 
+from nas.data import Classes, DataSource
 from nas.space import ConfigError
 
 from . import recipe as R
-from .classes import Classes, select_classes
-from .data import FASHION_MNIST_CLASSES, DataSource, check_image_folder, load_fashion_mnist
 from .distributed import DistContext
 
 
@@ -48,89 +45,19 @@ class ImageData:
         )
 
 
-class TensorImages(Dataset):
-    """uint8 (N, C, H, W) images as PIL RGB, so the ImageNet transforms apply unchanged."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Any):
-        self.images, self.labels, self.transform = images, labels, transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        img = Image.fromarray(self.images[i].permute(1, 2, 0).squeeze(-1).numpy())
-        return self.transform(img.convert("RGB")), int(self.labels[i])
-
-
-class ClassFolder(ImageFolder):
-    """ImageFolder of the listed classes only, labelled in that order: the folders of other
-    classes are not even listed."""
-
-    def __init__(self, root: str, *, classes: list[str], transform: Any):
-        self.kept = list(classes)
-        super().__init__(root, transform=transform)
-
-    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
-        return self.kept, {c: i for i, c in enumerate(self.kept)}
-
-
 def load_image_data(
     source: DataSource, *, resolution: int, recipe: R.Recipe, classes: Classes = None
 ) -> ImageData:
     """Train and val sets with the recipe's transforms at `resolution`; `classes`: a subset
-    (`--classes`), chosen and labelled as the proxy data chooses it."""
-    train_tf = R.train_transform(recipe, resolution)
-    val_tf = R.eval_transform(recipe, resolution)
-    if source.kind == "fashion-mnist":
-        keep = select_classes(FASHION_MNIST_CLASSES, classes, source=str(source))
-        train, val = (
-            _keep_classes(*load_fashion_mnist(split), keep) for split in ("train", "val")
-        )
-        return ImageData(
-            TensorImages(*train, train_tf),
-            TensorImages(*val, val_tf),
-            [FASHION_MNIST_CLASSES[i] for i in keep],
-            source,
-            classes,
-        )
-    if source.downsampled:
-        return _downsampled(source, classes=classes, train_tf=train_tf, val_tf=val_tf)
-    assert source.path is not None
-    names = check_image_folder(source.path)
-    kept = [names[i] for i in select_classes(names, classes, source=str(source))]
-    train = ClassFolder(str(source.path / "train"), classes=kept, transform=train_tf)
-    val = ClassFolder(str(source.path / "val"), classes=kept, transform=val_tf)
-    return ImageData(train, val, kept, source, classes)
-
-
-def _keep_classes(
-    x: torch.Tensor, y: torch.Tensor, keep: list[int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    if len(keep) == int(y.max()) + 1:
-        return x, y
-    lookup = torch.full((int(y.max()) + 1,), -1, dtype=torch.long)
-    lookup[torch.tensor(keep)] = torch.arange(len(keep))
-    items = torch.nonzero(lookup[y] >= 0).flatten()
-    return x[items], lookup[y[items]]
-
-
-def _downsampled(source: DataSource, *, classes: Classes, train_tf: Any, val_tf: Any) -> ImageData:
-    """Every row of the kept classes, train and val, each gathered once into the cache (a
-    copy of the data set's rows, memory-mapped: DataLoader workers share its pages)."""
-    from . import downsampled as D
-
-    train = D.labelled_split(source, classes=classes)
-    val = D.labelled_split(source, split="val", names_from=train)
-    sets = []
-    for part, transform in ((train, train_tf), (val, val_tf)):
-        rows = part.items
-        entry = D.cached_rows(source, part, rows)
-        sets.append(
-            TensorImages(
-                torch.from_numpy(entry.array), torch.from_numpy(part.relabelled[rows]), transform
-            )
-        )
-    return ImageData(sets[0], sets[1], train.names, source, classes)
+    (`--classes`), chosen and labelled as the proxy data chooses it. Each kind of source opens
+    its splits in its own module (`nas.data.kinds`)."""
+    train, val, names = source.spec.full(
+        source,
+        train_tf=R.train_transform(recipe, resolution),
+        val_tf=R.eval_transform(recipe, resolution),
+        classes=classes,
+    )
+    return ImageData(train, val, names, source, classes)
 
 
 class SkipSampler(Sampler[int]):

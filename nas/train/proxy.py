@@ -18,14 +18,15 @@ import torch
 import torch.nn.functional as F
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
+from timm.utils import ModelEmaV3
 
+from nas.data.proxy import ProxyData
 from nas.models import NasNet
 from nas.space import ArchSpec, ConfigError
 from nas.space.scaling import scale_widths
 
 from .device import autocast, memory_format
 from .proxy_config import ProxyConfig
-from .proxy_data import ProxyData
 
 
 class TrainingDiverged(RuntimeError):
@@ -109,6 +110,9 @@ def proxy_train(
         t_in_epochs=False,
     )
     gen = torch.Generator(device=device).manual_seed(seed)
+    ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay else None
+    judged = model if ema is None else ema.module
+    mirrored = None  # alt_flip: which images the first epoch mirrors
     result = ProxyResult(accuracy=0.0, resolution=res)
     start, train_time, step = time.perf_counter(), 0.0, 0
     for epoch in range(1, cfg.epochs + 1):
@@ -121,7 +125,12 @@ def proxy_train(
             if cfg.crop_pad:
                 x = random_crop(x, pad=cfg.crop_pad, gen=gen)
             x = data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt)
-            if cfg.flip:
+            if cfg.flip and cfg.alt_flip:
+                if mirrored is None:
+                    mirrored = torch.rand(len(data.train_y), device=device, generator=gen) < 0.5
+                flip = (mirrored[idx] ^ (epoch % 2 == 0)).view(-1, 1, 1, 1)
+                x = torch.where(flip, x.flip(-1), x)
+            elif cfg.flip:
                 x = torch.where(
                     torch.rand(len(x), 1, 1, 1, device=device, generator=gen) < 0.5, x.flip(-1), x
                 )
@@ -135,6 +144,8 @@ def proxy_train(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             opt.step()
             step += 1
+            if ema is not None:
+                ema.update(model, step=step)
             sched.step_update(step)
             loss_sum += loss.detach()
         mean_loss = loss_sum.item() / cfg.steps_per_epoch  # one sync per epoch
@@ -143,7 +154,9 @@ def proxy_train(
             raise TrainingDiverged(f"loss became {mean_loss} in epoch {epoch}")
         if not cfg.eval_each_epoch and epoch < cfg.epochs:
             continue
-        result.curve.append(evaluate(model, data, batch_size=cfg.eval_batch_size))
+        result.curve.append(
+            evaluate(judged, data, batch_size=cfg.eval_batch_size, tta_flip=cfg.tta_flip)
+        )
         result.accuracy = result.curve[-1]
         if on_epoch is not None and on_epoch(epoch, result.accuracy) and epoch < cfg.epochs:
             result.stopped = True
@@ -151,10 +164,11 @@ def proxy_train(
     if train_eval_images > 0:
         n = min(train_eval_images, len(data.train_y))
         result.train_accuracy = evaluate(
-            model,
+            judged,
             data,
             batch_size=cfg.eval_batch_size,
             images=(data.train_x[:n], data.train_y[:n]),
+            tta_flip=cfg.tta_flip,
         )
     result.seconds = time.perf_counter() - start
     images = min(len(data.train_y), cfg.steps_per_epoch * cfg.batch_size)
@@ -184,15 +198,20 @@ def evaluate(
     *,
     batch_size: int,
     images: tuple[torch.Tensor, torch.Tensor] | None = None,
+    tta_flip: bool = False,
 ) -> float:
-    """Top-1 accuracy on the proxy validation images (or on `images`, (uint8 x, labels))."""
+    """Top-1 accuracy on the proxy validation images (or on `images`, (uint8 x, labels));
+    `tta_flip`: of the mean logits of each image and its mirror."""
     model.eval()
     fmt = memory_format(data.device)
     res, chans = model.spec.resolution, model.spec.in_chans
     xs, ys = images if images is not None else (data.val_x, data.val_y)
     correct = torch.zeros((), dtype=torch.long, device=data.device)
     for x, y in zip(xs.split(batch_size), ys.split(batch_size)):
+        x = data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt)
         with autocast(data.device):
-            logits = model(data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt))
+            logits = model(x).float()
+            if tta_flip:
+                logits = logits + model(x.flip(-1)).float()
         correct += (logits.argmax(-1) == y).sum()
     return correct.item() / len(ys)

@@ -45,6 +45,11 @@ class ProxyConfig:
     clip_grad: float = 0.0  # max global gradient norm; 0: no clipping
     eval_each_epoch: bool = True  # validate after every epoch (a curve for early stopping);
     #                               False: only after the last, which a long reference saves
+    alt_flip: bool = False  # airbench's alternating flip: each image flipped at random in the
+    #                         first epoch, then the other way each next epoch (with `flip`)
+    tta_flip: bool = False  # validate on the mean logits of each image and its mirror
+    ema_decay: float = 0.0  # validate an exponential moving average of the weights (timm's
+    #                         ModelEmaV3, decay per step, warmed up); 0: the weights themselves
     score: str = ""  # a zero-cost score (ZERO_COST_SCORES): the run scores the initialised
     #                  network on its `train_images` instead of training it, and records the
     #                  score as its accuracy (`nas.evaluate.zero_cost`); "": train
@@ -101,10 +106,19 @@ class ProxyConfig:
             raise ConfigError(
                 f"expected a number >= 0, got {self.clip_grad!r}", field="proxy.clip_grad"
             )
-        if not isinstance(self.eval_each_epoch, bool):
+        for name in ("eval_each_epoch", "alt_flip", "tta_flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"expected true or false, got {getattr(self, name)!r}", field=f"proxy.{name}"
+                )
+        if (
+            isinstance(self.ema_decay, bool)
+            or not isinstance(self.ema_decay, (int, float))
+            or not 0 <= self.ema_decay < 1
+        ):
             raise ConfigError(
-                f"expected true or false, got {self.eval_each_epoch!r}",
-                field="proxy.eval_each_epoch",
+                f"`0 <= ema_decay < 1` must hold, but got {self.ema_decay!r}",
+                field="proxy.ema_decay",
             )
         if self.score not in ("", *ZERO_COST_SCORES):
             raise ConfigError(
@@ -147,6 +161,9 @@ _LATER_FIELDS = {
     "crop_pad": 0,
     "clip_grad": 0.0,
     "eval_each_epoch": True,
+    "alt_flip": False,
+    "tta_flip": False,
+    "ema_decay": 0.0,
     "score": "",
 }
 VAL_SPLITS = ("train", "val")

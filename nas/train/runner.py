@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nas.data.classes import Classes, parse_classes
 from nas.space import ArchSpec, ConfigError
-from nas.train.classes import Classes, parse_classes
 
 from . import distributed
 from .distributed import DistContext, accumulation_for

@@ -49,7 +49,7 @@ class Study:
     @property
     def classes(self) -> int | tuple[str, ...] | None:
         """The study's class subset (`--classes`): full training learns the same classes."""
-        from .classes import parse_classes
+        from nas.data.classes import parse_classes
 
         return parse_classes(self.run.get("classes"))
 

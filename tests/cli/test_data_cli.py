@@ -6,9 +6,9 @@ import os
 import time
 
 from nas.cli.data import main
-from nas.train.cache import cache_root, list_entries
-from nas.train.proxy_data import load_proxy_data
-from tests.train.test_proxy_cache import make_folder
+from nas.data.cache import cache_root, list_entries
+from nas.data.proxy import load_proxy_data
+from tests.data.test_proxy_cache import make_folder
 
 
 def _fill(tmp_path) -> list[str]:

@@ -13,9 +13,8 @@ from optuna.distributions import IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from nas.search import attrs
-from nas.train.data import FASHION_MNIST_DIR
 from nas.train.proxy_config import ProxyConfig
-from tests.helpers import tiny_spec
+from tests.helpers import needs_fmnist, tiny_spec  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,11 +44,6 @@ TINY_PROXY = ProxyConfig(
     batch_size=32,
     warmup_epochs=0.0,
     eval_batch_size=64,
-)
-
-needs_fmnist = pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
 )
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from nas.report import read_trials
-from tests.train.test_downsampled import make_batches
-from tests.train.test_proxy_cache import make_folder
+from tests.data.test_downsampled import make_batches
+from tests.data.test_proxy_cache import make_folder
 
 from .conftest import TINY_BUDGET, cli, cli_env, write_proxy
 

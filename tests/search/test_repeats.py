@@ -80,12 +80,14 @@ def test_pruned_and_failed_trials_are_not_the_front():
     assert AUTO.wanted([0.69], costs=[3e9], trials=trials, sigma=0.01)
 
 
-def test_the_noise_is_the_prior_until_three_candidates_measure_it():
-    two = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 1, seeds=[0.69, 0.71], arch="b")]
-    assert study_noise(two) == (0.02, 2, False)
-    three = [*two, done(0.6, 1, seeds=[0.59, 0.61], arch="c")]
-    sigma, n, measured = study_noise(three)
-    assert (n, measured) == (3, True) and sigma == pytest.approx(0.0141421, abs=1e-6)
+def test_the_noise_is_the_prior_until_two_candidates_measure_it():
+    one = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 1, seeds=[0.70], arch="b")]
+    assert study_noise(one) == (0.02, 1, False)
+    two = [*one[:1], done(0.6, 1, seeds=[0.56, 0.64], arch="c")]
+    sigma, n, measured = study_noise(two)
+    # pooled: the root mean of the two candidates' sample variances
+    assert (n, measured) == (2, True)
+    assert sigma == pytest.approx(((0.0141421**2 + 0.0565685**2) / 2) ** 0.5, abs=1e-6)
 
 
 @pytest.mark.parametrize("bad", ["0", "many", "11", True])

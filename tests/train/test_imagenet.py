@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from nas.data import DataSource
+from nas.data.datasets import TensorImages
 from nas.space import ConfigError
-from nas.train.data import FASHION_MNIST_DIR, DataSource
 from nas.train.distributed import DistContext
 from nas.train.imagenet import (
     ImageData,
-    TensorImages,
     load_image_data,
     micro_batches_per_epoch,
     train_loader,
@@ -19,6 +19,7 @@ from nas.train.imagenet import (
     val_loader,
 )
 from nas.train.recipe import Recipe, eval_transform
+from tests.helpers import needs_fmnist
 
 CPU = torch.device("cpu")
 
@@ -96,10 +97,7 @@ def test_too_few_images_for_one_step():
     )
 
 
-@pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed",
-)
+@needs_fmnist
 def test_fashion_mnist_for_small_runs():
     data = load_image_data(DataSource.parse("fashion-mnist"), resolution=32, recipe=Recipe())
     assert (len(data.train), len(data.val), data.num_classes) == (60_000, 10_000, 10)
@@ -124,7 +122,7 @@ def test_a_folder_class_subset_lists_and_labels_only_those_classes(tmp_path):
 
 
 def test_downsampled_imagenet_for_full_training(tmp_path):
-    from .test_downsampled import make_batches
+    from tests.data.test_downsampled import make_batches
 
     root = make_batches(tmp_path / "d", map_file=True)
     data = load_image_data(

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
+from nas.data.proxy import ProxyData, balanced_split, load_proxy_data
 from nas.space import ArchSpec, ConfigError, HeadSpec, StageSpec, StemSpec
-from nas.train.data import FASHION_MNIST_DIR
 from nas.train.proxy import (
     TrainingDiverged,
     build_proxy_model,
+    evaluate,
     proxy_resolution,
     proxy_train,
+    random_crop,
 )
 from nas.train.proxy_config import ProxyConfig
-from nas.train.proxy_data import ProxyData, balanced_split, load_proxy_data
 
-from ..helpers import tiny_spec
+from ..helpers import needs_fmnist, tiny_spec
 
-needs_fmnist = pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
-)
 CFG = ProxyConfig(
     "test",
     epochs=3,
@@ -130,3 +129,64 @@ def test_image_folders_load_as_a_resident_subset(tmp_path, splits):
     assert data.train_x.shape == (8, 3, 16, 16) and data.train_x.dtype == torch.uint8
     assert data.num_classes == 2 and torch.bincount(data.val_y).tolist() == [2, 2]
     assert len(data.mean) == 3
+
+
+def test_random_crops_are_windows_of_the_reflected_image():
+    x = torch.arange(2 * 1 * 6 * 6, dtype=torch.uint8).view(2, 1, 6, 6)
+    padded = torch.nn.functional.pad(x.float(), (2, 2, 2, 2), mode="reflect")
+    crops = random_crop(x, pad=2, gen=torch.Generator().manual_seed(1))
+    assert crops.shape == x.shape and crops.dtype == torch.uint8
+    for crop, full in zip(crops, padded):
+        windows = [full[:, i : i + 6, j : j + 6] for i in range(5) for j in range(5)]
+        assert any(torch.equal(crop.float(), w) for w in windows)
+    many = random_crop(x.repeat(50, 1, 1, 1), pad=2, gen=torch.Generator().manual_seed(2))
+    assert len({tuple(c.flatten().tolist()) for c in many[::2]}) > 5  # offsets vary
+
+
+def _inputs_seen(cfg: ProxyConfig, data: ProxyData) -> list[torch.Tensor]:
+    """Every training batch the model sees, in order."""
+    torch.manual_seed(0)
+    model = build_proxy_model(tiny_spec("conv", width=8), cfg=cfg, data=data)
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0]) if m.training else None)
+    proxy_train(model, data, cfg)
+    return seen
+
+
+def test_alternating_flip_mirrors_each_image_every_other_epoch():
+    data = blobs(n=48)
+    data.train_x[:, :, :, :14] = 0  # left half dark: a mirrored image is told apart
+    cfg = CFG.replace(epochs=4, train_images=32, batch_size=32, alt_flip=True)
+    epochs = _inputs_seen(cfg, data)
+    assert len(epochs) == 4
+    # the left half is dark unless mirrored; per image (its sum identifies it) flips alternate
+    flipped = []
+    for batch in epochs:
+        left, right = batch[..., :16].sum((1, 2, 3)), batch[..., 16:].sum((1, 2, 3))
+        order = batch.sum((1, 2, 3)).argsort()
+        flipped.append((left > right)[order])
+    for a, b in itertools.pairwise(flipped):
+        assert torch.equal(a, ~b)
+    assert 0 < int(flipped[0].sum()) < 32  # the first epoch's mirror is random per image
+
+
+def test_flip_tta_scores_the_mean_logits_of_an_image_and_its_mirror():
+    data = blobs()
+    torch.manual_seed(0)
+    model = build_proxy_model(tiny_spec("conv", width=8), cfg=CFG, data=data).eval()
+    x = data.prepare(data.val_x, resolution=32, in_chans=3)
+    with torch.no_grad():
+        logits = model(x) + model(x.flip(-1))
+    expected = (logits.argmax(-1) == data.val_y).float().mean().item()
+    assert evaluate(model, data, batch_size=17, tta_flip=True) == pytest.approx(expected)
+
+
+def test_an_ema_of_weights_is_what_gets_validated():
+    data = blobs()
+    runs = {}
+    for decay in (0.0, 1e-9, 0.9):
+        torch.manual_seed(0)
+        model = build_proxy_model(tiny_spec("conv", width=8), cfg=CFG, data=data)
+        runs[decay] = proxy_train(model, data, CFG.replace(ema_decay=decay)).curve
+    assert runs[1e-9] == runs[0.0]  # an average over one step is the weights themselves
+    assert runs[0.9] != runs[0.0]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from nas.data.kinds import downsampled as D
+from nas.data.proxy import load_proxy_data
 from nas.space import ConfigError
-from nas.train import downsampled as D
-from nas.train.proxy_data import load_proxy_data
 
 S = 32
 WNIDS = {1: "n09", 2: "n02", 3: "n07", 4: "n01", 5: "n05"}  # map_clsloc order is not sorted
@@ -164,7 +164,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 def test_class_subsets_name_the_same_wnids_as_a_folder(tmp_path):
     """With map_clsloc.txt, classes are wnids in wnid order: the draw of 2 and a listed subset
     pick the same classes, with the same labels, as an ImageNet folder of those wnids."""
-    from nas.train.classes import draw_classes
+    from nas.data.classes import draw_classes
 
     root = make_batches(tmp_path / "d", map_file=True)
     data = load(root, classes=2, train_images=40, val_images=20)

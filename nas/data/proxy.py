@@ -6,10 +6,11 @@ which stays clean for the final report of the full training. Images stay uint8 a
 size; each batch is converted, resized to the candidate's resolution and normalised on the
 device (no DataLoader: the whole subset is resident).
 
-The subset of an image folder or of Downsampled ImageNet is built once into the proxy-data
-cache (`nas.train.cache`: decoded by several processes, `nas.train.decode`) and memory-mapped by
-every later run, resumed run and worker process. `classes` restricts every source to a class
-subset (`nas.train.classes`).
+Each kind of source draws its subset in its own module (`nas.data.kinds`); the draw and the
+cache entries of decoded images are here. The subset of an image folder or of Downsampled
+ImageNet is built once into the proxy-data cache (`nas.data.cache`: decoded by several
+processes, `nas.data.decode`) and memory-mapped by every later run, resumed run and worker
+process. `classes` restricts every source to a class subset (`nas.data.classes`).
 """
 
 from __future__ import annotations
@@ -25,23 +26,12 @@ import torch.nn.functional as F
 
 from nas.space import ConfigError
 
-from . import downsampled as D
 from .cache import CachedArray, cached_array, file_stats
-from .classes import Classes, describe, parse_classes, select_classes
-from .data import (
-    FASHION_MNIST_CLASSES,
-    NATIVE_SIZE,
-    DataSource,
-    list_class_folders,
-    list_images,
-    load_fashion_mnist,
-)
+from .classes import Classes, describe, parse_classes
 from .decode import available_cores, decode_files, decoder_settings
+from .source import DataSource
 
 log = logging.getLogger("nas.data")
-
-FASHION_MNIST_MEAN, FASHION_MNIST_STD = (0.2860,), (0.3530,)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -124,7 +114,7 @@ def load_proxy_data(
     ImageNet at its 32 or 64. `classes`: a count or names (`--classes`; default all).
     `workers`: processes decoding a folder's images (default: the cores available).
     `skip_bad_images`: leave out images that cannot be decoded (default: stop, naming one).
-    `cache_dir`: the cache folder (default `nas.train.cache.cache_root()`).
+    `cache_dir`: the cache folder (default `nas.data.cache.cache_root()`).
     `val_split`: "train" holds the validation images out of the training split; "val" draws
     them from the data's own validation split instead (a reference's judgement, never a
     search's selection).
@@ -134,24 +124,19 @@ def load_proxy_data(
     classes = parse_classes(classes)
     device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    sizes = {"train_images": train_images, "val_images": val_images, "val_split": val_split}
-    if source.kind in NATIVE_SIZE:
-        folder_size = NATIVE_SIZE[source.kind]
-    if source.kind == "fashion-mnist":
-        data = _load_fashion_mnist(classes=classes, gen=gen, name=str(source), **sizes)
-    elif source.downsampled:
-        data = _load_downsampled(source, classes=classes, gen=gen, cache_dir=cache_dir, **sizes)
-    else:
-        data = _load_folder(
-            source,
-            size=folder_size,
-            classes=classes,
-            gen=gen,
-            workers=workers or available_cores(),
-            skip_bad_images=skip_bad_images,
-            cache_dir=cache_dir,
-            **sizes,
-        )
+    kind = source.spec
+    data = kind.proxy(
+        source,
+        train_images=train_images,
+        val_images=val_images,
+        val_split=val_split,
+        classes=classes,
+        gen=gen,
+        folder_size=kind.stored_size or folder_size,
+        workers=workers or available_cores(),
+        skip_bad_images=skip_bad_images,
+        cache_dir=cache_dir,
+    )
     if classes is not None:
         data.name = f"{data.name} ({describe(classes)})"
     for name in ("train_x", "train_y", "val_x", "val_y"):
@@ -201,7 +186,7 @@ def draw_split(
     return train_idx, val_idx.sort().values
 
 
-def _restrict(
+def restrict(
     labels: torch.Tensor, keep: list[int], num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(items, labels) of the kept classes, relabelled 0..len(keep)-1 in `keep`'s order."""
@@ -214,110 +199,7 @@ def _restrict(
     return items, relabelled[items]
 
 
-def _load_fashion_mnist(
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    classes: Classes,
-    gen: torch.Generator,
-    name: str,
-) -> ProxyData:
-    x, y = load_fashion_mnist("train")
-    keep = select_classes(FASHION_MNIST_CLASSES, classes, source=name)
-    items, y = _restrict(y, keep, len(FASHION_MNIST_CLASSES))
-    vx, vitems, vy = x, items, y
-    if val_split == "val":
-        vx, vy = load_fashion_mnist("val")
-        vitems, vy = _restrict(vy, keep, len(FASHION_MNIST_CLASSES))
-    train_idx, val_idx = draw_split(
-        y,
-        vy if val_split == "val" else None,
-        train_images=train_images,
-        val_images=val_images,
-        gen=gen,
-    )
-    return ProxyData(
-        x[items[train_idx]],
-        y[train_idx],
-        vx[vitems[val_idx]],
-        vy[val_idx],
-        len(keep),
-        FASHION_MNIST_MEAN,
-        FASHION_MNIST_STD,
-        name,
-    )
-
-
-def _load_folder(
-    source: DataSource,
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    size: int,
-    classes: Classes,
-    gen: torch.Generator,
-    workers: int,
-    skip_bad_images: bool,
-    cache_dir: str | os.PathLike | None,
-) -> ProxyData:
-    """The drawn images of `train/` (and of `val/` with `val_split` "val"), decoded once into
-    the cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
-    root = source.path
-    if root is None or not root.is_dir():
-        raise ConfigError("data folder not found", source=str(root))
-    names = list_class_folders(root / "train", source=root)
-    keep = select_classes(names, classes, source=str(source))
-    files, y = _listed(root, "train", [names[i] for i in keep])
-    vfiles, vy = files, y
-    if val_split == "val":
-        vfiles, vy = _listed(root, "val", [names[i] for i in keep])
-    train_idx, val_idx = draw_split(
-        y,
-        vy if val_split == "val" else None,
-        train_images=train_images,
-        val_images=val_images,
-        gen=gen,
-    )
-    paths = [files[i] for i in train_idx.tolist()] + [vfiles[i] for i in val_idx.tolist()]
-    entry = _decoded(source, paths, size=size, workers=workers, cache_dir=cache_dir)
-    drawn_y = torch.cat([y[train_idx], vy[val_idx]])
-    x, y, n_train = _without_bad(entry, drawn_y, len(train_idx), skip=skip_bad_images)
-    return ProxyData(
-        x[:n_train],
-        y[:n_train],
-        x[n_train:],
-        y[n_train:],
-        len(keep),
-        IMAGENET_MEAN,
-        IMAGENET_STD,
-        str(source),
-        entry.path,
-        entry.built,
-    )
-
-
-def _listed(root: Path, split: str, classes: list[str]) -> tuple[list[str], torch.Tensor]:
-    """The image paths of `split` in the classes' order and their labels (class positions).
-    Strings: pathlib would cost seconds for a million files."""
-    if not (root / split).is_dir():
-        raise ConfigError(
-            f"missing the {split}/ folder (expected {split}/<class>/<image>)", source=str(root)
-        )
-    files: list[str] = []
-    labels: list[int] = []
-    for k, c in enumerate(classes):
-        if not (root / split / c).is_dir():
-            raise ConfigError(f"{split}/ has no folder of the class {c!r}", source=str(root))
-        found = list_images(root / split / c, source=root)
-        base = os.path.join(root, split, c, "")
-        files += [base + f for f in found]
-        labels += [k] * len(found)
-    return files, torch.tensor(labels)
-
-
-def _decoded(
+def decoded_images(
     source: DataSource,
     paths: list[str],
     *,
@@ -369,11 +251,11 @@ def _decoded(
             "size": size,
         },
     )
-    _log_entry(entry, len(paths))
+    log_entry(entry, len(paths))
     return entry
 
 
-def _log_entry(entry: CachedArray, images: int) -> None:
+def log_entry(entry: CachedArray, images: int) -> None:
     if entry.built:
         seconds = entry.index["build_seconds"]
         log.info(
@@ -387,7 +269,7 @@ def _log_entry(entry: CachedArray, images: int) -> None:
         log.info("proxy data: %d images from the cache %s", images, entry.path)
 
 
-def _without_bad(
+def without_bad(
     entry: CachedArray, y: torch.Tensor, n_train: int, *, skip: bool
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The images and labels without the rows that could not be decoded, and the new
@@ -423,49 +305,3 @@ def _without_bad(
     keep[[b["position"] for b in bad]] = False
     n_train -= sum(b["position"] < n_train for b in bad)
     return x[keep], y[keep], n_train
-
-
-def _load_downsampled(
-    source: DataSource,
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    classes: Classes,
-    gen: torch.Generator,
-    cache_dir: str | os.PathLike | None,
-) -> ProxyData:
-    """The drawn rows of the training batches (and of `val_data` with `val_split` "val"),
-    gathered once into the cache."""
-    part = D.labelled_split(source, classes=classes, root=cache_dir)
-    items = torch.from_numpy(part.items)
-    y = torch.from_numpy(part.relabelled)[items]
-    if val_split == "train":
-        train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
-        drawn = torch.cat([train_idx, val_idx])
-        entry = D.cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
-        x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
-    else:
-        vpart = D.labelled_split(source, split="val", root=cache_dir, names_from=part)
-        vitems = torch.from_numpy(vpart.items)
-        vy = torch.from_numpy(vpart.relabelled)[vitems]
-        train_idx, val_idx = draw_split(
-            y, vy, train_images=train_images, val_images=val_images, gen=gen
-        )
-        train = D.cached_rows(source, part, items[train_idx].numpy(), root=cache_dir)
-        val = D.cached_rows(source, vpart, vitems[val_idx].numpy(), root=cache_dir)
-        x = torch.cat([torch.from_numpy(train.array), torch.from_numpy(val.array)])
-        y, n_train, entry = torch.cat([y[train_idx], vy[val_idx]]), len(train_idx), train
-    _log_entry(entry, len(y))
-    return ProxyData(
-        x[:n_train],
-        y[:n_train],
-        x[n_train:],
-        y[n_train:],
-        len(part.names),
-        IMAGENET_MEAN,
-        IMAGENET_STD,
-        str(source),
-        entry.path,
-        entry.built,
-    )

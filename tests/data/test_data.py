@@ -5,14 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from nas.data import DataSource
+from nas.data.files import check_image_folder
+from nas.data.kinds.fashion_mnist import load_fashion_mnist
 from nas.space import ConfigError
-from nas.train.data import FASHION_MNIST_DIR, DataSource, check_image_folder, load_fashion_mnist
 from nas.train.device import pick_device
-
-needs_fmnist = pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
-)
+from tests.helpers import needs_fmnist
 
 
 def test_data_source_parsing():

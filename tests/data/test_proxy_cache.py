@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from nas.data import cache as C
+from nas.data.decode import decode_files, decode_image
+from nas.data.proxy import load_proxy_data
 from nas.space import ConfigError
-from nas.train import cache as C
-from nas.train.decode import decode_files, decode_image
-from nas.train.proxy_data import load_proxy_data
-
-from .full_fixtures import REPO
+from tests.train.full_fixtures import REPO
 
 CLASSES = ("n01", "n02", "n03")
 
@@ -62,7 +61,7 @@ def test_a_second_load_maps_the_cache_and_decodes_nothing(folder, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr("nas.train.proxy_data.decode_files", no_decoding)
+    monkeypatch.setattr("nas.data.proxy.decode_files", no_decoding)
     second = load(folder)
     assert not second.cache_built and second.cache_path == first.cache_path
     assert torch.equal(second.train_x, first.train_x) and torch.equal(second.val_y, first.val_y)
@@ -99,7 +98,7 @@ def test_only_drawn_files_are_stat_and_only_they_invalidate(folder, monkeypatch)
 
 
 def test_two_processes_decode_the_same_pixels_as_one(folder, monkeypatch, tmp_path):
-    monkeypatch.setattr("nas.train.decode.CHUNK", 4)  # 12 images: three tasks for the pool
+    monkeypatch.setattr("nas.data.decode.CHUNK", 4)  # 12 images: three tasks for the pool
     one = load(folder, workers=1)
     monkeypatch.setenv(C.CACHE_ENV, str(tmp_path / "other-cache"))
     two = load(folder, workers=2)
@@ -126,10 +125,10 @@ def test_a_second_builder_waits_for_the_first_and_maps_its_entry(folder, caplog)
     """Process A builds slowly; this process, asking for the same entry, waits on the lock
     and then reads A's entry instead of decoding."""
     script = (
-        "import time, nas.train.decode as d\n"
+        "import time, nas.data.decode as d\n"
         "real = d.decode_image\n"
         "d.decode_image = lambda p, s: (time.sleep(0.3), real(p, s))[1]\n"
-        "from nas.train.proxy_data import load_proxy_data\n"
+        "from nas.data.proxy import load_proxy_data\n"
         f"x = load_proxy_data('folder:{folder}', train_images=9, val_images=3, "
         "folder_size=16, workers=1)\n"
         "print('built' if x.cache_built else 'loaded', x.cache_path)\n"
@@ -155,7 +154,7 @@ def test_a_killed_build_leaves_no_entry_and_the_next_run_builds(folder, monkeypa
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:  # (undo() would also undo the cache folder's env)
-        patched.setattr("nas.train.proxy_data.decode_files", interrupted)
+        patched.setattr("nas.data.proxy.decode_files", interrupted)
         with pytest.raises(KeyboardInterrupt):
             load(folder)
     assert not [p for p in C.cache_root().iterdir() if p.suffix in (".npy", ".json")]
@@ -187,7 +186,7 @@ def test_an_unreadable_image_stops_with_one_line_naming_it(folder, monkeypatch):
         raise AssertionError("decoded again")
 
     # the entry was written with its list of bad files: skipping them needs no decoding
-    monkeypatch.setattr("nas.train.proxy_data.decode_files", no_decoding)
+    monkeypatch.setattr("nas.data.proxy.decode_files", no_decoding)
     with pytest.raises(ConfigError, match="--skip-bad-images"):
         load(folder, train_images=14, val_images=4)
 

@@ -10,7 +10,7 @@ Worker processes each open the output `.npy` file as a writable memory map and w
 rows into it: no pixel crosses a pipe, and the array is on disk when the last worker ends.
 An image that cannot be decoded leaves its row zero and is reported with its file and reason.
 
-The workers are `python -m nas.train.decode` processes that take chunks of files as JSON lines
+The workers are `python -m nas.data.decode` processes that take chunks of files as JSON lines
 on stdin and answer one line per chunk; each gets its next chunk when it answers, so a core
 that other work slows down gets fewer. They import only numpy and PIL and start in a fraction
 of a second: a multiprocessing pool would, with spawn, import the caller's main module (torch,
@@ -117,7 +117,7 @@ def _in_processes(
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p),
     }
-    cmd = [sys.executable, "-m", "nas.train.decode", str(out), str(size)]
+    cmd = [sys.executable, "-m", "nas.data.decode", str(out), str(size)]
     procs = [
         subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         for _ in range(workers)

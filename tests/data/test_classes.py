@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nas.data.classes import draw_classes, parse_classes, select_classes
+from nas.data.proxy import load_proxy_data
 from nas.space import ConfigError
-from nas.train.classes import draw_classes, parse_classes, select_classes
-from nas.train.data import FASHION_MNIST_DIR
-from nas.train.proxy_data import load_proxy_data
+from tests.helpers import needs_fmnist
 
 from .test_downsampled import WNIDS, make_batches
 from .test_proxy_cache import make_folder
@@ -100,10 +100,7 @@ def test_a_folder_and_downsampled_imagenet_draw_the_same_wnids(tmp_path):
     assert np.unique(folder.train_x[:, 0, 0, 0]).size == 3
 
 
-@pytest.mark.skipif(
-    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason="Fashion-MNIST not installed",
-)
+@needs_fmnist
 def test_fashion_mnist_subsets_and_the_unchanged_full_draw():
     data = load_proxy_data("fashion-mnist", train_images=40, val_images=20, classes=4)
     assert data.num_classes == 4 and torch.bincount(data.val_y).tolist() == [5] * 4

@@ -11,26 +11,34 @@ without it they are named by label id.
 
 A stored (uncompressed) `.npz` member is memory-mapped in place, so drawing 60,000 rows reads
 those rows, not 16 GB; a compressed one or a pickle is read whole, once, when the cache is
-built. The labels of the training batches are cached too (`nas.train.cache`): later runs read
+built. The labels of the training batches are cached too (`nas.data.cache`): later runs read
 no batch at all.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas.space import ConfigError
 
-from .cache import CachedArray, cached_array, file_stats
+from ..cache import CachedArray, cached_array, file_stats
+from ..classes import Classes, select_classes
+from ..registry import DataKind, register
+from ..safe_pickle import load_batch
 
+if TYPE_CHECKING:  # imported where used: the registry reads this module without torch
+    import torch
+
+    from ..proxy import ProxyData
+
+SIDES = {"imagenet32": 32, "imagenet64": 64}  # kind -> side of the stored images
 NUM_CLASSES = 1000
 MAP_FILE = "map_clsloc.txt"
 _BATCH = {
@@ -187,41 +195,11 @@ def _npz_memmap(path: Path, name: str) -> np.ndarray | None:
     )
 
 
-_PICKLE_ALLOWED = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        *(
-            (m, n)
-            for m in ("numpy.core.multiarray", "numpy._core.multiarray")
-            for n in ("_reconstruct", "scalar")
-        ),
-    }
-)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles the original batches (a dict of arrays and lists) and nothing that runs code:
-    only numpy's array reconstruction is allowed."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _PICKLE_ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def _unpickle(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
-        raise ConfigError(
-            f"cannot read this batch ({e}); expected a Downsampled ImageNet "
-            f"batch (.npz, or the pickle of a dict of data and labels)",
-            source=str(path),
-        ) from None
-    if not isinstance(batch, dict):
-        raise ConfigError("expected the pickle of a dict of data and labels", source=str(path))
+    batch = load_batch(
+        path,
+        expected="a Downsampled ImageNet batch (.npz, or the pickle of a dict of data and labels)",
+    )
     _require(list(batch), path)
     return batch
 
@@ -315,10 +293,7 @@ def labelled_split(
 ) -> LabelledSplit:
     """A split's rows labelled 0..K-1 for the kept classes (`--classes`; wnid order with
     `map_clsloc.txt`, else id order). `names_from`: label as that split does (val as train)."""
-    from .classes import select_classes
-    from .data import DOWNSAMPLED_KINDS
-
-    batches = find_batches(source.path, side=DOWNSAMPLED_KINDS[source.kind], split=split)
+    batches = find_batches(source.path, side=SIDES[source.kind], split=split)
     labels = split_labels(batches, root=root)
     if names_from is None:
         ids, names, aliases = class_names(source.path, np.unique(labels.array))
@@ -357,4 +332,89 @@ def cached_rows(
         shape=shape,
         root=root,
         describe={"what": "images", "source": str(source), "images": len(rows), "size": side},
+    )
+
+
+# --- the kinds ------------------------------------------------------------------------------
+
+
+def _proxy(
+    source: Any,
+    *,
+    train_images: int,
+    val_images: int,
+    val_split: str,
+    classes: Classes,
+    gen: torch.Generator,
+    cache_dir: Any,
+    **_: Any,
+) -> ProxyData:
+    """The drawn rows of the training batches (and of `val_data` with `val_split` "val"),
+    gathered once into the cache."""
+    import torch
+
+    from ..proxy import ProxyData, balanced_split, draw_split, log_entry
+
+    part = labelled_split(source, classes=classes, root=cache_dir)
+    items = torch.from_numpy(part.items)
+    y = torch.from_numpy(part.relabelled)[items]
+    if val_split == "train":
+        train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+        drawn = torch.cat([train_idx, val_idx])
+        entry = cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
+        x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
+    else:
+        vpart = labelled_split(source, split="val", root=cache_dir, names_from=part)
+        vitems = torch.from_numpy(vpart.items)
+        vy = torch.from_numpy(vpart.relabelled)[vitems]
+        train_idx, val_idx = draw_split(
+            y, vy, train_images=train_images, val_images=val_images, gen=gen
+        )
+        entry = cached_rows(source, part, items[train_idx].numpy(), root=cache_dir)
+        val = cached_rows(source, vpart, vitems[val_idx].numpy(), root=cache_dir)
+        x = torch.cat([torch.from_numpy(entry.array), torch.from_numpy(val.array)])
+        y, n_train = torch.cat([y[train_idx], vy[val_idx]]), len(train_idx)
+    log_entry(entry, len(y))
+    kind = source.spec
+    return ProxyData(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        len(part.names),
+        kind.mean,
+        kind.std,
+        str(source),
+        entry.path,
+        entry.built,
+    )
+
+
+def _full(source: Any, *, train_tf: Any, val_tf: Any, classes: Classes) -> tuple:
+    """Every row of the kept classes, train and val, each gathered once into the cache (a
+    copy of the data set's rows, memory-mapped: DataLoader workers share its pages)."""
+    import torch
+
+    from ..datasets import TensorImages
+
+    train = labelled_split(source, classes=classes)
+    val = labelled_split(source, split="val", names_from=train)
+    sets = []
+    for part, transform in ((train, train_tf), (val, val_tf)):
+        rows = part.items
+        entry = cached_rows(source, part, rows)
+        labels = torch.from_numpy(part.relabelled[rows])
+        sets.append(TensorImages(torch.from_numpy(entry.array), labels, transform))
+    return sets[0], sets[1], train.names
+
+
+for _name, _side in SIDES.items():
+    register(
+        DataKind(
+            _name,
+            f"Downsampled ImageNet's train_data_batch_1..10 and val_data ({_side}x{_side})",
+            proxy=_proxy,
+            full=_full,
+            stored_size=_side,
+        )
     )

@@ -1,0 +1,95 @@
+"""Image folders in ImageNet's layout (`--data imagenet:PATH` or `folder:PATH`):
+`PATH/train/<class>/<image>` and `PATH/val/<class>/<image>`, any format PIL reads. The proxy
+decodes its drawn images once into the cache, resized to the proxy's storage size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.space import ConfigError
+
+from ..classes import Classes, select_classes
+from ..files import check_image_folder, list_class_folders
+from ..registry import DataKind, register
+
+if TYPE_CHECKING:  # imported where used: the registry reads this module without torch
+    import torch
+
+    from ..proxy import ProxyData
+
+
+def folder_proxy(
+    source: Any,
+    *,
+    train_images: int,
+    val_images: int,
+    val_split: str,
+    classes: Classes,
+    gen: torch.Generator,
+    folder_size: int,
+    workers: int,
+    skip_bad_images: bool,
+    cache_dir: Any,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+) -> ProxyData:
+    """The drawn images of `train/` (and of `val/` with `val_split` "val"), decoded once into
+    the cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
+    import torch
+
+    from ..files import listed
+    from ..proxy import ProxyData, decoded_images, draw_split, without_bad
+
+    root: Path = source.path
+    if root is None or not root.is_dir():
+        raise ConfigError("data folder not found", source=str(root))
+    names = list_class_folders(root / "train", source=root)
+    keep = [names[i] for i in select_classes(names, classes, source=str(source))]
+    files, y = listed(root, "train", keep)
+    vfiles, vy = listed(root, "val", keep) if val_split == "val" else (files, y)
+    train_idx, val_idx = draw_split(
+        y,
+        vy if val_split == "val" else None,
+        train_images=train_images,
+        val_images=val_images,
+        gen=gen,
+    )
+    paths = [files[i] for i in train_idx.tolist()] + [vfiles[i] for i in val_idx.tolist()]
+    entry = decoded_images(source, paths, size=folder_size, workers=workers, cache_dir=cache_dir)
+    drawn_y = torch.cat([y[train_idx], vy[val_idx]])
+    x, y, n_train = without_bad(entry, drawn_y, len(train_idx), skip=skip_bad_images)
+    return ProxyData(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        len(keep),
+        mean,
+        std,
+        str(source),
+        entry.path,
+        entry.built,
+    )
+
+
+def folder_full(source: Any, *, train_tf: Any, val_tf: Any, classes: Classes) -> tuple:
+    from ..datasets import ClassFolder
+
+    names = check_image_folder(source.path)
+    kept = [names[i] for i in select_classes(names, classes, source=str(source))]
+    train = ClassFolder(str(source.path / "train"), classes=kept, transform=train_tf)
+    val = ClassFolder(str(source.path / "val"), classes=kept, transform=val_tf)
+    return train, val, kept
+
+
+def _proxy(source: Any, **options: Any) -> ProxyData:
+    kind = source.spec
+    return folder_proxy(source, mean=kind.mean, std=kind.std, **options)
+
+
+for _name, _about in (
+    ("imagenet", "an ImageNet folder, train/<wnid>/*.JPEG and val/<wnid>/*.JPEG"),
+    ("folder", "any folder in ImageNet's layout, train/<class>/ and val/<class>/"),
+):
+    register(DataKind(_name, _about, proxy=_proxy, full=folder_full))

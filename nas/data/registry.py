@@ -1,0 +1,71 @@
+"""Data sources by kind: the one table `--data KIND[:PATH]` is read from.
+
+A kind is one module of `nas.data.kinds` that registers a `DataKind`: how its spelling reads,
+how it draws the proxy's subset and how it opens the splits of full training. Adding a data
+source is that one file (and its tests); the commands' help texts and the parser come from
+this table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas.space import ConfigError
+
+
+@dataclass(frozen=True)
+class DataKind:
+    """One kind of data source."""
+
+    name: str  # the kind as written before the colon, e.g. "cifar10"
+    about: str  # one line for --help: what it reads
+    proxy: Callable[..., Any]  # (source, *, train_images, val_images, val_split, classes, gen,
+    #                          folder_size, workers, skip_bad_images, cache_dir) -> ProxyData
+    full: Callable[..., Any]  # (source, *, train_tf, val_tf, classes) -> (train, val, names)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # normalisation of the proxy's images
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    takes_path: bool = True  # spelled KIND:PATH (else KIND alone)
+    aliases: tuple[str, ...] = ()  # other spellings of a path-less kind
+    stored_size: int | None = None  # px its images are kept at (None: the proxy decides)
+
+    @property
+    def usage(self) -> str:
+        return f"{self.name}:PATH" if self.takes_path else self.name
+
+
+KINDS: dict[str, DataKind] = {}
+
+
+def register(kind: DataKind) -> DataKind:
+    if kind.name in KINDS:
+        raise ValueError(f"data kind {kind.name!r} registered twice")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kinds() -> dict[str, DataKind]:
+    """Every registered kind (importing `nas.data.kinds` registers the shipped ones), the
+    path-less ones (the defaults) first."""
+    importlib.import_module("nas.data.kinds")
+    return dict(sorted(KINDS.items(), key=lambda kv: kv[1].takes_path))
+
+
+def get_kind(name: str) -> DataKind:
+    table = kinds()
+    if name not in table:
+        raise ConfigError(f"unknown data kind {name!r}; expected {spellings()}", field="--data")
+    return table[name]
+
+
+def spellings() -> str:
+    """`fashion-mnist, imagenet:PATH, ...`: what --data accepts."""
+    return ", ".join(k.usage for k in kinds().values())
+
+
+def data_help() -> str:
+    """The --data help text of every command."""
+    lines = "; ".join(f"{k.usage}: {k.about}" for k in kinds().values())
+    return f"where images come from ({lines})"
