@@ -40,6 +40,7 @@ from nas.studies.calibration import (
     run_calibration,
     write_calibration,
 )
+from nas.train.proxy_config import ZERO_COST_SCORES
 
 ROOT = Path(__file__).resolve().parents[1]
 LADDER = ROOT / "scripts" / "proxy_ladder"
@@ -88,6 +89,16 @@ the ladder is spent. The ladder is trained after it; no proxy is recommended for
 until both have run. Re-running the script resumes the plan.
 """
 
+ZC_DECISION = """## Status
+
+The zero-cost scores (`zc:NAME`, `nas/evaluate/zero_cost.py`: each the score of the initialised
+network, built as the `cpu` proxy builds it, on 64 class-balanced training images; the
+accuracy column holds the score) are judged against the same reference as the ladder
+(`proxy_fidelity_cifar10.md`). Their tau against it is only meaningful once the reference has
+run on enough architectures; until then the figures of interest are their seed noise,
+signal/noise, seed-vs-seed tau and cost.
+"""
+
 
 @dataclass(frozen=True)
 class Task:
@@ -122,6 +133,18 @@ TASKS = {
         "proxy_fidelity_cifar10",
         CIFAR_DECISION,
     ),
+    # the zero-cost scores over the same draw, data and reference (one run table with the
+    # ladder's): published on their own as zero_cost_cifar10.{csv,md,png}
+    "cifar10-zc": Task(
+        f"cifar10:{ROOT.parent / 'shared' / 'data' / 'cifar10'}",
+        "reference-cifar",
+        CIFAR_LADDER,
+        (),
+        tuple(f"zc:{name}" for name in ZERO_COST_SCORES),
+        ROOT / "results/calibration/hybrid-4GFLOPs-cifar10",
+        "zero_cost_cifar10",
+        ZC_DECISION,
+    ),
 }
 KEPT_COLUMNS = (
     "arch_id",
@@ -144,6 +167,7 @@ KEPT_COLUMNS = (
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", choices=tuple(TASKS), default="fmnist")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per proxy (default 3)")
     p.add_argument("--data", help="the task's data spelling (default: the task's own)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", help="the calibration folder (default: the task's)")
@@ -160,7 +184,7 @@ def main() -> None:
         proxies=proxies,
         reference=task.reference,
         archs=16,
-        seeds=3,
+        seeds=args.seeds,
         data=args.data or task.data,
         out=str(out),
         workers=args.workers,
@@ -171,7 +195,7 @@ def main() -> None:
         + ",".join(_relative(x) for x in proxies)
         + (f" --reference {task.reference}" if task.reference != "auto" else "")
         + (f" --data {_relative(cfg.data)}" if cfg.data != "fashion-mnist" else "")
-        + f" --archs 16 --seeds 3 --workers {args.workers} --out {_relative(str(out))}"
+        + f" --archs 16 --seeds {args.seeds} --workers {args.workers} --out {_relative(str(out))}"
         + (f" --only {','.join(only)}" if only else "")
     )
     if args.report_only:
@@ -212,6 +236,8 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
             "- `cpu-v1`: the CPU default until this calibration (3 epochs of 2,000 images "
             "at 32 px, 1,000 validation images)."
         )
+    if any(name.startswith("zc:") for name in task.extra):
+        ladder += ["", *counting(runs, [n for n in task.extra if n.startswith("zc:")])]
     ladder += ["", task.decision]
     body = (calibration / "calibration.md").read_text()
     text = (
@@ -223,6 +249,35 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
     if (calibration / "calibration.png").exists():
         shutil.copyfile(calibration / "calibration.png", out / f"{task.stem}.png")
     print(text)
+
+
+def counting(runs: pd.DataFrame, names: list[str]) -> list[str]:
+    """Is a score just counting? Kendall tau (tau-b) of its architecture means with the
+    architectures' params and FLOPs at the target resolution."""
+    from scipy.stats import kendalltau
+
+    ok = runs[runs["status"] == "ok"]
+    out = [
+        "## Is it just counting?",
+        "",
+        "Kendall τ of each score's mean per architecture with the architecture's params and "
+        "FLOPs (at 224 px, as the budget counts them): a score near ±1 here ranks networks by "
+        "size whatever it claims to measure.",
+        "",
+        "| score | architectures | τ with params | τ with FLOPs |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in names:
+        mine = ok[ok["fidelity"] == name]
+        means = mine.groupby("arch_id").agg(
+            score=("accuracy", "mean"), params=("params", "first"), flops=("flops", "first")
+        )
+        if len(means) < 3:
+            continue
+        tp = kendalltau(means["score"], means["params"]).statistic
+        tf = kendalltau(means["score"], means["flops"]).statistic
+        out.append(f"| `{name}` | {len(means)} | {tp:.2f} | {tf:.2f} |")
+    return out
 
 
 if __name__ == "__main__":

@@ -419,9 +419,11 @@ def meco(model: nn.Module, batch: Batch) -> float:
 
 def meco_of(fmap: torch.Tensor) -> float:
     """The minimum eigenvalue of the correlation of the rows (channels) of (C, positions);
-    0 for a map of one position."""
+    0 for a map of one position; of one channel, its 1x1 correlation's 1 (0 if constant)."""
     if fmap.shape[1] < 2:
         return 0.0
+    if fmap.shape[0] == 1:  # torch.corrcoef returns a scalar for one row
+        return 1.0 if float(fmap.std()) > 0 else 0.0
     corr = torch.nan_to_num(torch.corrcoef(fmap.double()), nan=0.0, posinf=0.0, neginf=0.0)
     return torch.linalg.eigvalsh(corr)[0].item()
 

@@ -200,6 +200,9 @@ def test_meco_minimum_eigenvalue_of_channel_correlations_by_hand():
     # a constant channel correlates 0 with the rest: eigenvalues 1 and 0
     assert meco_of(torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])) == pytest.approx(0.0)
     assert meco_of(torch.tensor([[1.0], [2.0]])) == 0.0  # one position: no correlation
+    # one channel (a layer with a single output feature): its 1x1 correlation, 1
+    assert meco_of(torch.tensor([[1.0, 2.0, 4.0]])) == 1.0
+    assert meco_of(torch.tensor([[3.0, 3.0, 3.0]])) == 0.0
     # a Linear on tokens: channels are its output features over the three token positions
     net = nn.Linear(2, 2, bias=False)
     with torch.no_grad():
