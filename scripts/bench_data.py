@@ -16,6 +16,11 @@ writes results/benchmarks/proxy_data.csv (and proxy_data.md: command, machine, l
 
     python scripts/bench_data.py                                     # ~10 min on 2 busy cores
     python scripts/bench_data.py --images 600 --sizes 64 --repeats 1 # smoke, ~1 min
+    python scripts/bench_data.py --real ../shared/data/imagewoof --images 5800 --stem \
+        proxy_data_imagewoof                                         # real ImageNet photos
+
+With --real PATH an existing ImageNet-layout folder is read instead of a generated one (its
+train/ images; --images of them drawn, class-balanced), and --stem names the result files.
 """
 
 from __future__ import annotations
@@ -182,12 +187,12 @@ def run_case(case: str, repeats: int, fn) -> dict:
 def bench_size(
     folder: Path, *, images: int, size: int, repeats: int, drop: str, work: Path
 ) -> list[dict]:
-    files = sorted(folder.rglob("*.JPEG"))
+    files = sorted((folder / "train").rglob("*.JPEG"))
     rows = []
 
     def before() -> tuple[float, float]:
         started, cpu = time.perf_counter(), cpu_seconds()
-        for path in files:
+        for path in files[:images]:
             decode_before(path, size)
         return time.perf_counter() - started, cpu_seconds() - cpu
 
@@ -250,9 +255,29 @@ def machine() -> str:
     )
 
 
+def real_folder(root: Path, images: int) -> dict:
+    """What the report says of an existing folder: its train/ images, their mean size."""
+    files = sorted((root / "train").rglob("*.JPEG"))
+    if len(files) < images:
+        raise SystemExit(f"{root}/train holds {len(files)} JPEG files, fewer than --images")
+    sample = files[:: max(1, len(files) // 200)]
+    sides = []
+    for path in sample:
+        with Image.open(path) as im:
+            sides.append(im.size)
+    return {
+        "images": images,
+        "in_folder": len(files),
+        "mean_bytes": int(np.mean([f.stat().st_size for f in sample])),
+        "width": int(np.mean([w for w, _ in sides])),
+        "height": int(np.mean([h for _, h in sides])),
+        "real": True,
+    }
+
+
 def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict, loads: tuple) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "proxy_data.csv", index=False)
+    df.to_csv(OUT / f"{args.stem}.csv", index=False)
     sha = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=OUT
     ).stdout.strip()
@@ -263,19 +288,25 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict, loads: 
         else "/proc/sys/vm/drop_caches (3), as root"
     )
     lines = [
-        "# proxy_data.csv: decoding an image folder's proxy subset, once, into the cache",
+        f"# {args.stem}.csv: decoding an image folder's proxy subset, once, into the cache",
         "",
         f"- command: `python scripts/bench_data.py {shlex.join(sys.argv[1:])}`".rstrip(),
         f"- date: {datetime.date.today()}, git {sha or 'unknown'}",
         f"- machine: {machine()}",
         f"- load average (1, 5, 15 min) at start {_fmt(loads[0])}, at end {_fmt(loads[1])}"
         f"; per case in the table (mean of before and after the fastest run)",
-        f"- data: {info['images']} generated JPEG files, {info['width']}x{info['height']}, "
-        f"mean {info['mean_bytes'] / 1000:.0f} KB, {CLASSES} classes, in {args.folder}; the "
-        f"proxy draws all of them (80% train, 20% val)",
+        (
+            f"- data: {info['images']} of the {info['in_folder']} training JPEGs of "
+            f"{args.real} (real photos; mean about {info['width']}x{info['height']}, "
+            f"{info['mean_bytes'] / 1000:.0f} KB), drawn class-balanced (80% train, 20% val)"
+            if info.get("real")
+            else f"- data: {info['images']} generated JPEG files, {info['width']}x"
+            f"{info['height']}, mean {info['mean_bytes'] / 1000:.0f} KB, {CLASSES} classes, "
+            f"in {args.folder}; the proxy draws all of them (80% train, 20% val)"
+        ),
         f"- pages dropped with {dropped}",
         *([f"- note: {args.note}"] if args.note else []),
-        f"- each case: the fastest of {args.repeats} runs (all runs in proxy_data.csv); a "
+        f"- each case: the fastest of {args.repeats} runs (all runs in {args.stem}.csv); a "
         f"load is `load_proxy_data` (listing, stat of drawn files, key, map) plus a read "
         f"of every byte; cores used = CPU seconds (this process and its decoding "
         f"workers) per wall second",
@@ -308,7 +339,7 @@ def write_report(df: pd.DataFrame, args: argparse.Namespace, info: dict, loads: 
             f">= 20x); 2 processes build {cold1 / cold2:.2f}x as fast as 1.",
             "",
         ]
-    (OUT / "proxy_data.md").write_text("\n".join(lines))
+    (OUT / f"{args.stem}.md").write_text("\n".join(lines))
 
 
 def _fmt(load: tuple) -> str:
@@ -322,11 +353,17 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--folder", type=Path, default=Path("/tmp/nas-bench-imagenet"))
     p.add_argument("--drop", choices=("fadvise", "global"), default="fadvise")
-    p.add_argument("--note", default="", help="a line for proxy_data.md (conditions, caveats)")
+    p.add_argument("--note", default="", help="a line for the report (conditions, caveats)")
+    p.add_argument("--real", type=Path, help="an existing ImageNet-layout folder to read")
+    p.add_argument("--stem", default="proxy_data", help="results/benchmarks/STEM.{csv,md}")
     args = p.parse_args()
     torch.set_num_threads(1)
     start_load = os.getloadavg()
-    info = make_folder(args.folder, args.images, available_cores())
+    if args.real:
+        args.folder = args.real.resolve()
+        info = real_folder(args.folder, args.images)
+    else:
+        info = make_folder(args.folder, args.images, available_cores())
     print(f"folder: {info}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="nas-bench-data-"))
     try:
@@ -345,7 +382,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     df = pd.DataFrame(rows)
     write_report(df, args, info, (start_load, os.getloadavg()))
-    print((OUT / "proxy_data.md").read_text())
+    print((OUT / f"{args.stem}.md").read_text())
 
 
 if __name__ == "__main__":
