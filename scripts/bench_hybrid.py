@@ -31,13 +31,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nas._core import write_text_atomic
 from nas.evaluate import Fidelity, RunRequest, RunTable, cost_of, run_all
 from nas.report.provenance import provenance
 from nas.search.feasible import FeasibleRegion
 from nas.search.simulate import read_bench, write_bench
 from nas.search.surrogate import cross_validate
 from nas.space import load_space
-from nas.space.io import write_text_atomic
 from nas.studies.draws import presets_near
 from nas.train.proxy_config import get_proxy
 

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nas._core import write_atomic, write_text_atomic
 from nas.report.provenance import provenance
 from nas.report.stats import hypervolume_2d, pareto_mask
 from nas.search.config import make_config
@@ -37,7 +38,6 @@ from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
 from nas.search.simulate import read_bench, simulate
 from nas.search.surrogate import Surrogate
 from nas.space import load_space
-from nas.space.io import write_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANCE = 0.1  # Fashion-MNIST's ten classes

@@ -20,8 +20,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nas._core import write_text_atomic
 from nas.evaluate import RunTable
-from nas.space.io import write_text_atomic
 from nas.studies.compare import RUNS_FILE, CompareConfig, resolve, run_compare, write_compare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # the order imports flow in: a package may import those of lower rank (and itself)
 LAYERS = {
+    "_core": -1,  # errors, atomic files, the lock: importable by all, importing no nas package
     "space": 0,
     "blocks": 1,
     "models": 2,
@@ -109,6 +110,35 @@ def _loaded_after(code: str) -> set[str]:
 def test_the_feasible_region_imports_neither_torch_nor_optuna():
     loaded = _loaded_after("import nas.search.feasible")
     assert "nas" in loaded and not loaded & {"torch", "optuna"}
+
+
+def test_the_core_imports_neither_torch_nor_optuna_nor_another_nas_package():
+    loaded = _loaded_after("import nas._core")
+    assert "nas" in loaded and not loaded & {"torch", "optuna"}
+    modules = _modules()
+    outside = {
+        target
+        for name, path in modules.items()
+        if name.startswith("nas._core")
+        for target in _imports(name, path, modules)
+        if not target.startswith("nas._core")
+    }
+    assert not outside, outside
+
+
+def test_library_code_does_not_print():
+    """stdout belongs to the commands (nas/cli): the library logs through `nas.*` loggers or
+    returns text. Code inside strings (an exported file's own demo) is not called here."""
+    printing = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for name, path in _modules().items()
+        if not name.startswith("nas.cli")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+    ]
+    assert not printing, printing
 
 
 def test_the_dry_run_imports_no_optuna(tmp_path):

@@ -14,7 +14,7 @@ from typing import ClassVar, TypeVar
 
 from torch import nn
 
-from nas.space.errors import ConfigError
+from nas._core import ConfigError
 from nas.space.mixers import MIXERS
 
 T = TypeVar("T", bound=type)

@@ -8,18 +8,22 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from nas.space import ConfigError
+from nas._core import ConfigError, NasError
+from nas._log import log_to_stderr
 
 EXIT_USAGE = 2
 
 
 def run(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None) -> int:
-    """Run `main`; user errors become one line on stderr instead of a traceback."""
+    """Run `main`; a user-facing error (any `NasError`: bad input, unreadable data or
+    checkpoints, a study that does not match, a failed export or search) becomes one line on
+    stderr and its exit status (2 unless the error says otherwise) instead of a traceback."""
+    log_to_stderr()  # progress and warnings of nas's loggers: stderr; stdout is the command's
     try:
         return main(argv)
-    except ConfigError as e:
+    except NasError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return e.exit_status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

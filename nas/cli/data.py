@@ -13,8 +13,6 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from nas._log import log_to_stderr
-
 from .common import EXIT_USAGE, ArgumentParser, non_negative_float, run
 
 if TYPE_CHECKING:
@@ -46,7 +44,6 @@ def _main(argv: list[str] | None) -> int:
     from nas.data.cache import cache_root, list_entries, remove_entry
 
     args = parser().parse_args(argv)
-    log_to_stderr()
     folder, entries = cache_root(), list_entries()
     if args.action == "list":
         print(f"{len(entries)} entries, {_size(sum(e.bytes for e in entries))} in {folder}")

@@ -10,7 +10,6 @@ import sys
 # machine running anything else (or several workers) spinning threads slow training 10-30x.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from nas._log import log_to_stderr
 
 from .common import ArgumentParser, non_negative_int, positive_int, run
 
@@ -164,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    log_to_stderr()
 
     def config():  # loads torch: the dry run's count is printed before
         from nas.search import make_config
@@ -208,16 +206,10 @@ def _main(argv: list[str] | None) -> int:
         return 0
     if args.simulate:
         return _simulate(config(), args.simulate)
-    from nas.cost import CostMismatch
-    from nas.search import SearchError
     from nas.search import run as run_config
 
     cfg = config()
-    try:
-        outcome = run_config(cfg, progress=not args.no_progress)
-    except (SearchError, CostMismatch) as e:
-        print(f"nas-search: error: {e}", file=sys.stderr)
-        return 1
+    outcome = run_config(cfg, progress=not args.no_progress)  # SearchError: one line, exit 1
     c = outcome.counts
     failed_in_training = c.evaluated - c.complete - c.pruned
     print(

@@ -174,9 +174,6 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    from nas._log import log_to_stderr
-
-    log_to_stderr()  # where the data came from (Downsampled ImageNet: the cache)
     from nas.train.full import Preempted
     from nas.train.recipe import Recipe
     from nas.train.runner import RUN_OPTIONS, run_training

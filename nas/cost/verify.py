@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from nas._core import NasError
 from nas.space import ArchSpec
 
 from .closed_form import Cost, NoClosedForm, closed_form
 from .measuring import CostReport, measure
 
 
-class CostMismatch(RuntimeError):
-    """The closed form and fvcore disagree: a formula is wrong (or the model changed)."""
+class CostMismatch(NasError, RuntimeError):
+    """The closed form and fvcore disagree: a formula is wrong (or the model changed); the
+    budget guarantee is broken, so a search stops with this one line."""
+
+    exit_status = 1  # a run that failed, not a usage error
 
 
 def verify_cost(spec: ArchSpec, *, report: CostReport | None = None) -> tuple[Cost, CostReport]:

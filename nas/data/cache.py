@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.report.writer import locked
+from nas._core import locked, write_text_atomic
 from nas.space import ConfigError
-from nas.space.io import write_text_atomic
 
 CACHE_ENV = "NAS_CACHE_DIR"
 SUBFOLDER = "proxy-data"

@@ -194,7 +194,8 @@ def _serve(out: str, size: int) -> None:
     for line in sys.stdin:
         start, paths = json.loads(line)
         count, bad = _decode_chunk(out, paths, start, size)
-        print(json.dumps([count, [asdict(b) for b in bad]]), flush=True)
+        sys.stdout.write(json.dumps([count, [asdict(b) for b in bad]]) + "\n")  # the protocol
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ known: it is tried once more in a fresh process, then recorded as failed.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -35,6 +36,8 @@ from .runs import (
     train_run,
 )
 from .table import RunTable
+
+log = logging.getLogger(__name__)
 
 OnRecord = Callable[[RunRecord], None]
 
@@ -214,7 +217,7 @@ class RunProgress:
             disable=not self.tty,
         )
         if enabled and already and not self.tty:
-            print(f"{label}: {already}/{total} runs already in the table", file=sys.stderr)
+            log.info("%s: %d/%d runs already in the table", label, already, total)
 
     def started(self, request: RunRequest) -> None:
         if self.tty:
@@ -247,7 +250,7 @@ class RunProgress:
             self.bar.update(1)
             self.bar.write(line, file=sys.stderr)
         elif self.enabled:
-            print(f"[{self.done}/{self.total}] {line}", file=sys.stderr, flush=True)
+            log.info("[%d/%d] %s", self.done, self.total, line)
 
     def close(self) -> None:
         self.bar.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas.report.writer import locked
+from nas._core import locked
 
 from .runs import RunKey, RunRecord
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas._core import NasError
+
 Ref = tuple[str, str]  # (module, top-level name)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-class ExportError(RuntimeError):
+class ExportError(NasError, RuntimeError):
     """nas's source cannot be gathered into one module (two definitions share a name...)."""
 
 

@@ -25,13 +25,13 @@ import timm
 import torch
 
 import nas
+from nas._core import write_atomic, write_text_atomic
 from nas.blocks import get_block
 from nas.cost import closed_form, format_amount
 from nas.models.presets import PRESETS
 from nas.models.weights import best_weights, checkpoint_spec, read_state
 from nas.report.provenance import git_sha
 from nas.space import ArchSpec, spec_to_yaml
-from nas.space.io import write_atomic, write_text_atomic
 
 from .source import ExportError, gather
 

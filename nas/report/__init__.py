@@ -1,5 +1,6 @@
 """Reports of results folders: the CSV contract, the Pareto plot, summary.md, provenance, and
-the one writer (`nas.report.writer`) with its lock.
+the one writer (`nas.report.writer`) with its folder's lock (`nas._core.locked`), the
+proxy's rank agreement with full training (`nas.report.fidelity.RankAgreement`).
 
 Used by `nas.search` and `nas.train`; depends on neither, and on no Optuna or torch.
 """

@@ -13,15 +13,15 @@ fidelity.md (the measures, a verdict and the side-by-side table; summary.md incl
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
 
-from nas.space.io import write_text_atomic
+from nas._core import write_text_atomic
 
+from .stats import kendall_test, spearman_test
 from .summary import write_summary
 from .writer import reports_lock
 
@@ -31,7 +31,10 @@ TOP_K = (1, 3, 5, 10)
 
 
 @dataclass(frozen=True)
-class Fidelity:
+class RankAgreement:
+    """How well the proxy's order agreed with full training's (not to be confused with
+    `nas.evaluate.Fidelity`, a run's identity)."""
+
     table: pd.DataFrame  # arch_id, flops, proxy_accuracy, top1, proxy_rank, full_rank
     kendall_tau: float
     kendall_p: float
@@ -68,11 +71,9 @@ class Fidelity:
         return out
 
 
-def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
+def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> RankAgreement | None:
     """proxy: `arch_id`, `proxy_accuracy` (repeats averaged); full: `arch_id`, `top1` (the last
     row of an architecture counts). None when fewer than two architectures have both."""
-    from scipy.stats import kendalltau, spearmanr
-
     p = (
         proxy.dropna(subset=["proxy_accuracy"])
         .groupby("arch_id", as_index=False)
@@ -88,16 +89,15 @@ def proxy_fidelity(proxy: pd.DataFrame, full: pd.DataFrame) -> Fidelity | None:
     table["proxy_rank"] = _ranks(table, "proxy_accuracy")
     table["full_rank"] = _ranks(table, "top1")
     table = table.sort_values("full_rank").reset_index(drop=True)
-    with warnings.catch_warnings():  # constant inputs: nan, reported as undefined
-        warnings.simplefilter("ignore")
-        tau, tau_p = kendalltau(table.proxy_accuracy, table.top1)
-        rho, rho_p = spearmanr(table.proxy_accuracy, table.top1)
+    # constant inputs: nan, reported as undefined; tau-b, as everywhere in nas
+    tau, tau_p = kendall_test(table.proxy_accuracy, table.top1)
+    rho, rho_p = spearman_test(table.proxy_accuracy, table.top1)
     right, pairs = _pair_agreement(table.proxy_accuracy.tolist(), table.top1.tolist())
     ks = [k for k in TOP_K if k < len(table)] or [1]
     overlap = {k: _overlap(table, k) for k in ks}
     # several tied for the proxy's best: any could have been picked, so their mean counts
     proxy_best = table.loc[table.proxy_accuracy == table.proxy_accuracy.max(), "top1"].mean()
-    return Fidelity(
+    return RankAgreement(
         table,
         float(tau),
         float(tau_p),
@@ -143,7 +143,7 @@ def _pair_agreement(a: list[float], b: list[float]) -> tuple[int, int]:
     return right, pairs
 
 
-def study_fidelity(study_dir: str | Path) -> Fidelity | None:
+def study_fidelity(study_dir: str | Path) -> RankAgreement | None:
     """The fidelity of a study folder's proxy, from its trials.csv and full_training.csv."""
     study_dir = Path(study_dir)
     trials_csv, full_csv = study_dir / "trials.csv", study_dir / "full_training.csv"
@@ -155,7 +155,7 @@ def study_fidelity(study_dir: str | Path) -> Fidelity | None:
     return proxy_fidelity(trials, pd.read_csv(full_csv))
 
 
-def write_fidelity(study_dir: str | Path) -> Fidelity | None:
+def write_fidelity(study_dir: str | Path) -> RankAgreement | None:
     """Write fidelity.csv and fidelity.md (when two or more picks have full results) and
     refresh the study's summary.md, under the study folder's report lock (a search may still
     be rewriting its summary)."""
@@ -170,7 +170,7 @@ def write_fidelity(study_dir: str | Path) -> Fidelity | None:
     return fid
 
 
-def verdict(fid: Fidelity) -> str:
+def verdict(fid: RankAgreement) -> str:
     tau = fid.kendall_tau
     if math.isnan(tau):
         text = "undefined: every architecture has the same proxy or full accuracy."
@@ -194,7 +194,7 @@ def verdict(fid: Fidelity) -> str:
     return text
 
 
-def fidelity_markdown(fid: Fidelity) -> str:
+def fidelity_markdown(fid: RankAgreement) -> str:
     pairs = (
         f"{fid.pairs_right / fid.pairs:.0%} ({fid.pairs_right} of {fid.pairs} pairs)"
         if fid.pairs

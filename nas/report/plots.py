@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from nas._core import write_atomic
 from nas.cost import format_amount
-from nas.space.io import write_atomic
 
 from .tables import OBJECTIVE_COLUMNS, front_title
 

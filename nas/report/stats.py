@@ -11,6 +11,7 @@ and paired differences.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -38,17 +39,34 @@ class Interval:
 
 def kendall(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
     """Kendall's tau-b; nan when either side is constant or has fewer than 2 values."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(stats.kendalltau(a, b).statistic)
+    return kendall_test(a, b)[0]
 
 
 def spearman(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
+    """Spearman's rho (ties get their mean rank); nan as for `kendall`."""
+    return spearman_test(a, b)[0]
+
+
+def kendall_test(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> tuple[float, float]:
+    """Kendall's tau-b and its two-sided p-value: the one implementation of tau in nas."""
+    return _rank_test(stats.kendalltau, a, b)
+
+
+def spearman_test(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value: the one implementation of rho in nas."""
+    return _rank_test(stats.spearmanr, a, b)
+
+
+def _rank_test(test, a, b) -> tuple[float, float]:
+    """(statistic, p); (nan, nan) when either side is constant or has fewer than 2 values,
+    where a rank correlation is undefined."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(stats.spearmanr(a, b).statistic)
+        return math.nan, math.nan
+    with warnings.catch_warnings():  # n = 2: the p-value is undefined (nan), say nothing
+        warnings.simplefilter("ignore")
+        result = test(a, b)
+    return float(result.statistic), float(result.pvalue)
 
 
 def bootstrap(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from nas.space.io import write_atomic
+from nas._core import write_atomic
 
 
 def plot_calibration(

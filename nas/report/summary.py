@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from nas._core import write_text_atomic as write_text
 from nas.cost import format_amount
-from nas.space.io import write_text_atomic as write_text
 
 from .tables import OBJECTIVE_COLUMNS, front_title, read_trials
 

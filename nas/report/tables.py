@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas.space.io import write_text_atomic as write_text
+from nas._core import write_text_atomic as write_text
 
 LEAD_COLUMNS = (
     "number",

@@ -17,16 +17,17 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from nas._core import locked
+from nas._core import write_text_atomic as write_text
 from nas.space import ArchSpec, save_spec, spec_to_yaml
-from nas.space.io import write_text_atomic as write_text
 
 from .plots import plot_pareto
 from .summary import write_summary
@@ -87,34 +88,6 @@ RESULT_COLUMNS = (
 
 
 # --- the lock ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def locked(
-    lock_path: str | os.PathLike, *, on_wait: Callable[[], object] | None = None
-) -> Iterator[None]:
-    """Hold an exclusive POSIX `flock` on `lock_path` (created if missing) for the block;
-    released when the block ends or the process dies. Not re-entrant: a process that holds it
-    and asks again waits for itself. `on_wait` is called once when another process holds it
-    (so a waiting process can say why it waits)."""
-    lock_path = Path(lock_path)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as f:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: writers then take turns only by convention
-            yield
-            return
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def reports_lock(folder: str | os.PathLike) -> AbstractContextManager[None]:

@@ -6,6 +6,7 @@ visible either way. Counts come from the storage, so the display covers every wo
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -14,6 +15,8 @@ from tqdm import tqdm
 from nas.cost import format_amount
 
 from .results import Counts
+
+log = logging.getLogger(__name__)
 
 
 def _clock(seconds: float) -> str:
@@ -100,17 +103,13 @@ class Progress:
             self.bar.write(line, file=sys.stderr)
             self._refresh()
         elif self.enabled:
-            print(
-                f"[{min(self.done, self.total)}/{self.total} {self._status()}] {line}",
-                file=sys.stderr,
-                flush=True,
-            )
+            log.info("[%d/%d %s] %s", min(self.done, self.total), self.total, self._status(), line)
 
     def message(self, text: str) -> None:
         if self.tty:
             self.bar.write(text, file=sys.stderr)
         elif self.enabled:
-            print(text, file=sys.stderr, flush=True)
+            log.info("%s", text)
 
     def close(self) -> None:
         self.bar.close()

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from nas._core import NasError
 from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.data.classes import to_config
 from nas.data.proxy import ProxyData
@@ -44,8 +45,10 @@ from .workers import start_workers, wait_workers
 MAX_CONSECUTIVE_FAILURES = 5
 
 
-class SearchError(RuntimeError):
+class SearchError(NasError, RuntimeError):
     """The search cannot go on (every candidate fails, say); the message says why."""
+
+    exit_status = 1  # the search ran and failed: not a usage error
 
 
 @dataclass

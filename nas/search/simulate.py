@@ -23,10 +23,10 @@ import optuna
 import pandas as pd
 from optuna.trial import Trial
 
+from nas._core import write_text_atomic
 from nas.cost import closed_form
 from nas.report.stats import study_noise
 from nas.space import ArchSpec, ConfigError, load_space
-from nas.space.io import write_text_atomic
 from nas.space.spec import spec_from_dict
 from nas.train.proxy import ProxyResult
 

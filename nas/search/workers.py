@@ -9,6 +9,7 @@ stdin (so a storage password never lands on a command line or on disk) and log t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 import torch
 
 from .config import SearchConfig
+
+log = logging.getLogger(__name__)
 
 
 def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess.Popen]:
@@ -28,11 +31,11 @@ def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess
         env = dict(os.environ)
         if gpus > 1:
             env["CUDA_VISIBLE_DEVICES"] = str(k % gpus)
-        with open(logs / f"worker-{k}.log", "ab") as log:
+        with open(logs / f"worker-{k}.log", "ab") as worker_log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "nas.search.worker", str(k)],
                 stdin=subprocess.PIPE,
-                stdout=log,
+                stdout=worker_log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=os.getcwd(),
@@ -47,8 +50,9 @@ def wait_workers(procs: list[subprocess.Popen]) -> None:
     for k, proc in enumerate(procs, 1):
         code = proc.wait()
         if code != 0:
-            print(
-                f"nas-search: worker {k} exited with status {code}; see its log in "
-                f"logs/worker-{k}.log",
-                file=sys.stderr,
+            log.warning(
+                "nas-search: worker %d exited with status %d; see its log in logs/worker-%d.log",
+                k,
+                code,
+                k,
             )

@@ -1,7 +1,8 @@
 """Declarative architectures and search spaces. Pure Python: never imports torch."""
 
+from nas._core import ConfigError
+
 from .choices import RandomChooser
-from .errors import ConfigError
 from .io import load_spec, save_spec, spec_to_yaml
 from .mixers import MIXERS, MixerInfo
 from .space import Prune, SearchSpace, SpaceSize, list_spaces, load_space, parse_space, spaces_dir

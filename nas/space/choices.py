@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ConfigError
+from nas._core import ConfigError
 
 Scalar = bool | int | float | str
 

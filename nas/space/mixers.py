@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from nas._core import ConfigError
 
 
 @dataclass(frozen=True)

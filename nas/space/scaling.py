@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .errors import ConfigError
+from nas._core import ConfigError
+
 from .spec import ArchSpec, StemSpec
 
 _MIN_WIDTH = 8  # channels; GroupNorm and depthwise convs stay meaningful

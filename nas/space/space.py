@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas._core import ConfigError
+
 from .choices import (
     Categorical,
     Chooser,
@@ -36,7 +38,6 @@ from .choices import (
     Replay,
     parse_leaf,
 )
-from .errors import ConfigError
 from .io import read_yaml
 from .mixers import MIXERS, relevant_fields
 from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec

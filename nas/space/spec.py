@@ -17,7 +17,8 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from .errors import ConfigError
+from nas._core import ConfigError
+
 from .mixers import MIXERS, mixer_info, relevant_fields
 
 STEM_TYPES = ("conv1", "conv4", "convmixer", "coatnet")

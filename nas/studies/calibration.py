@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nas._core import write_text_atomic
 from nas.cost import closed_form
 from nas.evaluate import Fidelity, RunRequest, RunTable, run_all
 from nas.search.feasible import FeasibleRegion
 from nas.space import ConfigError, SearchSpace, load_space
-from nas.space.io import write_text_atomic
 
 from .calibration_report import TARGET_TAU, Calibration, compute, write_report
 from .draws import Drawn, draw_architectures, presets_near

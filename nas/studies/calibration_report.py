@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from nas._core import write_text_atomic
 from nas.cost import format_amount
 from nas.report import stats
 from nas.report.stats import Interval
-from nas.space.io import write_text_atomic
 
 TARGET_TAU = 0.7
 MIN_RANKED = 8  # architectures ranked by a proxy and the reference before one is recommended

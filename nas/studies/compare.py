@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas._core import write_text_atomic
 from nas.evaluate import Fidelity, RunRequest, RunTable, cost_of, run_all
 from nas.report import stats
 from nas.report.stats import PairedDifference
 from nas.space import ConfigError, load_spec
-from nas.space.io import write_text_atomic
 from nas.train.proxy import proxy_spec
 from nas.train.proxy_config import ProxyConfig
 

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from nas._core import write_atomic
 from nas.models import NasNet
 from nas.models.weights import EMA_BEST, EMA_OTHER, STATE_DICT, best_weights, read_state
 from nas.space import ArchSpec, ConfigError
-from nas.space.io import write_atomic
 
 CHECKPOINT_NAME = "last.pt"
 # 2: weights under timm's keys, RNG states as tensors, read with weights_only=True

@@ -10,6 +10,7 @@ torchrun every process runs this same code; DDP averages the gradients.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import signal
@@ -44,6 +45,8 @@ from .imagenet import (
     train_loader,
     val_loader,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ class FullTrainer:
         if self.ctx.is_main:
             self._write_run_files()
             if self.config.progress:
-                print(self.describe(), flush=True)
+                log.info("%s", self.describe())
         finished = self.pos.epoch >= self.recipe.epochs
         self._session_start = None if finished else time.monotonic()
         self._last_save = time.monotonic()
@@ -350,11 +353,14 @@ class FullTrainer:
             write_epoch_log(self.pos.history, self.run_dir)
             if self.config.progress:
                 h = self.pos.history[-1]
-                print(
-                    f"epoch {h['epoch']}/{self.recipe.epochs}: loss {h['train_loss']:.4f} "
-                    f"top-1 {h['top1']:.2f}% top-5 {h['top5']:.2f}% "
-                    f"{h['images_per_s']:.0f} img/s",
-                    flush=True,
+                log.info(
+                    "epoch %d/%d: loss %.4f top-1 %.2f%% top-5 %.2f%% %.0f img/s",
+                    h["epoch"],
+                    self.recipe.epochs,
+                    h["train_loss"],
+                    h["top1"],
+                    h["top5"],
+                    h["images_per_s"],
                 )
 
     @torch.no_grad()
@@ -523,10 +529,10 @@ class FullTrainer:
         )
         if self.ctx.is_main and self.config.progress:
             if self.pos.epoch >= self.recipe.epochs:
-                print(f"already finished: {self.pos.epoch} epochs in {path}", flush=True)
+                log.info("already finished: %d epochs in %s", self.pos.epoch, path)
             else:
                 step = f", step {self.pos.step}" if self.pos.step else ""
-                print(f"resuming {path} at epoch {self.pos.epoch + 1}{step}", flush=True)
+                log.info("resuming %s at epoch %d%s", path, self.pos.epoch + 1, step)
 
     # --- results ----------------------------------------------------------------------------
 

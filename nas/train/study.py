@@ -8,11 +8,11 @@ writes the proxy-fidelity report.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nas._core import NasError
 from nas.report import append_result, write_result
 from nas.report.writer import FULL_TRAINING_CSV
 from nas.space import ArchSpec, ConfigError, load_spec
@@ -28,6 +29,8 @@ from nas.space.io import read_yaml
 from .distributed import DistContext
 from .full import FullTrainer, RunConfig
 from .recipe import Recipe
+
+log = logging.getLogger(__name__)
 
 PARETO_COLUMNS = ("arch_id", "flops", "proxy_accuracy")
 
@@ -118,7 +121,7 @@ def train_and_record(
     if ctx.is_main:
         write_result(config.run_dir, result)
         if append_result(result, results_csv) and config.progress:
-            print(f"{name}: top-1 {result['top1']:.2f}% -> {results_csv}", flush=True)
+            log.info("%s: top-1 %.2f%% -> %s", name, result["top1"], results_csv)
     return result
 
 
@@ -139,10 +142,9 @@ def train_picks(
                 results_csv=study.results_csv,
             )
         except Exception as e:  # one broken pick must not cost the others their training
-            if isinstance(e, ConfigError) and len(arch_ids) == 1:
+            if isinstance(e, NasError) and len(arch_ids) == 1:
                 raise
-            print(f"nas-train: {arch_id} failed: {e}", file=sys.stderr)
-            traceback.print_exc()
+            log.error("nas-train: %s failed: %s", arch_id, e, exc_info=True)
             failed.append(arch_id)
     return failed
 
@@ -161,19 +163,16 @@ def launch_per_gpu(
             log_path.parent.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
             cmd = [sys.executable, "-m", "nas.cli.train", *argv, "--pick", arch_id]
-            with open(log_path, "ab") as log:
-                proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            with open(log_path, "ab") as child_log:
+                proc = subprocess.Popen(cmd, env=env, stdout=child_log, stderr=subprocess.STDOUT)
             running[gpu] = (arch_id, proc)
-            print(f"{arch_id}: training on GPU {gpu} (log {log_path})", flush=True)
+            log.info("%s: training on GPU %d (log %s)", arch_id, gpu, log_path)
         time.sleep(0.5)
         for gpu, (arch_id, proc) in list(running.items()):
             if proc.poll() is not None:
                 del running[gpu]
                 ok = proc.returncode == 0
-                print(
-                    f"{arch_id}: {'done' if ok else f'failed (exit {proc.returncode})'}",
-                    flush=True,
-                )
+                log.info("%s: %s", arch_id, "done" if ok else f"failed (exit {proc.returncode})")
                 if not ok:
                     failed.append(arch_id)
     return failed
@@ -217,14 +216,15 @@ def run_study(
         picks = pick_top(study.pareto, top)
         arch_ids = list(picks.arch_id)
         if len(picks) < top and ctx.is_main:
-            print(
-                f"nas-train: warning: --top {top}, but the study's Pareto front has "
-                f"{len(picks)} member(s): training {len(picks)}",
-                file=sys.stderr,
-                flush=True,
+            log.warning(
+                "nas-train: warning: --top %d, but the study's Pareto front has %d member(s): "
+                "training %d",
+                top,
+                len(picks),
+                len(picks),
             )
         if ctx.is_main and config.progress:
-            print("\n".join(study_summary_lines(study, picks)), flush=True)
+            log.info("%s", "\n".join(study_summary_lines(study, picks)))
 
     def config_for(arch_id: str) -> RunConfig:
         return dataclasses.replace(config, run_dir=study.run_dir(arch_id, output))
@@ -247,16 +247,20 @@ def run_study(
     if ctx.is_main:
         fid = write_fidelity(study.root)
         if fid is not None and config.progress:
-            print(
-                f"proxy fidelity over {fid.n} architectures: Kendall tau "
-                f"{fid.kendall_tau:.3f}, Spearman rho {fid.spearman_rho:.3f} -> "
-                f"{study.root / 'fidelity.md'}\n{verdict(fid)}",
-                flush=True,
+            log.info(
+                "proxy fidelity over %d architectures: Kendall tau %.3f, Spearman rho %.3f "
+                "-> %s\n%s",
+                fid.n,
+                fid.kendall_tau,
+                fid.spearman_rho,
+                study.root / "fidelity.md",
+                verdict(fid),
             )
     if failed:
-        print(
-            f"nas-train: {len(failed)} pick(s) failed: {', '.join(failed)}; re-run the same "
-            f"command to retry them (finished ones are kept)",
-            file=sys.stderr,
+        log.error(
+            "nas-train: %d pick(s) failed: %s; re-run the same command to retry them "
+            "(finished ones are kept)",
+            len(failed),
+            ", ".join(failed),
         )
     return 1 if failed else 0

@@ -142,3 +142,15 @@ def _blobs():
     data = blobs()
     data.num_classes = 10  # the specs have 10 classes; labels 0-3 fit
     return data
+
+
+def test_progress_lines_are_nas_log_lines_on_stderr(capsys):
+    """Without a terminal the engine's progress is `nas.evaluate` log lines: the commands show
+    them on stderr (`log_to_stderr`), stdout stays the command's own."""
+    from nas._log import log_to_stderr
+    from nas.evaluate.engine import RunProgress
+
+    log_to_stderr()
+    RunProgress(label="calibration", total=4, already=2, enabled=True).close()
+    out, err = capsys.readouterr()
+    assert out == "" and "calibration: 2/4 runs already in the table\n" in err

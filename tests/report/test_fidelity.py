@@ -7,7 +7,14 @@ import math
 import pandas as pd
 import pytest
 
-from nas.report.fidelity import fidelity_markdown, proxy_fidelity, verdict, write_fidelity
+from nas.report import stats
+from nas.report.fidelity import (
+    RankAgreement,
+    fidelity_markdown,
+    proxy_fidelity,
+    verdict,
+    write_fidelity,
+)
 
 
 def _tables(proxy: list[float], full: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,6 +61,19 @@ def test_ties_use_tau_b_and_all_equal_is_undefined():
     assert (fid.pairs_right, fid.pairs) == (2, 2)
     flat = proxy_fidelity(*_tables([0.5, 0.5], [60.0, 61.0]))
     assert math.isnan(flat.kendall_tau) and verdict(flat).startswith("undefined")
+
+
+def test_ties_on_both_sides_are_tau_b_and_the_statistics_module_agrees():
+    proxy, full = [0.5, 0.5, 0.7, 0.7], [60.0, 61.0, 61.0, 70.0]
+    fid = proxy_fidelity(*_tables(proxy, full))
+    assert isinstance(fid, RankAgreement)
+    # C=3, D=0 of 6 pairs; 2 tied in proxy, 1 in full: tau-b 3 / sqrt(4 * 5) (tau-a: 0.5)
+    assert fid.kendall_tau == pytest.approx(3 / math.sqrt(20))
+    # the report and the statistics of run tables are one implementation: ties alike
+    assert fid.kendall_tau == stats.kendall(proxy, full)
+    assert fid.spearman_rho == stats.spearman(proxy, full)
+    assert (fid.kendall_tau, fid.kendall_p) == stats.kendall_test(proxy, full)
+    assert (fid.spearman_rho, fid.spearman_p) == stats.spearman_test(proxy, full)
 
 
 def test_a_tie_across_rank_k_leaves_top_k_overlap_undefined(tmp_path):

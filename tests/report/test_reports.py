@@ -8,9 +8,9 @@ import stat
 import pandas as pd
 import pytest
 
+from nas._core import write_text_atomic as write_text
 from nas.report import LEAD_COLUMNS, plot_pareto, read_trials, write_csv_atomic, write_summary
 from nas.report.tables import order_columns
-from nas.space.io import write_text_atomic as write_text
 
 
 def table() -> pd.DataFrame:
@@ -94,7 +94,7 @@ def test_atomic_writes_leave_no_temp_files_and_readable_permissions(tmp_path):
     class Boom(Exception):
         pass
 
-    from nas.space.io import write_atomic
+    from nas._core import write_atomic
 
     def fail(tmp):
         raise Boom

@@ -57,6 +57,15 @@ def test_kendall_of_a_constant_ranking_is_undefined():
     assert stats.kendall([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
 
 
+def test_rank_tests_are_undefined_on_constant_input_and_give_p_values():
+    assert all(math.isnan(v) for v in stats.kendall_test([1, 1, 1], [1, 2, 3]))
+    assert all(math.isnan(v) for v in stats.spearman_test([1, 2, 3], [5, 5, 5]))
+    tau, p = stats.kendall_test([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+    assert tau == pytest.approx(1) and 0 < p < 0.05
+    # ties: Spearman's rho on mean ranks, (1.5, 1.5, 3) against (1, 2, 3)
+    assert stats.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(1.5 / math.sqrt(1.5 * 2))
+
+
 def test_bootstrap_interval_is_deterministic_and_brackets_the_estimate():
     rng = np.random.default_rng(1)
     a = rng.normal(size=20)

@@ -161,7 +161,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from nas.space.io import write_text_atomic
+    from nas._core import write_text_atomic
 
     old = os.umask(0o022)
     try:
