@@ -29,6 +29,7 @@ from nas.space import ConfigError
 from .cache import CachedArray, cached_array, file_stats
 from .classes import Classes, describe, parse_classes
 from .decode import available_cores, decode_files, decoder_settings
+from .registry import Draw
 from .source import DataSource
 
 log = logging.getLogger("nas.data")
@@ -125,8 +126,7 @@ def load_proxy_data(
     device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
     kind = source.spec
-    data = kind.proxy(
-        source,
+    draw = Draw(
         train_images=train_images,
         val_images=val_images,
         val_split=val_split,
@@ -137,6 +137,7 @@ def load_proxy_data(
         skip_bad_images=skip_bad_images,
         cache_dir=cache_dir,
     )
+    data = kind.proxy(source, draw)
     if classes is not None:
         data.name = f"{data.name} ({describe(classes)})"
     for name in ("train_x", "train_y", "val_x", "val_y"):

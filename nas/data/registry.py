@@ -17,13 +17,28 @@ from nas.space import ConfigError
 
 
 @dataclass(frozen=True)
+class Draw:
+    """What the proxy asks a kind for: a class-balanced draw of its images, and how to load
+    them. The one argument of `DataKind.proxy` beside the source."""
+
+    train_images: int
+    val_images: int
+    val_split: str  # "train": val held out of the training split; "val": the data's own
+    classes: Any  # nas.data.classes.Classes: a class subset, or None for every class
+    gen: Any  # torch.Generator: draws the images
+    folder_size: int  # px an image folder's images are stored at (kinds with a size keep it)
+    workers: int  # processes decoding image files
+    skip_bad_images: bool  # leave out files that cannot be decoded (else stop, naming one)
+    cache_dir: Any  # the cache folder (None: nas.data.cache.cache_root())
+
+
+@dataclass(frozen=True)
 class DataKind:
     """One kind of data source."""
 
     name: str  # the kind as written before the colon, e.g. "cifar10"
     about: str  # one line for --help: what it reads
-    proxy: Callable[..., Any]  # (source, *, train_images, val_images, val_split, classes, gen,
-    #                          folder_size, workers, skip_bad_images, cache_dir) -> ProxyData
+    proxy: Callable[..., Any]  # (source, Draw) -> ProxyData
     full: Callable[..., Any]  # (source, *, train_tf, val_tf, classes) -> (train, val, names)
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # normalisation of the proxy's images
     std: tuple[float, ...] = (0.229, 0.224, 0.225)

@@ -22,7 +22,7 @@ import numpy as np
 from nas.space import ConfigError
 
 from ..classes import Classes, select_classes
-from ..registry import DataKind, register
+from ..registry import DataKind, Draw, register
 from ..safe_pickle import load_batch
 from .folder import folder_full, folder_proxy
 
@@ -186,21 +186,21 @@ def _splits(source: Any, val_split: str, classes: Classes) -> tuple[dict, list[s
     return out, [names[i] for i in keep]
 
 
-def _proxy(source: Any, **options: Any) -> ProxyData:
+def _proxy(source: Any, draw: Draw) -> ProxyData:
     from ..proxy import ProxyData, draw_split
 
     kind = source.spec
     if find_layout(source.path, source.kind) is None:
-        return folder_proxy(source, mean=kind.mean, std=kind.std, **options)
-    val_split = options["val_split"]
-    splits, names = _splits(source, val_split, options["classes"])
+        return folder_proxy(source, draw)
+    val_split = draw.val_split
+    splits, names = _splits(source, val_split, draw.classes)
     (x, items, y), (vx, vitems, vy) = splits["train"], splits[val_split]
     train_idx, val_idx = draw_split(
         y,
         vy if val_split == "val" else None,
-        train_images=options["train_images"],
-        val_images=options["val_images"],
-        gen=options["gen"],
+        train_images=draw.train_images,
+        val_images=draw.val_images,
+        gen=draw.gen,
     )
     return ProxyData(
         x[items[train_idx]],

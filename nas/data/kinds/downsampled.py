@@ -30,12 +30,10 @@ from nas.space import ConfigError
 
 from ..cache import CachedArray, cached_array, file_stats
 from ..classes import Classes, select_classes
-from ..registry import DataKind, register
+from ..registry import DataKind, Draw, register
 from ..safe_pickle import load_batch
 
 if TYPE_CHECKING:  # imported where used: the registry reads this module without torch
-    import torch
-
     from ..proxy import ProxyData
 
 SIDES = {"imagenet32": 32, "imagenet64": 64}  # kind -> side of the stored images
@@ -338,27 +336,19 @@ def cached_rows(
 # --- the kinds ------------------------------------------------------------------------------
 
 
-def _proxy(
-    source: Any,
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    classes: Classes,
-    gen: torch.Generator,
-    cache_dir: Any,
-    **_: Any,
-) -> ProxyData:
+def _proxy(source: Any, draw: Draw) -> ProxyData:
     """The drawn rows of the training batches (and of `val_data` with `val_split` "val"),
     gathered once into the cache."""
     import torch
 
     from ..proxy import ProxyData, balanced_split, draw_split, log_entry
 
-    part = labelled_split(source, classes=classes, root=cache_dir)
+    train_images, val_images, gen = draw.train_images, draw.val_images, draw.gen
+    cache_dir = draw.cache_dir
+    part = labelled_split(source, classes=draw.classes, root=cache_dir)
     items = torch.from_numpy(part.items)
     y = torch.from_numpy(part.relabelled)[items]
-    if val_split == "train":
+    if draw.val_split == "train":
         train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
         drawn = torch.cat([train_idx, val_idx])
         entry = cached_rows(source, part, items[drawn].numpy(), root=cache_dir)

@@ -14,7 +14,7 @@ import numpy as np
 from nas.space import ConfigError
 
 from ..classes import Classes, select_classes
-from ..registry import DataKind, register
+from ..registry import DataKind, Draw, register
 
 # torch and what needs it are imported where used: the registry (and so every command's
 # --help and dry run) reads this module without loading torch
@@ -76,29 +76,20 @@ def _read_idx(path: Path, *, header: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header)
 
 
-def _proxy(
-    source: Any,
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    classes: Classes,
-    gen: torch.Generator,
-    **_: Any,
-) -> ProxyData:
+def _proxy(source: Any, draw: Draw) -> ProxyData:
     from ..proxy import ProxyData, draw_split, restrict
 
-    name = str(source)
-    keep = select_classes(FASHION_MNIST_CLASSES, classes, source=name)
+    name, val_split = str(source), draw.val_split
+    keep = select_classes(FASHION_MNIST_CLASSES, draw.classes, source=name)
     splits = {s: load_fashion_mnist(s) for s in {"train", val_split}}
     kept = {s: restrict(y, keep, len(FASHION_MNIST_CLASSES)) for s, (_, y) in splits.items()}
     (items, y), (vitems, vy) = kept["train"], kept[val_split]
     train_idx, val_idx = draw_split(
         y,
         vy if val_split == "val" else None,
-        train_images=train_images,
-        val_images=val_images,
-        gen=gen,
+        train_images=draw.train_images,
+        val_images=draw.val_images,
+        gen=draw.gen,
     )
     return ProxyData(
         splits["train"][0][items[train_idx]],

@@ -11,29 +11,13 @@ from nas.space import ConfigError
 
 from ..classes import Classes, select_classes
 from ..files import check_image_folder, list_class_folders
-from ..registry import DataKind, register
+from ..registry import DataKind, Draw, register
 
 if TYPE_CHECKING:  # imported where used: the registry reads this module without torch
-    import torch
-
     from ..proxy import ProxyData
 
 
-def folder_proxy(
-    source: Any,
-    *,
-    train_images: int,
-    val_images: int,
-    val_split: str,
-    classes: Classes,
-    gen: torch.Generator,
-    folder_size: int,
-    workers: int,
-    skip_bad_images: bool,
-    cache_dir: Any,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-) -> ProxyData:
+def folder_proxy(source: Any, draw: Draw) -> ProxyData:
     """The drawn images of `train/` (and of `val/` with `val_split` "val"), decoded once into
     the cache. Only the chosen classes' folders are listed, and only drawn files stat()ed."""
     import torch
@@ -45,28 +29,32 @@ def folder_proxy(
     if root is None or not root.is_dir():
         raise ConfigError("data folder not found", source=str(root))
     names = list_class_folders(root / "train", source=root)
-    keep = [names[i] for i in select_classes(names, classes, source=str(source))]
+    keep = [names[i] for i in select_classes(names, draw.classes, source=str(source))]
+    own_val = draw.val_split == "val"
     files, y = listed(root, "train", keep)
-    vfiles, vy = listed(root, "val", keep) if val_split == "val" else (files, y)
+    vfiles, vy = listed(root, "val", keep) if own_val else (files, y)
     train_idx, val_idx = draw_split(
         y,
-        vy if val_split == "val" else None,
-        train_images=train_images,
-        val_images=val_images,
-        gen=gen,
+        vy if own_val else None,
+        train_images=draw.train_images,
+        val_images=draw.val_images,
+        gen=draw.gen,
     )
     paths = [files[i] for i in train_idx.tolist()] + [vfiles[i] for i in val_idx.tolist()]
-    entry = decoded_images(source, paths, size=folder_size, workers=workers, cache_dir=cache_dir)
+    entry = decoded_images(
+        source, paths, size=draw.folder_size, workers=draw.workers, cache_dir=draw.cache_dir
+    )
     drawn_y = torch.cat([y[train_idx], vy[val_idx]])
-    x, y, n_train = without_bad(entry, drawn_y, len(train_idx), skip=skip_bad_images)
+    x, y, n_train = without_bad(entry, drawn_y, len(train_idx), skip=draw.skip_bad_images)
+    kind = source.spec
     return ProxyData(
         x[:n_train],
         y[:n_train],
         x[n_train:],
         y[n_train:],
         len(keep),
-        mean,
-        std,
+        kind.mean,
+        kind.std,
         str(source),
         entry.path,
         entry.built,
@@ -83,13 +71,8 @@ def folder_full(source: Any, *, train_tf: Any, val_tf: Any, classes: Classes) ->
     return train, val, kept
 
 
-def _proxy(source: Any, **options: Any) -> ProxyData:
-    kind = source.spec
-    return folder_proxy(source, mean=kind.mean, std=kind.std, **options)
-
-
 for _name, _about in (
     ("imagenet", "an ImageNet folder, train/<wnid>/*.JPEG and val/<wnid>/*.JPEG"),
     ("folder", "any folder in ImageNet's layout, train/<class>/ and val/<class>/"),
 ):
-    register(DataKind(_name, _about, proxy=_proxy, full=folder_full))
+    register(DataKind(_name, _about, proxy=folder_proxy, full=folder_full))
