@@ -19,6 +19,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,6 +48,33 @@ class ProxyData:
     name: str = ""
     cache_path: Path | None = None  # the memory-mapped cache entry the images come from
     cache_built: bool = False  # this call built that entry (False: it was read)
+
+    @classmethod
+    def drawn(
+        cls,
+        source: Any,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        n_train: int,
+        *,
+        num_classes: int,
+        entry: CachedArray | None = None,
+    ) -> ProxyData:
+        """A draw kept in one array (training images first, then validation), normalised as
+        its source's kind says, with the cache entry it was read from."""
+        kind = source.spec
+        return cls(
+            x[:n_train],
+            y[:n_train],
+            x[n_train:],
+            y[n_train:],
+            num_classes,
+            kind.mean,
+            kind.std,
+            str(source),
+            None if entry is None else entry.path,
+            False if entry is None else entry.built,
+        )
 
     @property
     def device(self) -> torch.device:

@@ -31,6 +31,20 @@ class Draw:
     skip_bad_images: bool  # leave out files that cannot be decoded (else stop, naming one)
     cache_dir: Any  # the cache folder (None: nas.data.cache.cache_root())
 
+    def indices(self, train_labels: Any, val_labels: Any = None) -> tuple[Any, Any]:
+        """(train indices, val indices) of the class-balanced draw: the val indices into
+        `val_labels` (the data's own val split) when this draw asks for that split, else
+        held out of `train_labels`, disjoint from the training images."""
+        from .proxy import draw_split
+
+        return draw_split(
+            train_labels,
+            val_labels if self.val_split == "val" else None,
+            train_images=self.train_images,
+            val_images=self.val_images,
+            gen=self.gen,
+        )
+
 
 @dataclass(frozen=True)
 class DataKind:

@@ -187,7 +187,7 @@ def _splits(source: Any, val_split: str, classes: Classes) -> tuple[dict, list[s
 
 
 def _proxy(source: Any, draw: Draw) -> ProxyData:
-    from ..proxy import ProxyData, draw_split
+    from ..proxy import ProxyData
 
     kind = source.spec
     if find_layout(source.path, source.kind) is None:
@@ -195,13 +195,7 @@ def _proxy(source: Any, draw: Draw) -> ProxyData:
     val_split = draw.val_split
     splits, names = _splits(source, val_split, draw.classes)
     (x, items, y), (vx, vitems, vy) = splits["train"], splits[val_split]
-    train_idx, val_idx = draw_split(
-        y,
-        vy if val_split == "val" else None,
-        train_images=draw.train_images,
-        val_images=draw.val_images,
-        gen=draw.gen,
-    )
+    train_idx, val_idx = draw.indices(y, vy)
     return ProxyData(
         x[items[train_idx]],
         y[train_idx],

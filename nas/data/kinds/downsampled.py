@@ -341,15 +341,14 @@ def _proxy(source: Any, draw: Draw) -> ProxyData:
     gathered once into the cache."""
     import torch
 
-    from ..proxy import ProxyData, balanced_split, draw_split, log_entry
+    from ..proxy import ProxyData, log_entry
 
-    train_images, val_images, gen = draw.train_images, draw.val_images, draw.gen
     cache_dir = draw.cache_dir
     part = labelled_split(source, classes=draw.classes, root=cache_dir)
     items = torch.from_numpy(part.items)
     y = torch.from_numpy(part.relabelled)[items]
     if draw.val_split == "train":
-        train_idx, val_idx = balanced_split(y, train_images, val_images, gen)
+        train_idx, val_idx = draw.indices(y)
         drawn = torch.cat([train_idx, val_idx])
         entry = cached_rows(source, part, items[drawn].numpy(), root=cache_dir)
         x, y, n_train = torch.from_numpy(entry.array), y[drawn], len(train_idx)
@@ -357,27 +356,13 @@ def _proxy(source: Any, draw: Draw) -> ProxyData:
         vpart = labelled_split(source, split="val", root=cache_dir, names_from=part)
         vitems = torch.from_numpy(vpart.items)
         vy = torch.from_numpy(vpart.relabelled)[vitems]
-        train_idx, val_idx = draw_split(
-            y, vy, train_images=train_images, val_images=val_images, gen=gen
-        )
+        train_idx, val_idx = draw.indices(y, vy)
         entry = cached_rows(source, part, items[train_idx].numpy(), root=cache_dir)
         val = cached_rows(source, vpart, vitems[val_idx].numpy(), root=cache_dir)
         x = torch.cat([torch.from_numpy(entry.array), torch.from_numpy(val.array)])
         y, n_train = torch.cat([y[train_idx], vy[val_idx]]), len(train_idx)
     log_entry(entry, len(y))
-    kind = source.spec
-    return ProxyData(
-        x[:n_train],
-        y[:n_train],
-        x[n_train:],
-        y[n_train:],
-        len(part.names),
-        kind.mean,
-        kind.std,
-        str(source),
-        entry.path,
-        entry.built,
-    )
+    return ProxyData.drawn(source, x, y, n_train, num_classes=len(part.names), entry=entry)
 
 
 def _full(source: Any, *, train_tf: Any, val_tf: Any, classes: Classes) -> tuple:

@@ -77,20 +77,14 @@ def _read_idx(path: Path, *, header: int) -> np.ndarray:
 
 
 def _proxy(source: Any, draw: Draw) -> ProxyData:
-    from ..proxy import ProxyData, draw_split, restrict
+    from ..proxy import ProxyData, restrict
 
     name, val_split = str(source), draw.val_split
     keep = select_classes(FASHION_MNIST_CLASSES, draw.classes, source=name)
     splits = {s: load_fashion_mnist(s) for s in {"train", val_split}}
     kept = {s: restrict(y, keep, len(FASHION_MNIST_CLASSES)) for s, (_, y) in splits.items()}
     (items, y), (vitems, vy) = kept["train"], kept[val_split]
-    train_idx, val_idx = draw_split(
-        y,
-        vy if val_split == "val" else None,
-        train_images=draw.train_images,
-        val_images=draw.val_images,
-        gen=draw.gen,
-    )
+    train_idx, val_idx = draw.indices(y, vy)
     return ProxyData(
         splits["train"][0][items[train_idx]],
         y[train_idx],

@@ -23,7 +23,7 @@ def folder_proxy(source: Any, draw: Draw) -> ProxyData:
     import torch
 
     from ..files import listed
-    from ..proxy import ProxyData, decoded_images, draw_split, without_bad
+    from ..proxy import ProxyData, decoded_images, without_bad
 
     root: Path = source.path
     if root is None or not root.is_dir():
@@ -33,32 +33,14 @@ def folder_proxy(source: Any, draw: Draw) -> ProxyData:
     own_val = draw.val_split == "val"
     files, y = listed(root, "train", keep)
     vfiles, vy = listed(root, "val", keep) if own_val else (files, y)
-    train_idx, val_idx = draw_split(
-        y,
-        vy if own_val else None,
-        train_images=draw.train_images,
-        val_images=draw.val_images,
-        gen=draw.gen,
-    )
+    train_idx, val_idx = draw.indices(y, vy)
     paths = [files[i] for i in train_idx.tolist()] + [vfiles[i] for i in val_idx.tolist()]
     entry = decoded_images(
         source, paths, size=draw.folder_size, workers=draw.workers, cache_dir=draw.cache_dir
     )
     drawn_y = torch.cat([y[train_idx], vy[val_idx]])
     x, y, n_train = without_bad(entry, drawn_y, len(train_idx), skip=draw.skip_bad_images)
-    kind = source.spec
-    return ProxyData(
-        x[:n_train],
-        y[:n_train],
-        x[n_train:],
-        y[n_train:],
-        len(keep),
-        kind.mean,
-        kind.std,
-        str(source),
-        entry.path,
-        entry.built,
-    )
+    return ProxyData.drawn(source, x, y, n_train, num_classes=len(keep), entry=entry)
 
 
 def folder_full(source: Any, *, train_tf: Any, val_tf: Any, classes: Classes) -> tuple:
