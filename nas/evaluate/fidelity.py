@@ -60,6 +60,9 @@ class Fidelity:
         extras = [
             *([f"{p.crop_pad}-px crops"] if p.crop_pad else []),
             *([f"grad clip {p.clip_grad:g}"] if p.clip_grad else []),
+            *(["alternating flips"] if p.flip and p.alt_flip else []),
+            *(["flip TTA"] if p.tta_flip else []),
+            *([f"weight EMA {p.ema_decay:g}"] if p.ema_decay else []),
         ]
         stored = DataSource.parse(self.data).spec.stored_size
         upsampled = (
