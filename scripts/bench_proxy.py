@@ -240,13 +240,20 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
         ladder += ["", *counting(runs, [n for n in task.extra if n.startswith("zc:")])]
     ladder += ["", task.decision]
     body = (calibration / "calibration.md").read_text()
+    plotted = (calibration / "calibration.png").exists() and bool(
+        (runs["fidelity"] != task.reference).any()  # else the plot is empty: none published
+    )
+    plot = (
+        f", the plot (accuracy under each proxy against the reference's) is `{task.stem}.png`"
+        if plotted
+        else "; the plot comes once a proxy has runs"
+    )
     text = (
         f"{body}\n{chr(10).join(ladder)}\n\nProduced by `{script}`; every run is in "
-        f"`{task.stem}.csv`, the plot (accuracy under each proxy against the reference's) "
-        f"is `{task.stem}.png`.\n"
+        f"`{task.stem}.csv`{plot}.\n"
     )
     write_text_atomic(out / f"{task.stem}.md", text)
-    if (calibration / "calibration.png").exists():
+    if plotted:
         shutil.copyfile(calibration / "calibration.png", out / f"{task.stem}.png")
     print(text)
 
