@@ -198,6 +198,9 @@ def main() -> None:
         + f" --archs 16 --seeds {args.seeds} --workers {args.workers} --out {_relative(str(out))}"
         + (f" --only {','.join(only)}" if only else "")
     )
+    carried = carry_in(out, task)
+    if carried:
+        print(f"{carried} runs carried in from {task.stem}.runs.jsonl", flush=True)
     if args.report_only:
         plan = make_plan(cfg)
         write_calibration(plan, RunTable(out / RUNS_FILE), out, cfg=cfg, command=command)
@@ -209,6 +212,30 @@ def main() -> None:
         task=task,
         script="python scripts/bench_proxy.py " + shlex.join(sys.argv[1:]),
     )
+
+
+def carry_in(calibration: Path, task: Task) -> int:
+    """The trained runs published with the benchmark (`<stem>.runs.jsonl`: every run but the
+    zero-cost ones, which take seconds) appended to a table that lacks them, so that a new
+    machine resumes the calibration instead of training them again."""
+    published = ROOT / "results" / "benchmarks" / f"{task.stem}.runs.jsonl"
+    if not published.exists():
+        return 0
+    table = RunTable(calibration / RUNS_FILE)
+    have = table.keys()
+    missing = [r for r in RunTable(published).records() if r.key not in have]
+    for record in missing:
+        table.append(record)
+    return len(missing)
+
+
+def carry_out(calibration: Path, out: Path, task: Task) -> None:
+    lines = [
+        line
+        for line in (calibration / RUNS_FILE).read_text().splitlines(keepends=True)
+        if '"fidelity":"zc:' not in line
+    ]
+    write_text_atomic(out / f"{task.stem}.runs.jsonl", "".join(lines))
 
 
 def _relative(text: str) -> str:
@@ -225,6 +252,8 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
     runs = pd.read_csv(calibration / "calibration.csv")
     keep = [c for c in KEPT_COLUMNS if c in runs]
     write_text_atomic(out / f"{task.stem}.csv", runs[keep].to_csv(index=False))
+    if task.rungs:  # a ladder's task: its trained runs travel with the benchmark
+        carry_out(calibration, out, task)
     ladder = ["## The ladder", ""]
     for rung in task.rungs:
         text = (task.ladder / f"{rung}.yaml").read_text()
