@@ -7,40 +7,47 @@ several fields (`{param: width, times: 2}`). A stage's `blocks` is a list of seg
 reads "some conv blocks, then the last k blocks are attention", SPACH's hybrid pattern.
 `variants:` offers whole alternatives (single- or multi-stage, say), sampled as `variant`.
 
-Fields that do not matter for a sampled stage (heads without attention...) are not sampled, so
-Optuna sees a conditional space. Parameter names are dotted and stable: `stage2.depth`,
-`stage3.seg2.depth`, `width`, `ms.stage1.depth` inside a variant named `ms`.
+This module parses and checks a space file (a bad space fails at load, not in the middle of a
+search); `nas.space.sampling` draws, walks and matches its architectures.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nas._core import ConfigError
 
 from .choices import (
-    Categorical,
     Chooser,
-    Continuous,
-    Fixed,
     FloatRange,
     IntRange,
     Leaf,
     ParamRef,
     RandomChooser,
-    Replay,
     parse_leaf,
 )
 from .io import read_yaml
-from .mixers import MIXERS, relevant_fields
-from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
+from .mixers import MIXERS
+from .sampling import (
+    NetT,
+    Prune,
+    SegmentT,
+    SpaceSize,
+    StageHook,
+    StageT,
+    find_params,
+    net_leaves,
+    sample_space,
+    space_choices,
+    space_size,
+    walk,
+)
+from .spec import ArchSpec, HeadSpec, StemSpec
 
 # head_dim is the space's way to search heads per width: heads = width / head_dim.
 _STAGE_FIELDS = (
@@ -68,49 +75,9 @@ _SPACE_KEYS = (*_NET_KEYS, "name", "description", "variants")
 _SMOKE_SAMPLES = 64
 
 
-@dataclass(frozen=True)
-class SegmentT:
-    mixer: Leaf
-    depth: Leaf
-
-
-@dataclass(frozen=True)
-class StageT:
-    width: Leaf
-    segments: tuple[SegmentT, ...]
-    fields: tuple[tuple[str, Leaf], ...]
-
-
-@dataclass(frozen=True)
-class NetT:
-    """One alternative of a space: everything but the variant choice."""
-
-    resolution: int
-    in_chans: int
-    num_classes: int
-    act: Leaf
-    stem: tuple[tuple[str, Leaf], ...]
-    head: tuple[tuple[str, Leaf], ...]
-    stages: tuple[StageT, ...]
-    params: dict[str, Leaf] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SpaceSize:
-    count: float  # architectures (exact) or decision paths (bound); inf when continuous
-    exact: bool
-
-    def __str__(self) -> str:
-        if math.isinf(self.count):
-            return "infinite (continuous choices)"
-        return f"{int(self.count):,}" if self.exact else f"at most {int(self.count):,}"
-
-
-StageHook = Callable[[Any, Any], None]
-
-
 class SearchSpace:
-    """A family of ArchSpecs. Sample with an Optuna trial, a seed, or walk them all."""
+    """A family of ArchSpecs. Sample with an Optuna trial, a seed, or walk them all
+    (`nas.space.sampling`)."""
 
     def __init__(
         self,
@@ -152,64 +119,18 @@ class SearchSpace:
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r}, variants={list(self.variants) or None})"
 
-    # --- sampling ---------------------------------------------------------------------------
-
     def sample(
         self, trial: Chooser, *, resolution: int | None = None, hook: StageHook | None = None
     ) -> ArchSpec:
         """One ArchSpec; each choice becomes `trial.suggest_*` under a dotted stable name."""
-        if len(self.variants) == 1:
-            ((prefix, net),) = self.variants.items()
-        else:
-            prefix = trial.suggest_categorical("variant", list(self.variants))
-            net = self.variants[prefix]
-        return self._sample_net(net, trial, f"{prefix}." if prefix else "", resolution, hook)
+        return sample_space(
+            self.variants, trial, resolution=resolution, hook=hook, source=self.source
+        )
 
     def sample_random(
         self, seed: int | random.Random | None = None, *, resolution: int | None = None
     ) -> ArchSpec:
         return self.sample(RandomChooser(seed), resolution=resolution)
-
-    def _sample_net(
-        self,
-        net: NetT,
-        chooser: Chooser,
-        prefix: str,
-        resolution: int | None,
-        hook: StageHook | None,
-    ) -> ArchSpec:
-        cache: dict[str, Any] = {}
-
-        def get(leaf: Leaf, name: str) -> Any:
-            if isinstance(leaf, ParamRef):
-                if leaf.name not in cache:
-                    cache[leaf.name] = net.params[leaf.name].resolve(chooser, prefix + leaf.name)
-                return leaf.apply(cache[leaf.name])
-            return leaf.resolve(chooser, prefix + name)
-
-        try:
-            stem = StemSpec(**{k: get(v, f"stem.{k}") for k, v in net.stem})
-            if hook:
-                hook("stem", stem)
-            stages = []
-            for i, st in enumerate(net.stages):
-                stages.append(_sample_stage(st, i, get))
-                if hook:
-                    hook(i, stages[-1])
-            return ArchSpec(
-                stages=tuple(stages),
-                stem=stem,
-                head=HeadSpec(**{k: get(v, f"head.{k}") for k, v in net.head}),
-                act=get(net.act, "act"),
-                resolution=net.resolution if resolution is None else resolution,
-                in_chans=net.in_chans,
-                num_classes=net.num_classes,
-                layout="single" if len(stages) == 1 else "multi",
-            )
-        except ConfigError as e:
-            raise e.within(source=self.source) from None
-
-    # --- walking every decision path ----------------------------------------------------------
 
     def walk(
         self,
@@ -223,104 +144,26 @@ class SearchSpace:
         `hook(where, part)` may raise `Prune` to skip every path that shares the decisions
         taken so far.
         """
-        path: list[int] | None = []
-        seen = 0
-        while path is not None:
-            replay = Replay(path)
-            try:
-                spec = self.sample(replay, resolution=resolution, hook=hook)
-            except Prune:
-                spec = None
-            if spec is not None:
-                yield replay.params, spec
-                seen += 1
-                if limit is not None and seen >= limit:
-                    return
-            path = replay.next_path()
+        return walk(
+            self.variants, resolution=resolution, hook=hook, limit=limit, source=self.source
+        )
 
     def size(self, *, limit: int = 20_000) -> SpaceSize:
         """Exact number of distinct architectures when there are at most `limit` decision
         paths, else an upper bound (the product of every choice's size)."""
-        bound = sum(_net_bound(net) for net in self.variants.values())
-        if math.isinf(bound) or bound > limit:
-            return SpaceSize(bound, exact=False)
-        return SpaceSize(len({spec.arch_id for _, spec in self.walk()}), exact=True)
+        return space_size(self.variants, limit=limit)
 
     def find_params(self, spec: ArchSpec) -> dict[str, Any] | None:
         """The choices that sample `spec` (for `study.enqueue_trial`), or None if it is not a
         point of this space."""
-
-        def hook(where: Any, part: Any) -> None:
-            want = (
-                spec.stem
-                if where == "stem"
-                else (spec.stages[where] if where < len(spec.stages) else None)
-            )
-            if part != want:
-                raise Prune
-
-        try:
-            for params, found in self.walk(resolution=spec.resolution, hook=hook):
-                if found == spec:
-                    return dict(params)
-        except Continuous:
-            raise ConfigError(
-                "cannot match a spec in a space with continuous float choices; "
-                "give the float ranges a step",
-                source=self.source,
-            ) from None
-        return None
+        return find_params(self.variants, spec, source=self.source)
 
     def contains(self, spec: ArchSpec) -> bool:
         return self.find_params(spec) is not None
 
     def choices(self) -> dict[str, Leaf]:
         """Every choice of the space by parameter name (conditional ones included)."""
-        out: dict[str, Leaf] = {}
-        if len(self.variants) > 1:
-            out["variant"] = Categorical(tuple(self.variants))
-        for prefix, net in self.variants.items():
-            pre = f"{prefix}." if prefix else ""
-            for name, _, leaf in _net_leaves(net):
-                if not isinstance(leaf, (Fixed, ParamRef)):
-                    out[pre + name] = leaf
-        return out
-
-
-class Prune(Exception):
-    """Raised by a walk hook to skip the subtree of decisions taken so far."""
-
-
-def _sample_stage(st: StageT, i: int, get: Callable[[Leaf, str], Any]) -> StageSpec:
-    n = i + 1
-    mixers: list[str] = []
-    for j, seg in enumerate(st.segments, 1):
-        base = f"stage{n}.seg{j}." if len(st.segments) > 1 else f"stage{n}."
-        depth = get(seg.depth, base + "depth")
-        if depth > 0:
-            mixers += [get(seg.mixer, base + "mixer")] * depth
-    kwargs = {"width": get(st.width, f"stage{n}.width")}
-    keep = relevant_fields(mixers) if all(m in MIXERS for m in mixers) else []
-    try:
-        for name, leaf in st.fields:
-            if name == "head_dim":
-                if "heads" in keep:
-                    kwargs["heads"] = _heads_for(kwargs["width"], get(leaf, f"stage{n}.head_dim"))
-            elif name == "downsample" or name in keep:
-                kwargs[name] = get(leaf, f"stage{n}.{name}")
-        return StageSpec(mixers=tuple(mixers), **kwargs)
-    except ConfigError as e:
-        raise e.within(prefix=f"stages[{i}]") from None
-
-
-def _heads_for(width: Any, head_dim: Any) -> int:
-    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
-        raise ConfigError(f"expected a whole number >= 1, got {head_dim!r}", field="head_dim")
-    if not isinstance(width, int) or width % head_dim:
-        raise ConfigError(
-            f"width {width} is not divisible by head_dim {head_dim}", field="head_dim"
-        )
-    return width // head_dim
+        return space_choices(self.variants)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -434,7 +277,7 @@ def _check_params_used(base: dict, variants_raw: dict, variants: dict[str, NetT]
 
 
 def _used_params(net: NetT) -> set[str]:
-    return {leaf.name for _, _, leaf in _net_leaves(net) if isinstance(leaf, ParamRef)}
+    return {leaf.name for _, _, leaf in net_leaves(net) if isinstance(leaf, ParamRef)}
 
 
 def _parse_net(data: dict, path: str) -> NetT:
@@ -544,29 +387,9 @@ def _values(leaf: Leaf, params: dict[str, Leaf], field: str = "") -> list[Any] |
     return leaf.values()
 
 
-def _net_leaves(net: NetT) -> Iterator[tuple[str, str, Leaf]]:
-    """Every leaf as (its Optuna parameter name, its path in the YAML file, leaf)."""
-    yield "act", "act", net.act
-    for k, leaf in net.stem:
-        yield f"stem.{k}", f"stem.{k}", leaf
-    for k, leaf in net.head:
-        yield f"head.{k}", f"head.{k}", leaf
-    for i, st in enumerate(net.stages, 1):
-        at = f"stages[{i - 1}]"
-        yield f"stage{i}.width", f"{at}.width", st.width
-        for j, seg in enumerate(st.segments, 1):
-            base = f"stage{i}.seg{j}." if len(st.segments) > 1 else f"stage{i}."
-            yield base + "depth", f"{at}.blocks[{j - 1}].depth", seg.depth
-            yield base + "mixer", f"{at}.blocks[{j - 1}].mixer", seg.mixer
-        for k, leaf in st.fields:
-            yield f"stage{i}.{k}", f"{at}.{k}", leaf
-    for name, leaf in net.params.items():
-        yield name, f"params.{name}", leaf
-
-
 def _static_checks(net: NetT, path: str) -> None:
     where = (lambda f: f"{path}.{f}") if path else (lambda f: f)
-    for _, at, leaf in _net_leaves(net):
+    for _, at, leaf in net_leaves(net):
         if isinstance(leaf, ParamRef):
             if leaf.name not in net.params:
                 raise ConfigError(
@@ -644,18 +467,6 @@ def _smoke_check(space: SearchSpace) -> None:
             picked = ", ".join(f"{k}={v!r}" for k, v in chooser.params.items())
             example = f" (for example with {picked})" if picked else ""
             raise ConfigError(e.message + example, field=e.field) from None
-
-
-def _net_bound(net: NetT) -> float:
-    total = 1.0
-    for _, _, leaf in _net_leaves(net):
-        if isinstance(leaf, (Fixed, ParamRef)):
-            continue
-        values = leaf.values()
-        if values is None:
-            return math.inf
-        total *= len(values)
-    return total
 
 
 __all__ = [

@@ -5,7 +5,7 @@ first stage (the stem's cost depends on the first stage's width), each further s
 head with the activation. An option is one decision path through a component; which options a
 component offers depends only on the named `params:` already fixed (`State.consumed`), and its
 cost and validity on the channels and map side it receives. Enumeration runs the space's own
-sampling code (`_sample_stage`, the same `get`), so it cannot disagree with sampling.
+sampling code (`sample_stage`, the same `get`), so it cannot disagree with sampling.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from nas.cost.closed_form import head_cost, norm_cost, stage_cost, stem_cost
 from nas.space import ConfigError, HeadSpec, StageSpec, StemSpec
 from nas.space.choices import FloatRange, Leaf, ParamRef, Replay
-from nas.space.space import NetT, _sample_stage
+from nas.space.sampling import NetT, sample_stage
 from nas.space.spec import ACTS
 
 Vec = tuple[int, int]  # (FLOPs, params): FLOPs first, the budget that always applies
@@ -96,10 +96,10 @@ class NetComponents:
 
     def _first(self, get: Callable[[Leaf, str], Any]) -> Any:
         stem = StemSpec(**{k: get(v, f"stem.{k}") for k, v in self.net.stem})
-        return stem, _sample_stage(self.net.stages[0], 0, get)
+        return stem, sample_stage(self.net.stages[0], 0, get)
 
     def _stage_builder(self, i: int) -> Builder:
-        return lambda get: _sample_stage(self.net.stages[i], i, get)
+        return lambda get: sample_stage(self.net.stages[i], i, get)
 
     def _last(self, get: Callable[[Leaf, str], Any]) -> Any:
         head = HeadSpec(**{k: get(v, f"head.{k}") for k, v in self.net.head})
