@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nas.space import ConfigError
-from nas.studies.compare import finding_verdict, verdict
+from nas.studies.compare_report import finding_verdict, verdict
 from nas.studies.suites import Comparison, load_suite
 
 from ..search.conftest import ROOT, TINY_PROXY, cli_env, needs_fmnist
