@@ -21,6 +21,7 @@ LAYERS = {
     "report": 4,
     "data": 5,
     "train": 6,
+    "supernet": 6.5,  # weight sharing: on train (data, checkpoints), below evaluate (its fidelity)
     "evaluate": 7,
     "search": 8,
     "export": 8,
