@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,99 @@ from nas.space import ArchSpec, ConfigError
 CHECKPOINT_NAME = "last.pt"
 # 2: weights under timm's keys, RNG states as tensors, read with weights_only=True
 FORMAT_VERSION = 2
+
+
+@dataclass
+class Meters:
+    """Sums over the current epoch, kept across a mid-epoch resume."""
+
+    loss_sum: float = 0.0
+    images: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Position:
+    """Where a run is: what a checkpoint restores besides the weights and optimiser."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # micro-batches done inside the current epoch
+    updates: int = 0  # optimiser updates since the start
+    elapsed_s: float = 0.0  # wall seconds of training over all sessions
+    meters: Meters = field(default_factory=Meters)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
+
+
+def training_state(
+    pos: Position,
+    *,
+    about: dict[str, Any],
+    elapsed_s: float,
+    finished: bool,
+    model: torch.nn.Module,
+    ema: torch.nn.Module | None,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    best: str,
+    rng: list[Any] | None,
+) -> dict[str, Any]:
+    """The checkpoint of a run at `pos`: `about` (what is trained and how: arch_id, name,
+    spec, recipe, run signature, device, provenance...), the position, the weights under
+    timm's keys (`weights_state`), the optimiser, scheduler and grad-scaler states and every
+    process's RNG states (`rng`, gathered on the main process)."""
+    return {
+        "format": FORMAT_VERSION,
+        **about,
+        "epoch": pos.epoch,
+        "step": pos.step,
+        "updates": pos.updates,
+        "elapsed_s": elapsed_s,
+        "meters": asdict(pos.meters),
+        "history": pos.history,
+        "finished": finished,
+        **weights_state(
+            model.state_dict(), ema.state_dict() if ema is not None else None, best=best
+        ),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "rng": rng,
+    }
+
+
+def restore(
+    state: dict[str, Any],
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module | None,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    rank: int,
+    world_size: int,
+    main: bool,
+) -> Position:
+    """Load a checkpoint's states into the run's objects and return its position. The RNG
+    states are this process's when the world size is the same; the epoch's sums so far live
+    on the main process only (they are global there)."""
+    model.load_state_dict(state[STATE_DICT])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(ema_weights(state))
+    scaler.load_state_dict(state["scaler"])
+    rngs = state["rng"] or []
+    if len(rngs) == world_size:
+        set_rng_state(rngs[rank])
+    return Position(
+        state["epoch"],
+        state["step"],
+        state["updates"],
+        state["elapsed_s"],
+        Meters(**state["meters"]) if main else Meters(),
+        list(state["history"]),
+    )
 
 
 def save_atomic(state: dict[str, Any], path: str | os.PathLike) -> None:

@@ -16,7 +16,7 @@ import random
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -107,25 +107,6 @@ class Preempted(Exception):
     """SIGTERM arrived; a checkpoint was written and the same command resumes."""
 
 
-@dataclass
-class _Meters:
-    """Sums over the current epoch, kept across a mid-epoch resume."""
-
-    loss_sum: float = 0.0
-    images: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class _Position:
-    epoch: int = 0  # epochs finished
-    step: int = 0  # micro-batches done inside the current epoch
-    updates: int = 0  # optimiser updates since the start
-    elapsed_s: float = 0.0  # wall seconds of training over all sessions
-    meters: _Meters = field(default_factory=_Meters)
-    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
-
-
 class FullTrainer:
     def __init__(
         self,
@@ -166,7 +147,7 @@ class FullTrainer:
         self.global_batch = recipe.batch_size * ctx.world_size * config.accum_steps
         self.lr = recipe.learning_rate(self.global_batch)
         self._build()
-        self.pos = _Position()
+        self.pos = ckpt.Position()
         self._stop = False
         self._session_start: float | None = None
 
@@ -347,7 +328,7 @@ class FullTrainer:
                 "epoch_seconds": round(train_s + time.perf_counter() - t0, 2),
             }
         )
-        self.pos.epoch, self.pos.step, self.pos.meters = epoch + 1, 0, _Meters()
+        self.pos.epoch, self.pos.step, self.pos.meters = epoch + 1, 0, ckpt.Meters()
         self._save()
         if self.ctx.is_main:
             write_epoch_log(self.pos.history, self.run_dir)
@@ -441,9 +422,7 @@ class FullTrainer:
         self._last_save = time.monotonic()
 
     def _state(self, rng: list[Any] | None) -> dict[str, Any]:
-        p = self.pos
-        return {
-            "format": ckpt.FORMAT_VERSION,
+        about = {
             "arch_id": self.arch_id,
             "name": self.name,
             "spec": self.spec.to_dict(),
@@ -451,26 +430,23 @@ class FullTrainer:
             "run": self._run_signature(),
             "drop_path": self.drop_path,
             "params": self.params,
-            "epoch": p.epoch,
-            "step": p.step,
-            "updates": p.updates,
-            "elapsed_s": self._elapsed(),
-            "meters": asdict(p.meters),
-            "history": p.history,
-            "finished": p.epoch >= self.recipe.epochs,
-            **ckpt.weights_state(
-                self.model.state_dict(),
-                self.ema.state_dict() if self.ema is not None else None,
-                best=self.best_weights(),
-            ),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng,
             "device": self.ctx.describe(),
             "provenance": provenance(self.ctx.device),
             "saved_at": _now(),
         }
+        return ckpt.training_state(
+            self.pos,
+            about=about,
+            elapsed_s=self._elapsed(),
+            finished=self.pos.epoch >= self.recipe.epochs,
+            model=self.model,
+            ema=self.ema,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            best=self.best_weights(),
+            rng=rng,
+        )
 
     def best_weights(self) -> str:
         """ "ema" when the EMA's top-1 beat the model's at the last evaluation, else "model":
@@ -509,23 +485,16 @@ class FullTrainer:
             recipe=self.recipe.to_dict(),
             path=path,
         )
-        self.model.load_state_dict(state["state_dict"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(ckpt.ema_weights(state))
-        self.scaler.load_state_dict(state["scaler"])
-        rngs = state["rng"] or []
-        if len(rngs) == self.ctx.world_size:
-            ckpt.set_rng_state(rngs[self.ctx.rank])
-        meters = _Meters(**state["meters"]) if self.ctx.is_main else _Meters()
-        self.pos = _Position(
-            state["epoch"],
-            state["step"],
-            state["updates"],
-            state["elapsed_s"],
-            meters,
-            list(state["history"]),
+        self.pos = ckpt.restore(
+            state,
+            model=self.model,
+            ema=self.ema,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+            main=self.ctx.is_main,
         )
         if self.ctx.is_main and self.config.progress:
             if self.pos.epoch >= self.recipe.epochs:
