@@ -92,6 +92,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="print the plan and its forecast cost, then stop"
     )
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out images that "
+        "cannot be decoded, with a count in the log (default: stop, naming one)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -126,6 +132,7 @@ def _main(argv: list[str] | None) -> int:
         device=args.device,
         target=args.target,
         only=tuple(x.strip() for x in args.only.split(",") if x.strip()),
+        skip_bad_images=args.skip_bad_images,
     )
     if args.dry_run:
         from nas.evaluate import RunTable

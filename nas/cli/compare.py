@@ -67,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list the models, their fidelity and token grids, and the forecast cost",
     )
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out images that "
+        "cannot be decoded, with a count in the log (default: stop, naming one)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -92,6 +98,7 @@ def _main(argv: list[str] | None) -> int:
         device=args.device,
         out=args.out,
         margin=args.margin,
+        skip_bad_images=args.skip_bad_images,
     )
     if args.dry_run:
         models, suite = resolve(cfg)

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -28,6 +28,7 @@ from nas.data.proxy import ProxyData
 from nas.train.device import pick_device
 
 from .runs import (
+    TRANSIENT,
     RunKey,
     RunRecord,
     RunRequest,
@@ -51,12 +52,19 @@ def run_all(
     progress: bool = True,
     label: str = "runs",
     on_record: OnRecord | None = None,
+    data_options: Mapping[str, object] | None = None,
+    retry_failed: bool = False,
 ) -> list[RunRecord]:
-    """Train every request not yet in `table`; return the table's records of `requests`."""
+    """Train every request not yet in `table`; return the table's records of `requests`.
+    `data_options`: how the proxy data is loaded (`skip_bad_images`, `workers`: decoding
+    processes), as `load_fidelity_data` takes them. The data of a fidelity is loaded before
+    its first run: an error there (a missing folder, an unreadable image) is raised, not
+    recorded as a failed run, since it would fail every run alike. Failed runs in the table
+    are tried again when transient (`RunTable.to_retry`), every one with `retry_failed`."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers >= 1` must hold, but got workers={workers!r}")
     wanted = list({r.key: r for r in requests}.values())
-    done = table.keys()
+    done = table.keys() - table.to_retry(retry_failed=retry_failed)
     pending = [r for r in wanted if r.key not in done]
     bar = RunProgress(
         label=label, total=len(wanted), already=len(wanted) - len(pending), enabled=progress
@@ -68,12 +76,19 @@ def run_all(
         if on_record is not None:
             on_record(record)
 
+    options = dict(data_options or {})
     try:
         if pending and workers == 1:
-            _run_here(pending, device=pick_device(device), finished=finished, bar=bar)
+            cache = DataCache(pick_device(device), options)
+            _run_here(pending, cache=cache, finished=finished, bar=bar)
         elif pending:
             _run_in_pool(
-                pending, workers=workers, device=pick_device(device), finished=finished, bar=bar
+                pending,
+                workers=workers,
+                device=pick_device(device),
+                data_options=options,
+                finished=finished,
+                bar=bar,
             )
     finally:
         bar.close()
@@ -84,11 +99,10 @@ def run_all(
 def _run_here(
     pending: list[RunRequest],
     *,
-    device: torch.device,
+    cache: DataCache,
     finished: Callable[[RunRecord], None],
     bar: RunProgress,
 ) -> None:
-    cache = DataCache(device)
     for request in pending:
         bar.started(request)
         finished(train_run(request, cache.get(request), on_epoch=bar.epoch_hook(request)))
@@ -99,13 +113,14 @@ def _run_in_pool(
     *,
     workers: int,
     device: torch.device,
+    data_options: dict[str, object],
     finished: Callable[[RunRecord], None],
     bar: RunProgress,
 ) -> None:
     queue = list(pending)
     deaths: Counter[RunKey] = Counter()
     while queue:
-        with _pool(workers, device) as pool:
+        with _pool(workers, device, data_options) as pool:
             in_flight: dict[Future, RunRequest] = {}
             broken = False
             while (queue or in_flight) and not broken:
@@ -134,10 +149,13 @@ def _died(request: RunRequest) -> RunRecord:
         request,
         device=torch.device("cpu"),
         failure=("the worker process died twice while training it (out of memory?)"),
+        failure_kind=TRANSIENT,
     )
 
 
-def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
+def _pool(
+    workers: int, device: torch.device, data_options: dict[str, object] | None = None
+) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("spawn")  # fork after OpenMP may hang the children
     if device.type == "cuda":
         gpus = torch.cuda.device_count()
@@ -150,7 +168,10 @@ def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
     for d in devices:
         slots.put(d)
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(slots, threads)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(slots, threads, dict(data_options or {})),
     )
 
 
@@ -159,12 +180,12 @@ def _pool(workers: int, device: torch.device) -> ProcessPoolExecutor:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, threads: int) -> None:
+def _init_worker(slots: Any, threads: int, data_options: dict[str, object]) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(slots.get())
-    _WORKER.update(cache=DataCache(device), parent=os.getppid())
+    _WORKER.update(cache=DataCache(device, data_options), parent=os.getppid())
 
 
 def _task(request: RunRequest) -> dict[str, Any]:
@@ -178,10 +199,12 @@ def _task(request: RunRequest) -> dict[str, Any]:
 
 
 class DataCache:
-    """The proxy data of the last fidelity used (runs are grouped by fidelity, so one copy)."""
+    """The proxy data of the last fidelity used (runs are grouped by fidelity, so one copy),
+    loaded with `options` (`load_fidelity_data`'s: bad images, decoding processes)."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, options: Mapping[str, object] | None = None):
         self.device = device
+        self.options = dict(options or {})
         self.key: str | None = None
         self.data: ProxyData | None = None
 
@@ -193,7 +216,7 @@ class DataCache:
         )
         if key != self.key:
             self.data = None  # free the old subset first
-            self.data = load_fidelity_data(f, device=self.device)
+            self.data = load_fidelity_data(f, device=self.device, **self.options)
             self.key = key
         return self.data
 

@@ -24,6 +24,7 @@ from nas.evaluate import Fidelity, RunRequest, RunTable, run_all
 from nas.search.feasible import FeasibleRegion
 from nas.space import ConfigError, SearchSpace, load_space
 
+from ._anyway import write_anyway
 from .calibration_report import TARGET_TAU, Calibration, compute, write_report
 from .draws import Drawn, draw_architectures, presets_near
 
@@ -144,6 +145,7 @@ class CalibrationConfig:
     target: float = TARGET_TAU
     presets_within: float = 0.25
     only: tuple[str, ...] = ()  # fidelities to train now (names, or "reference"); () all
+    skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
 
     def out_dir(self) -> Path:
         return Path(
@@ -235,6 +237,7 @@ def run_calibration(
     out = cfg.out_dir()
     table = RunTable(out / RUNS_FILE)
     reporter = _Reporter(plan, table, out, cfg=cfg, command=command)
+    stopped_by = None
     try:
         run_all(
             selected(plan, cfg.only),
@@ -244,9 +247,14 @@ def run_calibration(
             progress=progress,
             label=f"calibrate {plan.space.name}",
             on_record=reporter.maybe,
+            data_options={"skip_bad_images": cfg.skip_bad_images},
         )
+    except BaseException as e:
+        stopped_by = e
+        raise
     finally:
-        cal = reporter.write()
+        cal = write_anyway(reporter.write, stopped_by=stopped_by)
+    assert cal is not None  # written, or the error that stopped the runs was raised
     return cal
 
 

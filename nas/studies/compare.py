@@ -22,6 +22,7 @@ from nas.space import ConfigError, load_spec
 from nas.train.proxy import proxy_spec
 from nas.train.proxy_config import ProxyConfig
 
+from ._anyway import write_anyway
 from .compare_report import write_compare
 from .suites import Model, Suite, load_suite
 
@@ -42,6 +43,7 @@ class CompareConfig:
     device: str = "auto"
     out: str | None = None
     margin: float | None = None  # overrides the suite's equivalence margins
+    skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
 
     def out_dir(self, suite: Suite | None) -> Path:
         if self.out:
@@ -124,6 +126,7 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "")
     out = cfg.out_dir(suite)
     table = RunTable(out / RUNS_FILE)
     start = time.monotonic()
+    stopped_by = None
     try:
         run_all(
             requests(models, cfg),
@@ -132,10 +135,17 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "")
             device=cfg.device,
             progress=progress,
             label=f"compare {suite.name if suite else ''}".strip(),
+            data_options={"skip_bad_images": cfg.skip_bad_images},
         )
+    except BaseException as e:
+        stopped_by = e
+        raise
     finally:
-        write_compare(
-            models, suite, table, out, cfg=cfg, command=command, wall=time.monotonic() - start
+        write_anyway(
+            lambda: write_compare(
+                models, suite, table, out, cfg=cfg, command=command, wall=time.monotonic() - start
+            ),
+            stopped_by=stopped_by,
         )
     return out
 

@@ -37,8 +37,9 @@ def model_runs(models: list[Model], table: RunTable, cfg: CompareConfig) -> pd.D
         for m in models
     }
     runs = table.frame()
-    keys = list(zip(runs["arch_id"], runs["fidelity_id"]))
-    runs = runs[[k in wanted for k in keys]].copy()
+    keys = zip(runs["arch_id"], runs["fidelity_id"])
+    # a boolean Series, not a list: an empty list would select no columns of an empty table
+    runs = runs[pd.Series([k in wanted for k in keys], index=runs.index, dtype=bool)].copy()
     runs["model"] = [wanted[k] for k in zip(runs["arch_id"], runs["fidelity_id"])]
     runs = runs[runs["seed"] < cfg.seeds]
     for col in ("accuracy", "train_accuracy", "seconds"):
