@@ -112,9 +112,9 @@ class Supernet(nn.Module):
             out[name] = take(self._storage(key), t.shape, key)
         return out
 
-    def extract(self, spec: ArchSpec) -> NasNet:
+    def extract(self, spec: ArchSpec, *, check: bool = True) -> NasNet:
         """`spec` as a normal network of the library, with its weights copied out."""
-        scaled = self.subnet_spec(spec)
+        scaled = self.subnet_spec(spec, check=check)
         device = next(self.parameters()).device
         with torch.device(device):
             model = NasNet(scaled)

@@ -1,0 +1,56 @@
+"""A subnet's accuracy with the weights it inherits from the supernet: what the `supernet:`
+fidelity reports and the search ranks by.
+
+Batch-norm statistics are a property of one network, not of the shared weights, so they are
+recomputed for each subnet on training images before it is judged (Once-for-All, sec. 3.3).
+Only the deep stem has batch norm in the SPACH blocks; elsewhere this costs nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nas.data.proxy import ProxyData
+from nas.models import NasNet
+from nas.space import ArchSpec
+from nas.train.device import memory_format
+from nas.train.proxy import evaluate
+
+from .net import Supernet
+from .recipe import SupernetRecipe
+
+
+def score_subnet(
+    supernet: Supernet,
+    spec: ArchSpec,
+    data: ProxyData,
+    *,
+    recipe: SupernetRecipe,
+    check: bool = True,
+) -> float:
+    """Top-1 of `spec`'s subnet on the data's held-out images."""
+    model = supernet.extract(spec, check=check)
+    model.to(data.device)
+    recalibrate_batch_norm(model, data, images=recipe.bn_images, batch_size=recipe.eval_batch_size)
+    return evaluate(model, data, batch_size=recipe.eval_batch_size)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(
+    model: NasNet, data: ProxyData, *, images: int, batch_size: int
+) -> None:
+    """Running statistics of every batch norm recomputed as the plain average over `images`
+    training images (no augmentation)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or images == 0:
+        return
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    res, chans = model.spec.resolution, model.spec.in_chans
+    fmt = memory_format(data.device)
+    for x in data.train_x[:images].split(batch_size):
+        model(data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt))
+    model.eval()
