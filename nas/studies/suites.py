@@ -10,7 +10,8 @@ trained at, and the findings to test as comparisons between them.
     models:
       ss_conv: {preset: "spach_{size}_patch16_224_conv", group: single-stage}
       ms_conv: {preset: "spach_ms_{size}_patch4_224_conv"}
-      mine: {spec: {stages: [...]}}           # or an inline spec, or {file: path.yaml}
+      mine: {spec: {stages: [...]}}           # or an inline spec, or {file: path.yaml}:
+                                              # in the suite's folder or the library
     findings:
       - id: F1
         claim: multi-stage beats single-stage for every mixer
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.space import ArchSpec, ConfigError, load_spec, spaces_dir
+from nas.space import ArchSpec, ConfigError, spaces_dir
 from nas.space.io import read_yaml
 from nas.space.spec import spec_from_dict
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
@@ -219,12 +220,52 @@ def _model(
         except ConfigError as e:
             raise ConfigError(e.message, field=f"{where}.preset") from None
     if "file" in raw:
-        file = (path.parent / str(raw["file"])).resolve()
-        return Model(name, load_spec(file), str(file), proxy)
+        file = _model_file(raw["file"], suite=path, where=f"{where}.file")
+        return Model(name, _file_spec(file, raw["file"], where=f"{where}.file"), str(file), proxy)
     try:
         return Model(name, spec_from_dict(raw["spec"]), "inline", proxy)
     except ConfigError as e:
         raise e.within(prefix=f"{where}.spec") from None
+
+
+def _model_file(entry: Any, *, suite: Path, where: str) -> Path:
+    """The spec file a `file:` entry names, relative to the suite's folder. Only a YAML file
+    inside that folder or the shipped library is read (links resolved first): a suite from
+    elsewhere cannot make the command open any file it can reach."""
+    if not isinstance(entry, str) or not entry:
+        raise ConfigError(
+            f"expected the path of a spec YAML file, got {type(entry).__name__}", field=where
+        )
+    file = (suite.parent / entry).resolve()
+    roots = (suite.parent.resolve(), spaces_dir().resolve())
+    if file.suffix not in (".yaml", ".yml") or not any(file.is_relative_to(r) for r in roots):
+        raise ConfigError(
+            f"{entry}: expected a spec YAML file (.yaml, .yml) inside the suite's folder "
+            f"({roots[0]}) or the shipped library ({roots[1]})",
+            field=where,
+        )
+    return file
+
+
+def _file_spec(file: Path, entry: str, *, where: str) -> ArchSpec:
+    """The spec in `file`, errors located at the suite's entry. Only a file that reads as a
+    spec (a mapping with `stages`) has its own mistakes quoted; of anything else nothing
+    of its contents is echoed."""
+    try:
+        data = read_yaml(file)
+    except ConfigError as e:  # not found, unreadable, not YAML: no contents in the message
+        at = f" ({e.field})" if e.field else ""
+        raise ConfigError(f"{entry}: {e.message}{at}", field=where) from None
+    if not isinstance(data, dict) or "stages" not in data:
+        raise ConfigError(
+            f"{entry}: not an architecture spec (expected a YAML mapping with `stages`)",
+            field=where,
+        )
+    try:
+        return spec_from_dict(data)
+    except ConfigError as e:
+        inside = f"{e.field}: " if e.field else ""
+        raise ConfigError(f"{entry}: {inside}{e.message}", field=where) from None
 
 
 def _fill(text: str, size: str | None, smaller: str | None, where: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from nas.space import ConfigError
 
@@ -151,3 +152,88 @@ def test_a_pool_worker_s_data_error_reaches_the_parent_as_the_same_line(tmp_path
         run_all(reqs, table=RunTable(tmp_path / "runs.jsonl"), workers=2, progress=False)
     assert str(e.value).startswith(f"{bad}: cannot decode this image")
     assert not (tmp_path / "runs.jsonl").exists()  # nothing recorded as a failed run
+
+
+# --- a suite's `file:` entries ----------------------------------------------------------------
+
+SPEC = {
+    "resolution": 32,
+    "stem": {"patch_size": 4},
+    "stages": [{"width": 8, "blocks": [["conv", 1]]}],
+}
+
+
+def suite_with_file(folder: Path, entry: str) -> Path:
+    models = {"conv": {"spec": SPEC}, "mine": {"file": entry}}
+    return write_suite(folder / "s.yaml", models=models, findings=[])
+
+
+def _load_error(suite: Path) -> str:
+    from nas.studies.suites import load_suite
+
+    with pytest.raises(ConfigError) as e:
+        load_suite(suite)
+    return str(e.value)
+
+
+def test_a_file_entry_outside_the_suite_folder_and_library_is_refused(tmp_path):
+    folder, outside = tmp_path / "suite", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "spec.yaml").write_text(yaml.safe_dump(SPEC))  # a valid spec, but outside
+    (folder / "linked.yaml").symlink_to(outside / "spec.yaml")
+    (folder / "notes.txt").write_text(yaml.safe_dump(SPEC))  # inside, but not a YAML file
+    for entry in (
+        "../../../../../../../../etc/passwd",
+        "../elsewhere/spec.yaml",
+        str(outside / "spec.yaml"),
+        "linked.yaml",
+        "notes.txt",
+    ):
+        message = _load_error(suite_with_file(folder, entry))
+        assert message.startswith(f"{folder / 's.yaml'}: models.mine.file: {entry}: expected a ")
+        assert "inside the suite's folder" in message and "\n" not in message
+
+
+def test_a_file_that_is_not_a_spec_is_named_and_its_contents_never_echoed(tmp_path):
+    secret = "hunter2-s3cret"
+    for text in (
+        f"{secret}: 1\n",  # a mapping: its keys are not a spec's
+        f"{secret}\nsecond line\n",  # plain text reads as one string
+        f"password: [{secret}\n",  # not YAML at all
+        f"- {secret}\n",
+    ):
+        (tmp_path / "notes.yaml").write_text(text)
+        message = _load_error(suite_with_file(tmp_path, "notes.yaml"))
+        assert message.startswith(f"{tmp_path / 's.yaml'}: models.mine.file: notes.yaml: ")
+        assert secret not in message and "password" not in message, message
+    message = _load_error(suite_with_file(tmp_path, "missing.yaml"))
+    assert message == f"{tmp_path / 's.yaml'}: models.mine.file: missing.yaml: file not found"
+
+
+def test_a_spec_file_s_own_mistake_is_located_in_the_suite_and_in_the_file(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "bad.yaml").write_text(
+        yaml.safe_dump({**SPEC, "stages": [{"width": 8}]})
+    )
+    message = _load_error(suite_with_file(tmp_path, "specs/bad.yaml"))
+    assert message == (
+        f"{tmp_path / 's.yaml'}: models.mine.file: specs/bad.yaml: stages[0]: "
+        "a stage needs 'width' and 'blocks'"
+    )
+
+
+def test_spec_files_in_the_suite_folder_or_the_library_load(tmp_path, monkeypatch):
+    from nas.studies.suites import load_suite
+
+    library = tmp_path / "library"
+    (library / "archs").mkdir(parents=True)
+    (library / "archs" / "lib.yaml").write_text(yaml.safe_dump({**SPEC, "resolution": 64}))
+    monkeypatch.setenv("NAS_SPACES_DIR", str(library))
+    folder = tmp_path / "suite"
+    (folder / "specs").mkdir(parents=True)
+    (folder / "specs" / "mine.yaml").write_text(yaml.safe_dump(SPEC))
+    suite = load_suite(suite_with_file(folder, "specs/mine.yaml"))
+    assert suite.models["mine"].spec == suite.models["conv"].spec
+    suite = load_suite(suite_with_file(folder, str(library / "archs" / "lib.yaml")))
+    assert suite.models["mine"].spec.resolution == 64
