@@ -56,6 +56,12 @@ class Fidelity:
                 f"{p.train_images} images at {p.resolution}px{width}; {self.data} (data seed "
                 f"{self.data_seed})"
             )
+        if p.supernet:  # a trained supernet (`nas.supernet`): nothing is trained per run
+            return (
+                f"supernet {p.supernet}: the subnet's top-1 with inherited weights on "
+                f"{p.val_images} held-out images at {p.resolution}px{width}; {self.data} (data "
+                f"seed {self.data_seed}); checkpoint {p.name.removeprefix('supernet:')}"
+            )
         val = " of the data's val split" if p.val_split == "val" else ""
         extras = [
             *([f"{p.crop_pad}-px crops"] if p.crop_pad else []),

@@ -28,6 +28,8 @@ def run_seconds(
         from .zero_cost import SCORES
 
         return per_image * proxy.train_images * SCORES[proxy.score].passes
+    if proxy.supernet:  # forward passes only: the held-out images (and a batch-norm pass)
+        return per_image * EVAL_SHARE * 2 * proxy.val_images
     images = proxy.epochs * (
         min(proxy.train_images, proxy.steps_per_epoch * proxy.batch_size)
         + EVAL_SHARE * proxy.val_images

@@ -12,6 +12,7 @@ import datetime
 import gc
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from nas.cost import closed_form
 from nas.data.proxy import ProxyData, load_proxy_data
 from nas.report.provenance import device_description
 from nas.space import ArchSpec
+from nas.supernet.score import score_for_fidelity
 from nas.train.proxy import EpochHook, ProxyResult, TrainingDiverged, build_proxy_model
 from nas.train.proxy import proxy_train as _proxy_train
 
@@ -116,6 +118,20 @@ def train_once(
     result's accuracy is the score (`nas.evaluate.zero_cost`)."""
     if fidelity.proxy.score:
         return score_once(spec, fidelity=fidelity, seed=seed, data=data)
+    if fidelity.proxy.supernet:  # the seed changes nothing: scoring is deterministic
+        start = time.perf_counter()
+        acc = score_for_fidelity(
+            spec, fidelity.proxy, data, data=fidelity.data, data_seed=fidelity.data_seed
+        )
+        seconds = time.perf_counter() - start
+        images = fidelity.proxy.val_images
+        return ProxyResult(
+            acc,
+            curve=[acc],
+            seconds=seconds,
+            images_per_s=images / max(seconds, 1e-9),
+            resolution=fidelity.proxy.resolution,
+        )
     torch.manual_seed(seed)
     model = build_proxy_model(spec, cfg=fidelity.proxy, data=data)
     return _proxy_train(

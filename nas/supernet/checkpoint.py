@@ -9,21 +9,23 @@ the weights mean, and is read with `weights_only=True`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas._core import ConfigError
+from nas._core import ConfigError, write_text_atomic
 from nas.models.weights import STATE_DICT, read_state
 from nas.space import ArchSpec, SearchSpace, parse_space
 from nas.train.checkpoint import FORMAT_VERSION as TRAIN_FORMAT
 from nas.train.checkpoint import save_atomic
+from nas.train.proxy_config import SUPERNET_CHECKPOINT, SUPERNET_SIDECAR
 
 from .net import Supernet, SupernetShape
 from .recipe import SupernetRecipe
 
-CHECKPOINT_NAME = "supernet.pt"
+CHECKPOINT_NAME = SUPERNET_CHECKPOINT
 FORMAT = "nas-supernet/1"
 
 
@@ -71,6 +73,18 @@ def save(
         },
         path,
     )
+    sidecar = {
+        "hash": file_hash(path),
+        "file": Path(path).name,
+        "space": state.space_name,
+        "step": state.step,
+        "done": state.done,
+        "shape": state.shape.to_dict(),
+        "recipe": state.recipe.to_dict(),
+        "identity": state.identity,
+        "log": state.log,
+    }
+    write_text_atomic(Path(path).with_name(SUPERNET_SIDECAR), json.dumps(sidecar, indent=1))
 
 
 def load(path: str | os.PathLike) -> tuple[Supernet, SupernetState, dict[str, Any]]:

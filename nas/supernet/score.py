@@ -11,12 +11,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nas._core import ConfigError
 from nas.data.proxy import ProxyData
+from nas.data.source import data_identity
 from nas.models import NasNet
 from nas.space import ArchSpec
 from nas.train.device import memory_format
 from nas.train.proxy import evaluate
+from nas.train.proxy_config import SUPERNET_PREFIX, ProxyConfig
 
+from . import checkpoint
+from .checkpoint import SupernetState
 from .net import Supernet
 from .recipe import SupernetRecipe
 
@@ -54,3 +59,37 @@ def recalibrate_batch_norm(
     for x in data.train_x[:images].split(batch_size):
         model(data.prepare(x, resolution=res, in_chans=chans, memory_format=fmt))
     model.eval()
+
+
+_OPEN: dict[str, tuple[Supernet, SupernetState]] = {}  # by checkpoint hash, per process
+
+
+def score_for_fidelity(
+    spec: ArchSpec, proxy: ProxyConfig, images: ProxyData, *, data: str, data_seed: int
+) -> float:
+    """The `supernet:` fidelity's accuracy of `spec`: the checkpoint is opened once per
+    process, and must still be the one the fidelity names (its hash) and have been trained on
+    this data's identity and draw (else its held-out images would not be held out)."""
+    path = proxy.name.removeprefix(SUPERNET_PREFIX)
+    if proxy.supernet not in _OPEN:
+        digest = checkpoint.file_hash(path)
+        if digest != proxy.supernet:
+            raise ConfigError(
+                f"the supernet checkpoint changed (hash {digest}, the study's is "
+                f"{proxy.supernet}); score with a copy of the one the study began with, or "
+                "start another --out",
+                source=path,
+            )
+        supernet, state, _ = checkpoint.load(path)
+        _OPEN.clear()  # one at a time: each holds the whole space's weights
+        _OPEN[proxy.supernet] = (supernet.to(images.device).eval(), state)
+    supernet, state = _OPEN[proxy.supernet]
+    ident = state.identity
+    if (data_identity(data), data_seed) != (ident["data_identity"], ident["data_seed"]):
+        raise ConfigError(
+            f"the supernet was trained on {ident['data']} ({ident['data_identity']}, data seed "
+            f"{ident['data_seed']}), not on {data} ({data_identity(data)}, data seed "
+            f"{data_seed}): its held-out images would not be held out",
+            field="--data",
+        )
+    return score_subnet(supernet, spec, images, recipe=state.recipe)

@@ -53,6 +53,9 @@ class ProxyConfig:
     score: str = ""  # a zero-cost score (ZERO_COST_SCORES): the run scores the initialised
     #                  network on its `train_images` instead of training it, and records the
     #                  score as its accuracy (`nas.evaluate.zero_cost`); "": train
+    supernet: str = ""  # the content hash of a supernet checkpoint (`supernet:PATH`, named by
+    #                     its path): the run scores the subnet with the weights it inherits
+    #                     (`nas.supernet.score`) instead of training it; "": train
 
     def __post_init__(self) -> None:
         for name in (
@@ -126,6 +129,11 @@ class ProxyConfig:
                 f"{', '.join(ZERO_COST_SCORES)}",
                 field="proxy.score",
             )
+        if not isinstance(self.supernet, str) or (self.supernet and self.score):
+            raise ConfigError(
+                f"expected a checkpoint hash (and no zero-cost score), got {self.supernet!r}",
+                field="proxy.supernet",
+            )
         if not self.lr > 0 or self.label_smoothing >= 1:
             raise ConfigError(
                 "`lr > 0` and `label_smoothing < 1` must hold, but got "
@@ -165,6 +173,7 @@ _LATER_FIELDS = {
     "tta_flip": False,
     "ema_decay": 0.0,
     "score": "",
+    "supernet": "",
 }
 VAL_SPLITS = ("train", "val")
 
@@ -186,6 +195,9 @@ ZERO_COST_SCORES = (
     "flops",
 )
 ZC_PREFIX = "zc:"
+SUPERNET_PREFIX = "supernet:"
+SUPERNET_CHECKPOINT = "supernet.pt"  # what `nas-supernet train --out DIR` writes in DIR
+SUPERNET_SIDECAR = "supernet.json"  # beside it: what it is, readable without torch
 ZC_BASE = "cpu"
 ZC_BATCH = 64
 
@@ -305,11 +317,14 @@ def get_proxy(name_or_config: str | ProxyConfig | None, *, device: torch.device)
         return load_proxy(name_or_config)
     if str(name_or_config).startswith(ZC_PREFIX):
         return zero_cost_proxy(str(name_or_config).removeprefix(ZC_PREFIX))
+    if str(name_or_config).startswith(SUPERNET_PREFIX):
+        return supernet_proxy(str(name_or_config).removeprefix(SUPERNET_PREFIX))
     if name_or_config not in PROXY_PRESETS:
         raise ConfigError(
             f"unknown proxy preset {name_or_config!r}; expected one of "
             f"{', '.join(PROXY_PRESETS)}, {ZC_PREFIX}NAME (a zero-cost score: "
-            f"{', '.join(ZERO_COST_SCORES)}) or a .yaml file",
+            f"{', '.join(ZERO_COST_SCORES)}), {SUPERNET_PREFIX}PATH (a trained supernet) or a "
+            ".yaml file",
             field="--proxy",
         )
     return PROXY_PRESETS[name_or_config]
@@ -326,6 +341,35 @@ def zero_cost_proxy(score: str) -> ProxyConfig:
         )
     return PROXY_PRESETS[ZC_BASE].replace(
         name=f"{ZC_PREFIX}{score}", score=score, epochs=1, train_images=ZC_BATCH, val_images=1
+    )
+
+
+def supernet_proxy(path: str | os.PathLike) -> ProxyConfig:
+    """`supernet:PATH` (a checkpoint of `nas-supernet train`, or its folder): each run scores
+    the architecture's subnet with inherited weights on the supernet's held-out images, at its
+    resolution and widths. Named by the checkpoint's resolved path; its identity is the
+    checkpoint's content hash, read with what it is from the JSON file written beside it."""
+    import json
+
+    file = Path(path).expanduser().resolve()
+    if file.is_dir():
+        file = file / SUPERNET_CHECKPOINT
+    sidecar = file.with_name(SUPERNET_SIDECAR)
+    try:
+        meta = json.loads(sidecar.read_text())
+        recipe = meta["recipe"]
+        fields = {k: recipe[k] for k in ("resolution", "width_scale", "train_images")}
+        fields.update(val_images=recipe["val_images"], eval_batch_size=recipe["eval_batch_size"])
+        digest = meta["hash"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(
+            f"not a supernet that nas-supernet train wrote (no readable {SUPERNET_SIDECAR} "
+            f"beside it: {type(e).__name__}: {e})",
+            field="--proxy",
+            source=str(file),
+        ) from None
+    return PROXY_PRESETS[ZC_BASE].replace(
+        name=f"{SUPERNET_PREFIX}{file}", supernet=digest, epochs=1, **fields
     )
 
 

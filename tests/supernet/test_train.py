@@ -115,3 +115,31 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         main(["train", "--space", "hybrid", "--budget", "1MFLOPs", "--data", "x", "--out", "o"])
         == 2
     )
+
+
+def test_the_supernet_fidelity_scores_like_the_supernet(trained, tiny_space, data, tmp_path):
+    import shutil
+
+    from nas.evaluate.fidelity import Fidelity
+    from nas.evaluate.runs import load_fidelity_data, train_once
+    from nas.train.proxy_config import get_proxy
+
+    out, _ = trained
+    proxy = get_proxy(f"supernet:{out}", device=torch.device("cpu"))
+    assert proxy.supernet == checkpoint.file_hash(out / checkpoint.CHECKPOINT_NAME)
+    fidelity = Fidelity(proxy, data=data)
+    spec = pick(tiny_space, {"stage2.seg1.mixer": "mlp"})
+    result = train_once(spec, fidelity=fidelity, seed=0, data=load_fidelity_data(fidelity))
+    assert result.accuracy == open_for_scoring(out)(spec)
+    assert "supernet" in fidelity.describe()
+    # a moved copy is the same fidelity; a bare folder is one clear error
+    moved = shutil.copytree(out, tmp_path / "moved")
+    assert Fidelity(get_proxy(f"supernet:{moved}", device=None), data=data).fidelity_id == (
+        fidelity.fidelity_id
+    )
+    with pytest.raises(ConfigError, match="not a supernet"):
+        get_proxy(f"supernet:{tmp_path}", device=None)
+    # other data seeds would score on images the supernet trained on
+    other = Fidelity(proxy, data=data, data_seed=1)
+    with pytest.raises(ConfigError, match="would not be held out"):
+        train_once(spec, fidelity=other, seed=0, data=load_fidelity_data(other))
