@@ -52,12 +52,12 @@ def main() -> int:
 
 def summarise(out: Path, *, wall: float, command: str) -> dict[str, object]:
     import pandas as pd
-    import yaml
 
-    from nas.report import read_trials
+    from nas.report import StudyFolder
 
-    df = read_trials(out / "trials.csv")
-    run = yaml.safe_load((out / "run.yaml").read_text())
+    folder = StudyFolder(out)
+    df, run = folder.trials(), folder.run()
+    assert df is not None, f"the search wrote no {folder.trials_csv}"
     trained = df[
         df["trained"].astype(str).eq("True")
         & df["duplicate_of"].isna()

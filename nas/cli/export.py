@@ -57,6 +57,7 @@ def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     from nas.export import export_architecture, export_checkpoint
     from nas.models import resolve_spec
+    from nas.report import StudyFolder
     from nas.space import ConfigError, load_spec
 
     if args.checkpoint and (args.archs or args.study):
@@ -65,7 +66,7 @@ def _main(argv: list[str] | None) -> int:
         )
     specs = [resolve_spec(a) for a in args.archs]
     if args.study:
-        files = sorted(Path(args.study, "archs").glob("*.yaml"))
+        files = StudyFolder(args.study).arch_files()
         if not files:
             raise ConfigError(
                 "no archs/<arch_id>.yaml: not a nas-search output folder", source=args.study

@@ -36,6 +36,9 @@ from .weights import checkpoint_spec, is_nas_checkpoint, read_state
 
 PREFIX = "nas_"
 GENERIC = f"{PREFIX}arch"  # any spec, given as `spec=` or read from a checkpoint
+# A study folder's files that register_study reads. Their owner is nas.report.StudyFolder, a
+# layer above this one: tests/report/test_study_folder.py holds these to its names.
+STUDY_ARCHS, STUDY_RUN = "archs", "run.yaml"
 _FIRST_CONV = {
     "conv1": "stem.proj",
     "conv4": "stem.proj.0",
@@ -157,7 +160,7 @@ def register_study(study_dir: str | os.PathLike) -> list[str]:
     as `nas_<study>_<arch_id>` (the study name lower-cased, other characters than letters
     and digits as `_`); returns the names, in arch_id order."""
     root = Path(study_dir)
-    files = sorted((root / "archs").glob("*.yaml"))
+    files = sorted((root / STUDY_ARCHS).glob("*.yaml"))
     if not files:
         raise ConfigError(
             "no archs/<arch_id>.yaml: not a nas-search output folder, or no Pareto member yet",
@@ -173,7 +176,7 @@ def register_study(study_dir: str | os.PathLike) -> list[str]:
 
 
 def _study_name(root: Path) -> str:
-    run = read_yaml(root / "run.yaml") if (root / "run.yaml").is_file() else {}
+    run = read_yaml(root / STUDY_RUN) if (root / STUDY_RUN).is_file() else {}
     config = run.get("config") if isinstance(run, dict) else None
     name = config.get("study_name") if isinstance(config, dict) else None
     return str(name) if name else root.resolve().name

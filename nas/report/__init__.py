@@ -1,12 +1,15 @@
-"""Reports of results folders: the CSV contract, the Pareto plot, summary.md, provenance, and
-the one writer (`nas.report.writer`) with its folder's lock (`nas._core.locked`), the
-proxy's rank agreement with full training (`nas.report.fidelity.RankAgreement`).
+"""Reports of results folders: their file names and readers (`StudyFolder`), the CSV
+contracts (one table of columns each, `nas.report.tables`), the Pareto plot, summary.md,
+provenance, and the one writer (`nas.report.writer`) with its folder's lock
+(`nas._core.locked`), the proxy's rank agreement with full training
+(`nas.report.fidelity.RankAgreement`).
 
 Used by `nas.search` and `nas.train`; depends on neither, and on no Optuna or torch.
 """
 
 from .plots import plot_pareto
 from .provenance import provenance
+from .study_folder import StudyFolder
 from .summary import write_summary
 from .tables import LEAD_COLUMNS, read_trials, write_csv_atomic
 from .writer import (
@@ -21,6 +24,7 @@ from .writer import (
 
 __all__ = [
     "LEAD_COLUMNS",
+    "StudyFolder",
     "append_result",
     "plot_pareto",
     "provenance",

@@ -22,11 +22,10 @@ import pandas as pd
 from nas._core import write_text_atomic
 
 from .stats import kendall_test, spearman_test
+from .study_folder import StudyFolder
 from .summary import write_summary
 from .writer import reports_lock
 
-FIDELITY_CSV = "fidelity.csv"
-FIDELITY_MD = "fidelity.md"
 TOP_K = (1, 3, 5, 10)
 
 
@@ -145,28 +144,27 @@ def _pair_agreement(a: list[float], b: list[float]) -> tuple[int, int]:
 
 def study_fidelity(study_dir: str | Path) -> RankAgreement | None:
     """The fidelity of a study folder's proxy, from its trials.csv and full_training.csv."""
-    study_dir = Path(study_dir)
-    trials_csv, full_csv = study_dir / "trials.csv", study_dir / "full_training.csv"
-    if not trials_csv.is_file() or not full_csv.is_file():
+    folder = StudyFolder(study_dir)
+    trials, full = folder.trials(), folder.full_training()
+    if trials is None or full is None:
         return None
-    trials = pd.read_csv(trials_csv)
     if "state" in trials:
         trials = trials[trials.state.astype(str).str.upper() == "COMPLETE"]
-    return proxy_fidelity(trials, pd.read_csv(full_csv))
+    return proxy_fidelity(trials, full)
 
 
 def write_fidelity(study_dir: str | Path) -> RankAgreement | None:
     """Write fidelity.csv and fidelity.md (when two or more picks have full results) and
     refresh the study's summary.md, under the study folder's report lock (a search may still
     be rewriting its summary)."""
-    study_dir = Path(study_dir)
-    with reports_lock(study_dir):
-        fid = study_fidelity(study_dir)
+    folder = StudyFolder(study_dir)
+    with reports_lock(folder.root):
+        fid = study_fidelity(folder.root)
         if fid is None:
             return None
-        write_text_atomic(study_dir / FIDELITY_CSV, fid.measures().to_csv(index=False))
-        write_text_atomic(study_dir / FIDELITY_MD, fidelity_markdown(fid))
-        write_summary(study_dir)
+        write_text_atomic(folder.fidelity_csv, fid.measures().to_csv(index=False))
+        write_text_atomic(folder.fidelity_md, fidelity_markdown(fid))
+        write_summary(folder.root)
     return fid
 
 

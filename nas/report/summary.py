@@ -13,39 +13,31 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from nas._core import write_text_atomic as write_text
 from nas.cost import format_amount
 
-from .tables import OBJECTIVE_COLUMNS, front_title, read_trials
+from .study_folder import StudyFolder
+from .tables import OBJECTIVE_COLUMNS, front_title
 
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
-    out = Path(out_dir)
-    run = _read_yaml(out / "run.yaml")
-    trials = read_trials(out / "trials.csv") if (out / "trials.csv").exists() else None
-    pareto = read_trials(out / "pareto.csv") if (out / "pareto.csv").exists() else None
+    folder = StudyFolder(out_dir)
+    out = folder.root
+    run = folder.run()
+    trials = folder.trials()
+    pareto = folder.pareto()
     parts = [_header(run, out)]
     if trials is not None:
         parts.append(_status(trials))
     if pareto is not None:
         objectives = run.get("config", {}).get("objectives") or ("accuracy", "flops")
-        parts.append(_front(pareto, out, objectives, trials))
+        parts.append(_front(pareto, folder, objectives, trials))
     if trials is not None:
         parts.append(_failures(trials))
-    fidelity = out / "fidelity.md"
-    if fidelity.exists():
-        parts.append(fidelity.read_text().strip())
-    path = out / "summary.md"
-    write_text(path, "\n\n".join(p for p in parts if p) + "\n")
-    return path
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    return yaml.safe_load(path.read_text()) or {}
+    if folder.fidelity_md.exists():
+        parts.append(folder.fidelity_md.read_text().strip())
+    return write_text(folder.summary_md, "\n\n".join(p for p in parts if p) + "\n")
 
 
 def _header(run: dict[str, Any], out: Path) -> str:
@@ -108,7 +100,7 @@ def _status(df: pd.DataFrame) -> str:
 
 def _front(
     pareto: pd.DataFrame,
-    out: Path,
+    folder: StudyFolder,
     objectives: list[str] | tuple[str, ...],
     trials: pd.DataFrame | None = None,
 ) -> str:
@@ -128,7 +120,7 @@ def _front(
     for _, r in pareto.iterrows():
         ms = f"{r['latency_ms']:.3g} | " if latency else ""
         lines.append(
-            f"| {r['number']} | [`{r['arch_id']}`](archs/{r['arch_id']}.yaml) | "
+            f"| {r['number']} | [`{r['arch_id']}`]({_link(folder, r['arch_id'])}) | "
             f"{format_amount(r['flops'])} | {format_amount(r['params'], '')} | {ms}"
             f"{_accuracy(r)} | {verdicts.get(r['number'], '')} | "
             f"{_cell(r.get('summary', ''))} |"
@@ -145,13 +137,18 @@ def _front(
         f"of the difference (std x sqrt(1/n1 + 1/n2), n = seeds); otherwise the two "
         f"are a tie at this noise, and the cheaper one is the safer pick.",
         "",
-        f"Specs of the front: `{out / 'archs'}/<arch_id>.yaml` (`nas-flops` and "
+        f"Specs of the front: `{folder.archs_dir}/<arch_id>.yaml` (`nas-flops` and "
         f"`build_model` load them).",
     ]
     return "\n".join(lines)
 
 
 TIE_Z = 2.0  # standard errors of a difference that make it more than noise
+
+
+def _link(folder: StudyFolder, arch_id: str) -> str:
+    """The member's spec file, relative to summary.md."""
+    return folder.arch_path(arch_id).relative_to(folder.root).as_posix()
 
 
 def _accuracy(r: pd.Series) -> str:

@@ -1,32 +1,166 @@
-"""The CSV contract of a search's results, and atomic writing of tables.
+"""The CSV contracts of a search's and a study's results, and atomic writing of tables.
 
-`trials.csv` and `pareto.csv` start with `LEAD_COLUMNS` in this order (other tools, e.g.
-`nas-train`'s fidelity report, read them by name), then extra columns, then one column per
-sampled parameter named `param.<name>`.
+`trials.csv` and `pareto.csv` hold the columns of `TRIALS` in its order (its first columns,
+`LEAD_COLUMNS`, are what other tools, e.g. `nas-train`'s fidelity report, read by name), then
+columns a caller added, then one column per sampled parameter named `param.<name>`. Each
+column's value comes from a `TrialFacts`: what `nas.search` reads off an Optuna trial (its
+number, state, duration and the user attributes of `nas.search.attrs`), so a column computed
+from what a trial records is one `Column` here. `full_training.csv` holds the columns of
+`FULL_TRAINING`, one row per finished training run (`nas.train.full.FullTrainer.result`).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from nas._core import write_text_atomic as write_text
 
-LEAD_COLUMNS = (
-    "number",
-    "state",
-    "arch_id",
-    "flops",
-    "params",
-    "proxy_accuracy",
-    "proxy_accuracy_std",
-    "seeds",
-    "proxy_seconds",
-    "failure",
+from .columns import Column, Table
+
+
+@dataclass(frozen=True)
+class TrialFacts:
+    """A search trial as plain data: what every trials.csv column is computed from."""
+
+    number: int
+    state: str  # Optuna's state name: COMPLETE, PRUNED, FAIL, RUNNING, WAITING
+    attrs: Mapping[str, Any]  # its user attributes (names: nas.search.attrs)
+    duration_s: float | None = None  # wall clock from start to end; None while running
+    retry_of: int | None = None  # the trial a heartbeat retry re-runs
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "FAIL"
+
+    def get(self, name: str) -> Any:
+        """A user attribute; None when the trial has not set it."""
+        return self.attrs.get(name)
+
+
+def _joined(values: Any) -> str | None:
+    return ";".join(f"{a:.4f}" for a in values or []) or None
+
+
+def _failure(t: TrialFacts) -> str | None:
+    if t.get("failure") or not t.failed:
+        return t.get("failure")
+    # a trial Optuna failed for us: a killed worker's (retried) or an interrupted one's
+    if t.get("phase") == "interrupted":
+        return "interrupted (queued again)"
+    return "process died (retried)"
+
+
+def _seeds(t: TrialFacts) -> int | None:
+    if t.failed:
+        return None
+    return len(t.get("seed_accuracies") or []) or (1 if t.get("curve") else None)
+
+
+_LEAD = (
+    Column("number", int, "Optuna's trial number", lambda t: t.number),
+    Column("state", str, "COMPLETE, PRUNED, FAIL, RUNNING or WAITING", lambda t: t.state),
+    Column("arch_id", str, "the architecture's id (ArchSpec.arch_id)"),
+    Column("flops", int, "fvcore's FLOPs per image at the target resolution"),
+    Column("params", int, "parameters"),
+    Column(
+        "proxy_accuracy",
+        float,
+        "mean proxy accuracy over the seeds; none for a failed trial (its epochs before the "
+        "failure stay in `curve`)",
+        lambda t: t.get("proxy_accuracy") if t.get("curve") and not t.failed else None,
+    ),
+    Column(
+        "proxy_accuracy_std",
+        float,
+        "std over the seeds (ddof 1), none with one seed",
+        lambda t: None if t.failed else t.get("proxy_accuracy_std"),
+    ),
+    Column("seeds", int, "proxy runs averaged into proxy_accuracy", _seeds),
+    Column("proxy_seconds", float, "proxy training time, every seed"),
+    Column("failure", str, "why the trial failed", _failure),
 )
+_MORE = (
+    Column(
+        "closed_form_flops",
+        int,
+        "FLOPs by nas.cost.closed_form (equal to fvcore's)",
+        lambda t: (t.get("closed_form") or [None, None])[0],
+    ),
+    Column(
+        "closed_form_params",
+        int,
+        "params by nas.cost.closed_form",
+        lambda t: (t.get("closed_form") or [None, None])[1],
+    ),
+    Column("feasible", bool, "within the budget"),
+    Column("trained", bool, "proxy training started (false: over budget or a duplicate)"),
+    Column("duplicate_of", int, "the earlier trial whose result this one reused"),
+    Column("epochs", int, "epochs of the first seed", lambda t: len(t.get("curve") or []) or None),
+    Column(
+        "curve", str, "accuracy after each epoch, first seed", lambda t: _joined(t.get("curve"))
+    ),
+    Column(
+        "seed_accuracies",
+        str,
+        "final accuracy of each seed, first seed first",
+        lambda t: _joined(t.get("seed_accuracies")),
+    ),
+    Column("proxy_resolution", int, "the resolution the proxy trained at (px)"),
+    Column("images_per_s", float, "proxy training throughput"),
+    Column("latency_ms", float, "measured latency per image on the search device"),
+    Column(
+        "duration_s",
+        float,
+        "the trial's wall clock",
+        lambda t: round(t.duration_s, 3) if t.duration_s is not None else None,
+    ),
+    Column("retry_of", int, "the trial a heartbeat retry re-runs", lambda t: t.retry_of),
+    Column("worker", str, "host:pid of the process that ran it"),
+    Column("summary", str, "ArchSpec.summary()"),
+)
+TRIALS = Table("trials.csv", (*_LEAD, *_MORE))
+LEAD_COLUMNS = tuple(c.name for c in _LEAD)
 PARAM_PREFIX = "param."
+
+# accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
+# Values: nas.train.full.FullTrainer.result(), held to this table by nas.train.study.
+FULL_TRAINING = Table(
+    "full_training.csv",
+    (
+        Column("arch_id", str, "the architecture asked for (the study's)"),
+        Column(
+            "trained_arch_id",
+            str,
+            "the one trained (the run's spec.yaml: the data's classes, the training "
+            "resolution), whose flops, params and accuracies these are",
+        ),
+        Column("name", str, "the run's name"),
+        Column("flops", int, "fvcore's FLOPs per image of the trained architecture"),
+        Column("params", int, "parameters of the trained architecture"),
+        Column("top1", float, "top-1 after the last epoch"),
+        Column("top5", float, "top-5 after the last epoch"),
+        Column("best_top1", float, "the best top-1 of any epoch"),
+        Column("ema_top1", float, "the weight EMA's top-1 after the last epoch"),
+        Column("weights", str, "ema or model: the better at the last epoch, what timm loads"),
+        Column("epochs", int, "epochs trained"),
+        Column("resolution", int, "the training resolution (px)"),
+        Column("num_classes", int, "classes of the data"),
+        Column("data", str, "the data source"),
+        Column("global_batch", int, "images per update, all processes"),
+        Column("gpu_hours", float, "wall hours x GPUs"),
+        Column("wall_hours", float, "wall clock"),
+        Column("device", str, "what it ran on"),
+        Column("checkpoint", str, "the run's last.pt"),
+        Column("finished_at", str, "when it finished (ISO 8601)"),
+        Column("git_sha", str, "the code it ran"),
+    ),
+)
+
 # search objective -> (its column, its name in titles)
 OBJECTIVE_COLUMNS = {
     "accuracy": ("proxy_accuracy", "proxy accuracy"),
@@ -34,18 +168,6 @@ OBJECTIVE_COLUMNS = {
     "params": ("params", "params"),
     "latency": ("latency_ms", "latency"),
 }
-INT_COLUMNS = (
-    "number",
-    "flops",
-    "params",
-    "seeds",
-    "closed_form_flops",
-    "closed_form_params",
-    "epochs",
-    "duplicate_of",
-    "proxy_resolution",
-    "retry_of",
-)
 
 
 def front_title(objectives: tuple[str, ...] | list[str]) -> str:
@@ -59,17 +181,15 @@ def front_title(objectives: tuple[str, ...] | list[str]) -> str:
 
 
 def order_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """LEAD_COLUMNS first, extras in their order, `param.*` last (sorted)."""
+    """LEAD_COLUMNS first (added when missing), the other TRIALS columns present in the
+    table's order, columns it does not know in their order, `param.*` last (sorted)."""
     for col in LEAD_COLUMNS:
         if col not in df.columns:
             df[col] = pd.NA
+    known = [c for c in TRIALS.names if c in df.columns]
     params = sorted(c for c in df.columns if c.startswith(PARAM_PREFIX))
-    extras = [c for c in df.columns if c not in LEAD_COLUMNS and c not in params]
-    df = df[[*LEAD_COLUMNS, *extras, *params]]
-    for col in INT_COLUMNS:
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    return df
+    extras = [c for c in df.columns if c not in TRIALS.names and c not in params]
+    return TRIALS.typed(df[[*known, *extras, *params]].copy())
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -77,9 +197,6 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def read_trials(path: str | os.PathLike) -> pd.DataFrame:
-    """A trials.csv / pareto.csv with integer columns as integers (missing -> <NA>)."""
-    df = pd.read_csv(Path(path), keep_default_na=True)
-    for col in INT_COLUMNS:
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    return df
+    """A trials.csv / pareto.csv with TRIALS' types (integers as integers, missing -> <NA>;
+    ids as strings)."""
+    return TRIALS.read(path)

@@ -6,9 +6,10 @@ search workers rewriting one study's reports, several training runs appending to
 full_training.csv, the fidelity report refreshing a study's summary.md. `nas.search` and
 `nas.train` hand this module plain tables, specs and dicts; it knows no Optuna or torch.
 
-A search's folder: trials.csv, pareto.csv, archs/<arch_id>.yaml (one per Pareto member),
-pareto.png, summary.md, run.yaml. A training run's folder: spec.yaml, config.json, log.csv,
-result.json; beside the runs, full_training.csv with one row per finished run.
+A search's folder (its file names: `StudyFolder`): trials.csv, pareto.csv, archs/<arch_id>.yaml
+(one per Pareto member), pareto.png, summary.md, run.yaml. A training run's folder: spec.yaml,
+config.json, log.csv, result.json; beside the runs, full_training.csv with one row per finished
+run (its columns: `nas.report.tables.FULL_TRAINING`).
 """
 
 from __future__ import annotations
@@ -30,19 +31,11 @@ from nas._core import write_text_atomic as write_text
 from nas.space import ArchSpec, save_spec, spec_to_yaml
 
 from .plots import plot_pareto
+from .study_folder import StudyFolder
 from .summary import write_summary
-from .tables import front_title, write_csv_atomic
-
-LOCK_NAME = ".reports.lock"  # in the folder written to: its writers take turns
-
-TRIALS_CSV = "trials.csv"
-PARETO_CSV = "pareto.csv"
-ARCHS_DIR = "archs"
-PARETO_PNG = "pareto.png"
-RUN_YAML = "run.yaml"
+from .tables import FULL_TRAINING, front_title, write_csv_atomic
 
 LOG_NAME = "log.csv"
-FULL_TRAINING_CSV = "full_training.csv"
 
 EPOCH_COLUMNS = (
     "epoch",
@@ -58,41 +51,12 @@ EPOCH_COLUMNS = (
     "epoch_seconds",
 )
 
-# accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
-# arch_id: the architecture asked for; trained_arch_id: the one trained (spec.yaml of the run:
-# the data's classes, the training resolution), whose flops, params and accuracies these are.
-# weights: "ema" or "model", the better at the last epoch: what the checkpoint gives timm.
-RESULT_COLUMNS = (
-    "arch_id",
-    "trained_arch_id",
-    "name",
-    "flops",
-    "params",
-    "top1",
-    "top5",
-    "best_top1",
-    "ema_top1",
-    "weights",
-    "epochs",
-    "resolution",
-    "num_classes",
-    "data",
-    "global_batch",
-    "gpu_hours",
-    "wall_hours",
-    "device",
-    "checkpoint",
-    "finished_at",
-    "git_sha",
-)
-
-
 # --- the lock ---------------------------------------------------------------------------------
 
 
 def reports_lock(folder: str | os.PathLike) -> AbstractContextManager[None]:
     """The lock every writer of `folder`'s reports holds while it reads and writes them."""
-    return locked(Path(folder) / LOCK_NAME)
+    return locked(StudyFolder(folder).lock)
 
 
 # --- a search's folder ------------------------------------------------------------------------
@@ -115,20 +79,20 @@ def write_search_reports(
     `archs`: the Pareto members' specs by arch_id, with the name their file carries. The
     caller holds `reports_lock(out)` and read the tables after taking it, so a later writer
     never replaces newer reports with an older view (nor deletes the spec of a new member)."""
-    out = Path(out)
-    write_csv_atomic(trials, out / TRIALS_CSV)
-    write_csv_atomic(pareto, out / PARETO_CSV)
-    write_archs(out / ARCHS_DIR, archs)
+    folder = StudyFolder(out)
+    write_csv_atomic(trials, folder.trials_csv)
+    write_csv_atomic(pareto, folder.pareto_csv)
+    write_archs(folder.archs_dir, archs)
     plot_pareto(
         trials,
         pareto,
         max_flops=max_flops,
         max_params=max_params,
         objectives=objectives,
-        path=out / PARETO_PNG,
+        path=folder.pareto_png,
         title=f"{study_name}: {front_title(objectives)} at {resolution}px",
     )
-    write_summary(out)
+    write_summary(folder.root)
 
 
 def write_archs(folder: Path, archs: Mapping[str, tuple[ArchSpec, str]]) -> None:
@@ -147,7 +111,7 @@ def write_archs(folder: Path, archs: Mapping[str, tuple[ArchSpec, str]]) -> None
 def write_run_yaml(out: str | os.PathLike, doc: dict[str, Any]) -> Path:
     """run.yaml: the resolved configuration and provenance of a search, keys in `doc`'s
     order (other tools read `space`, `data` and `resolution` first)."""
-    return write_text(Path(out) / RUN_YAML, yaml.safe_dump(doc, sort_keys=False))
+    return write_text(StudyFolder(out).run_yaml, yaml.safe_dump(doc, sort_keys=False))
 
 
 # --- a training run's folder ------------------------------------------------------------------
@@ -195,13 +159,13 @@ def append_result(row: dict[str, Any], csv_path: str | os.PathLike) -> bool:
         if any(r.get("checkpoint") == str(row["checkpoint"]) for r in rows):
             return False
         columns = _columns(csv_path)
-        if columns and columns != list(RESULT_COLUMNS):  # an older layout: rewrite it whole
+        if columns and columns != list(FULL_TRAINING.names):  # an older layout: rewrite it whole
             _rewrite(csv_path, [*rows, row])
             return True
         new = not columns
         with open(csv_path, "a", newline="") as f:
             w = csv.DictWriter(
-                f, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n"
+                f, fieldnames=FULL_TRAINING.names, extrasaction="ignore", lineterminator="\n"
             )
             if new:
                 w.writeheader()
@@ -222,7 +186,9 @@ def _columns(path: Path) -> list[str]:
 def _rewrite(csv_path: Path, rows: list[dict[str, Any]]) -> None:
     """All rows under the current columns (columns an old file lacks stay empty)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(
+        buf, fieldnames=FULL_TRAINING.names, extrasaction="ignore", lineterminator="\n"
+    )
     w.writeheader()
     w.writerows(rows)
     write_text(csv_path, buf.getvalue())

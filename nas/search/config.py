@@ -97,6 +97,8 @@ class SearchConfig:
         data_workers: int | None = None,
         skip_bad_images: bool = False,
     ) -> SearchConfig:
+        from nas.report import StudyFolder  # not at the top: `nas-search --help` reads this module
+
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
         default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
@@ -119,7 +121,7 @@ class SearchConfig:
             data=str(data),
             study_name=study_name,
             out=out_dir,
-            storage=str(storage) if storage else str(out_dir / "study.journal"),
+            storage=str(storage) if storage else str(StudyFolder(out_dir).journal),
             seed=int(seed),
             device=str(device),
             workers=_positive_int(workers, "--workers"),

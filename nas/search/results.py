@@ -11,53 +11,22 @@ import pandas as pd
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.report.tables import PARAM_PREFIX, order_columns
+from nas.report.tables import PARAM_PREFIX, TRIALS, TrialFacts, order_columns
 
 from . import attrs
 
 
 def trial_row(t: FrozenTrial) -> dict:
-    ua = t.user_attrs
-    curve = ua.get(attrs.CURVE) or []
-    seeds = ua.get(attrs.SEED_ACCURACIES) or []
-    duration = t.duration.total_seconds() if t.duration is not None else None
-    closed = ua.get(attrs.CLOSED_FORM) or [None, None]
-    row = {
-        "number": t.number,
-        "state": t.state.name,
-        "arch_id": ua.get(attrs.ARCH_ID),
-        "flops": ua.get(attrs.FLOPS),
-        "params": ua.get(attrs.PARAMS),
-        # a failed trial has no result: its epochs before the failure stay in `curve`
-        "proxy_accuracy": (
-            ua.get(attrs.PROXY_ACCURACY) if curve and t.state != TrialState.FAIL else None
-        ),
-        "proxy_accuracy_std": ua.get(attrs.PROXY_STD) if t.state != TrialState.FAIL else None,
-        "seeds": (len(seeds) or (1 if curve else None)) if t.state != TrialState.FAIL else None,
-        "proxy_seconds": ua.get(attrs.PROXY_SECONDS),
-        "failure": ua.get(attrs.FAILURE),
-        "closed_form_flops": closed[0],
-        "closed_form_params": closed[1],
-        "feasible": ua.get(attrs.FEASIBLE),
-        "trained": ua.get(attrs.TRAINED),
-        "duplicate_of": ua.get(attrs.DUPLICATE_OF),
-        "epochs": len(curve) or None,
-        "curve": ";".join(f"{a:.4f}" for a in curve) or None,
-        "seed_accuracies": ";".join(f"{a:.4f}" for a in seeds) or None,
-        "proxy_resolution": ua.get(attrs.PROXY_RESOLUTION),
-        "images_per_s": ua.get(attrs.IMAGES_PER_S),
-        "latency_ms": ua.get(attrs.LATENCY_MS),
-        "duration_s": round(duration, 3) if duration is not None else None,
-        "retry_of": _retried(t),
-        "worker": ua.get(attrs.WORKER),
-        "summary": ua.get(attrs.SUMMARY),
-    }
-    if t.state == TrialState.FAIL and not row["failure"]:
-        row["failure"] = (
-            "interrupted (queued again)"
-            if ua.get(attrs.PHASE) == "interrupted"
-            else "process died (retried)"
-        )
+    """The trial's row of trials.csv: the columns of `nas.report.tables.TRIALS`, then one
+    `param.<name>` per sampled parameter."""
+    facts = TrialFacts(
+        number=t.number,
+        state=t.state.name,
+        attrs=t.user_attrs,
+        duration_s=t.duration.total_seconds() if t.duration is not None else None,
+        retry_of=_retried(t),
+    )
+    row = TRIALS.row(facts)
     row.update({PARAM_PREFIX + k: v for k, v in t.params.items()})
     return row
 

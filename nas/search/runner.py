@@ -13,7 +13,6 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -27,7 +26,7 @@ from nas.data.proxy import ProxyData
 from nas.evaluate import Fidelity, load_fidelity_data
 from nas.report import provenance, reports_lock, write_search_reports
 from nas.report import write_run_yaml as write_run_doc
-from nas.space import ArchSpec, SearchSpace, load_space
+from nas.space import SearchSpace, load_space
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
 
@@ -369,13 +368,6 @@ def write_run_yaml(
         "provenance": provenance(device),
     }
     write_run_doc(cfg.out, doc)
-
-
-def load_pareto_specs(out_dir: str | os.PathLike) -> dict[str, ArchSpec]:
-    """The Pareto members' specs of a results folder, by arch_id."""
-    from nas.space import load_spec
-
-    return {p.stem: load_spec(p) for p in sorted(Path(out_dir, "archs").glob("*.yaml"))}
 
 
 def _quiet_optuna() -> None:

@@ -33,6 +33,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.report import StudyFolder
 from nas.space import ConfigError
 
 HEARTBEAT_KEY = "nas:heartbeat"  # [trial_id, host, pid, unix time]
@@ -129,7 +130,7 @@ def _open(
         if Path(storage).is_dir():
             raise ConfigError(
                 f"{storage} is a folder; give a journal file path (e.g. "
-                f"{Path(storage) / 'study.journal'})",
+                f"{StudyFolder(storage).journal})",
                 field="--storage",
             )
         try:

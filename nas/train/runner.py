@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.data.classes import Classes, parse_classes
+from nas.report import StudyFolder
 from nas.space import ArchSpec, ConfigError
 
 from . import distributed
@@ -139,7 +140,7 @@ def _train_one(
         recipe=recipe,
         config=config,
         ctx=ctx,
-        results_csv=output / "full_training.csv",
+        results_csv=StudyFolder(output).full_training_csv,
     )
     return 0
 
@@ -166,7 +167,7 @@ def _train_study(
         )
     common["resolution"] = common["resolution"] or study.resolution
     classes = study.classes if classes is None else classes
-    config = RunConfig(run_dir=study.root / "full", data=data, classes=classes, **common)
+    config = RunConfig(run_dir=study.folder.full_dir, data=data, classes=classes, **common)
     return run_study(
         study.root,
         top=DEFAULT_TOP if top is None else top,

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from nas._core import NasError
-from nas.report import append_result, write_result
-from nas.report.writer import FULL_TRAINING_CSV
-from nas.space import ArchSpec, ConfigError, load_spec
-from nas.space.io import read_yaml
+from nas.report import StudyFolder, append_result, write_result
+from nas.report.tables import FULL_TRAINING
+from nas.space import ArchSpec, ConfigError
 
 from .distributed import DistContext
 from .full import FullTrainer, RunConfig
@@ -57,32 +56,35 @@ class Study:
         return parse_classes(self.run.get("classes"))
 
     @property
+    def folder(self) -> StudyFolder:
+        return StudyFolder(self.root)
+
+    @property
     def results_csv(self) -> Path:
-        return self.root / FULL_TRAINING_CSV
+        return self.folder.full_training_csv
 
     def spec(self, arch_id: str) -> ArchSpec:
-        return load_spec(self.root / "archs" / f"{arch_id}.yaml")
+        return self.folder.arch(arch_id)
 
     def run_dir(self, arch_id: str, output: Path | None = None) -> Path:
-        return (output or self.root / "full") / arch_id
+        return (output or self.folder.full_dir) / arch_id
 
 
 def load_study(root: str | Path) -> Study:
     """A finished search's folder; a clear error naming what is missing."""
-    root = Path(root)
-    if not root.is_dir():
+    folder = StudyFolder(root)
+    if not folder.root.is_dir():
         raise ConfigError(
-            "study folder not found (expected the output folder of nas-search)", source=str(root)
+            "study folder not found (expected the output folder of nas-search)",
+            source=str(folder.root),
         )
-    pareto_csv = root / "pareto.csv"
-    if not pareto_csv.is_file():
-        raise ConfigError("no pareto.csv: has the search finished?", source=str(root))
-    pareto = pd.read_csv(pareto_csv, dtype={"arch_id": str})
+    pareto = folder.pareto()
+    if pareto is None:
+        raise ConfigError(f"no {folder.PARETO}: has the search finished?", source=str(folder.root))
     missing = [c for c in PARETO_COLUMNS if c not in pareto]
     if missing:
-        raise ConfigError(f"missing column(s) {', '.join(missing)}", source=str(pareto_csv))
-    run = read_yaml(root / "run.yaml") if (root / "run.yaml").is_file() else {}
-    return Study(root, pareto, run if isinstance(run, dict) else {})
+        raise ConfigError(f"missing column(s) {', '.join(missing)}", source=str(folder.pareto_csv))
+    return Study(folder.root, pareto, folder.run())
 
 
 def pick_top(pareto: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -117,7 +119,8 @@ def train_and_record(
     results_csv: Path,
 ) -> dict[str, Any]:
     """Train (or resume, or find finished) one run; record its row once."""
-    result = FullTrainer(spec, name=name, recipe=recipe, config=config, ctx=ctx).fit()
+    trainer = FullTrainer(spec, name=name, recipe=recipe, config=config, ctx=ctx)
+    result = FULL_TRAINING.check_row(trainer.fit())  # a value for every column, no other
     if ctx.is_main:
         write_result(config.run_dir, result)
         if append_result(result, results_csv) and config.progress:
@@ -253,7 +256,7 @@ def run_study(
                 fid.n,
                 fid.kendall_tau,
                 fid.spearman_rho,
-                study.root / "fidelity.md",
+                study.folder.fidelity_md,
                 verdict(fid),
             )
     if failed:

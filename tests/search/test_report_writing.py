@@ -8,7 +8,10 @@ import threading
 import optuna
 from optuna.trial import TrialState
 
-from nas.report import read_trials, reports_lock
+from nas.report import read_trials, reports_lock, tables, write_csv_atomic
+from nas.report.columns import Column, Table
+from nas.report.tables import TRIALS, TrialFacts
+from nas.search import attrs, results
 from nas.search.config import SearchConfig
 from nas.search.results import trial_row
 from nas.search.runner import write_reports
@@ -40,3 +43,35 @@ def test_a_failed_trial_has_no_proxy_accuracy_but_keeps_its_curve():
     assert row["state"] == "FAIL" and row["proxy_accuracy"] is None
     assert row["curve"] == "0.4000;0.6000" and row["epochs"] == 2
     assert trial_row(search_trial(8, 0.6))["proxy_accuracy"] == 0.6
+
+
+def test_a_trials_row_has_the_tables_columns_then_the_sampled_params():
+    row = trial_row(search_trial(8, 0.6))
+    assert list(row) == [*TRIALS.names, "param.width"]
+
+
+def test_the_table_reads_only_user_attributes_a_search_sets():
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+    read: set[str] = set()
+    t = search_trial(8, 0.6, state=TrialState.FAIL)
+    TRIALS.row(TrialFacts(number=0, state="FAIL", attrs=Recording(t.user_attrs)))
+    TRIALS.row(TrialFacts(number=0, state="COMPLETE", attrs=Recording(t.user_attrs)))
+    assert read and read <= set(attrs.TRIAL_ATTRS)
+
+
+def test_a_column_added_to_the_table_is_written_and_read_with_its_type(tmp_path, monkeypatch):
+    """Adding a trials.csv column is one Column: the row, the file and the reader follow."""
+    phase = Column("phase", str, "where the trial stopped")
+    more = Table(TRIALS.file, (*TRIALS.columns, phase))
+    monkeypatch.setattr(tables, "TRIALS", more)
+    monkeypatch.setattr(results, "TRIALS", more)
+    trial = search_trial(8, 0.6)
+    trial.set_user_attr(attrs.PHASE, "done")
+    df = results.trials_frame([trial])
+    assert df.columns[len(TRIALS.names)] == "phase" and df.loc[0, "phase"] == "done"
+    write_csv_atomic(df, tmp_path / "trials.csv")
+    assert read_trials(tmp_path / "trials.csv")["phase"].tolist() == ["done"]

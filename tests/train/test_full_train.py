@@ -16,7 +16,8 @@ import torch
 
 from nas.cli.train import main
 from nas.cost import format_amount
-from nas.report.writer import RESULT_COLUMNS, append_result
+from nas.report.tables import FULL_TRAINING
+from nas.report.writer import append_result
 from nas.space import load_spec, save_spec
 from nas.train import checkpoint as ckpt
 from nas.train.distributed import DistContext, accumulation_for
@@ -95,7 +96,7 @@ def test_a_full_training_csv_of_an_older_layout_is_rewritten_in_the_current_one(
         path,
     )
     rows = pd.read_csv(path, dtype={"arch_id": str, "trained_arch_id": str})
-    assert tuple(rows.columns) == RESULT_COLUMNS
+    assert tuple(rows.columns) == FULL_TRAINING.names
     assert list(rows.arch_id) == ["0123456789", "abcdefabcd"] and rows.top1.tolist() == [71.5, 80]
     assert pd.isna(rows.trained_arch_id[0]) and rows.trained_arch_id[1] == "fedcbafedc"
 
