@@ -6,7 +6,8 @@ in the order given (callers put what they need first first). With `workers > 1` 
 that many spawned processes: on CPU each gets an equal share of the cores (several small
 trainings use 2 cores better than one does), on GPUs worker k uses GPU k mod #GPUs. At most
 `workers` runs are in flight, so a run that kills its process (the OOM killer, a segfault) is
-known: it is tried once more in a fresh process, then recorded as failed.
+known: it is tried once more in a fresh process, then recorded as failed. A killed batch takes
+its workers with it (`nas._core.exit_with_parent`): none is left idle holding its data.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from nas._core import exit_with_parent
 from nas.data.proxy import ProxyData
 from nas.train.device import pick_device
 
@@ -171,7 +173,7 @@ def _pool(
         max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(slots, threads, dict(data_options or {})),
+        initargs=(slots, threads, dict(data_options or {}), os.getpid()),
     )
 
 
@@ -180,12 +182,15 @@ def _pool(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, threads: int, data_options: dict[str, object]) -> None:
+def _init_worker(slots: Any, threads: int, data_options: dict[str, object], parent: int) -> None:
+    # killed with the batch (SIGKILL, the OOM killer), not left idle holding its data; the
+    # pool lives inside one run_all call, so the thread that started the worker outlives it
+    exit_with_parent(parent)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(slots.get())
-    _WORKER.update(cache=DataCache(device, data_options), parent=os.getppid())
+    _WORKER.update(cache=DataCache(device, data_options), parent=parent)
 
 
 def _task(request: RunRequest) -> dict[str, Any]:
