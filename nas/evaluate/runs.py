@@ -4,6 +4,11 @@
 their repeats), calibrations and comparisons all go through it. `train_run` wraps it into a
 `RunRecord` that never raises for a failing architecture (NaN loss, out of memory, a block
 that cannot be built), so a batch of runs goes on past one bad candidate.
+
+A failure is recorded with its kind (`failure_of`): transient when another try may pass (out of
+memory, a worker process killed), deterministic when it would fail again (NaN loss, a bad spec,
+a shape error). Resuming a batch or a search tries transient failures again; deterministic ones
+stay failed unless asked (`--retry-failed`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import gc
 import os
 import socket
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +36,9 @@ from .fidelity import Fidelity
 from .zero_cost import score_once
 
 RunKey = tuple[str, str, int]  # (arch_id, fidelity_id, seed)
+
+TRANSIENT = "transient"  # out of memory, a killed worker: another try may pass
+DETERMINISTIC = "deterministic"  # NaN loss, a bad spec, a shape error: it fails again
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class RunRecord:
     label: str = ""
     summary: str = ""
     failure: str | None = None
+    failure_kind: str | None = None  # TRANSIENT or DETERMINISTIC (`failure_of`)
     data: str = ""
     data_seed: int = 0
     device: str = ""
@@ -158,14 +168,8 @@ def train_run(
             on_epoch=on_epoch,
             train_eval=request.train_eval,
         )
-    except TrainingDiverged as e:
-        record.failure = f"NaN loss: {e}"
     except Exception as e:  # one architecture's failure must not end the batch
-        if is_oom(e):
-            free_memory()
-            record.failure = f"out of memory: {first_line(e)}"
-        else:
-            record.failure = f"{type(e).__name__}: {first_line(e)}"
+        record.failure, record.failure_kind = failure_of(e)
     else:
         record.status = "ok"
         record.accuracy = result.accuracy
@@ -179,7 +183,11 @@ def train_run(
 
 
 def blank_record(
-    request: RunRequest, *, device: torch.device, failure: str | None = None
+    request: RunRequest,
+    *,
+    device: torch.device,
+    failure: str | None = None,
+    failure_kind: str | None = None,
 ) -> RunRecord:
     """The record of `request` before training: status failed until the run succeeds."""
     spec = request.spec
@@ -200,6 +208,7 @@ def blank_record(
         host=f"{socket.gethostname()}:{os.getpid()}",
         spec=spec.to_dict(),
         failure=failure,
+        failure_kind=failure_kind,
     )
 
 
@@ -214,6 +223,30 @@ def cost_of(spec: ArchSpec) -> tuple[int, int]:
     return _COSTS[spec.arch_id]
 
 
+def failure_of(e: BaseException, *, what: str = "") -> tuple[str, str]:
+    """(reason, kind) of an exception a run raised; `what` names the run in the reason
+    (" (seed 2)"). Out of memory frees what it can first."""
+    if isinstance(e, TrainingDiverged):
+        return f"NaN loss{what}: {e}", DETERMINISTIC
+    if is_oom(e):
+        free_memory()
+        return f"out of memory{what}: {first_line(e)}", TRANSIENT
+    reason = f"{type(e).__name__}{what}: {first_line(e)}"
+    return reason, TRANSIENT if is_killed(e) else DETERMINISTIC
+
+
+def failure_kind(failure: str | None, kind: str | None = None) -> str | None:
+    """The kind of a recorded failure: as recorded, else (a record from before kinds were
+    recorded) read off its reason. None when there is no failure."""
+    if kind:
+        return kind
+    if not failure:
+        return None
+    text = failure.lower()
+    transient = text.startswith("out of memory") or any(m in text for m in _KILLED)
+    return TRANSIENT if transient else DETERMINISTIC
+
+
 def is_oom(e: BaseException) -> bool:
     if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
         return True
@@ -221,6 +254,16 @@ def is_oom(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and (
         "out of memory" in text or "can't allocate memory" in text
     )
+
+
+# a process the run needs was killed: a data loader worker, a pool worker
+_KILLED = ("killed by signal", "process died", "terminated abruptly")
+
+
+def is_killed(e: BaseException) -> bool:
+    if isinstance(e, BrokenProcessPool):
+        return True
+    return isinstance(e, RuntimeError) and any(m in str(e).lower() for m in _KILLED)
 
 
 def free_memory() -> None:
