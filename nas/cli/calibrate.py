@@ -98,6 +98,13 @@ def parser() -> argparse.ArgumentParser:
         help="leave out images that "
         "cannot be decoded, with a count in the log (default: stop, naming one)",
     )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="train every failed run of the table again; without it only transient failures "
+        "(out of memory, a killed worker) are tried again, up to twice, and deterministic "
+        "ones (NaN loss, a bad spec) stay failed",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -133,6 +140,7 @@ def _main(argv: list[str] | None) -> int:
         target=args.target,
         only=tuple(x.strip() for x in args.only.split(",") if x.strip()),
         skip_bad_images=args.skip_bad_images,
+        retry_failed=args.retry_failed,
     )
     if args.dry_run:
         from nas.evaluate import RunTable
@@ -160,6 +168,7 @@ def _main(argv: list[str] | None) -> int:
             workers=cfg.workers,
             device=cfg.device,
             only=cfg.only,
+            retry_failed=cfg.retry_failed,
         ):
             print(line)
         return 0

@@ -73,6 +73,13 @@ def parser() -> argparse.ArgumentParser:
         help="leave out images that "
         "cannot be decoded, with a count in the log (default: stop, naming one)",
     )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="train every failed run of the table again; without it only transient failures "
+        "(out of memory, a killed worker) are tried again, up to twice, and deterministic "
+        "ones (NaN loss, a bad spec) stay failed",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -99,6 +106,7 @@ def _main(argv: list[str] | None) -> int:
         out=args.out,
         margin=args.margin,
         skip_bad_images=args.skip_bad_images,
+        retry_failed=args.retry_failed,
     )
     if args.dry_run:
         models, suite = resolve(cfg)

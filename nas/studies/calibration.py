@@ -146,6 +146,7 @@ class CalibrationConfig:
     presets_within: float = 0.25
     only: tuple[str, ...] = ()  # fidelities to train now (names, or "reference"); () all
     skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
+    retry_failed: bool = False  # train every failed run again (else only transient ones)
 
     def out_dir(self) -> Path:
         return Path(
@@ -194,6 +195,7 @@ def forecast(
     workers: int,
     device: str = "auto",
     only: tuple[str, ...] = (),
+    retry_failed: bool = False,
 ) -> list[str]:
     """Per fidelity: runs left and estimated hours (timed training steps of the median
     architecture, scaled by FLOPs at the proxy's resolution)."""
@@ -202,7 +204,7 @@ def forecast(
     from nas.train.proxy import proxy_spec
 
     dev = pick_device(device)
-    done = table.keys()
+    done = table.keys() - table.to_retry(retry_failed=retry_failed)
     pending = [r for r in selected(plan, only) if r.key not in done]
     median = sorted(plan.archs, key=lambda a: a.flops)[len(plan.archs) // 2].spec
     lines, total = [], 0.0
@@ -248,6 +250,7 @@ def run_calibration(
             label=f"calibrate {plan.space.name}",
             on_record=reporter.maybe,
             data_options={"skip_bad_images": cfg.skip_bad_images},
+            retry_failed=cfg.retry_failed,
         )
     except BaseException as e:
         stopped_by = e

@@ -44,6 +44,7 @@ class CompareConfig:
     out: str | None = None
     margin: float | None = None  # overrides the suite's equivalence margins
     skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
+    retry_failed: bool = False  # train every failed run again (else only transient ones)
 
     def out_dir(self, suite: Suite | None) -> Path:
         if self.out:
@@ -136,6 +137,7 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "")
             progress=progress,
             label=f"compare {suite.name if suite else ''}".strip(),
             data_options={"skip_bad_images": cfg.skip_bad_images},
+            retry_failed=cfg.retry_failed,
         )
     except BaseException as e:
         stopped_by = e
@@ -157,7 +159,7 @@ def forecast(models: list[Model], suite: Suite | None, cfg: CompareConfig) -> li
 
     device = pick_device(cfg.device)
     table = RunTable(cfg.out_dir(suite) / RUNS_FILE)
-    done = table.keys()
+    done = table.keys() - table.to_retry(retry_failed=cfg.retry_failed)
     lines, total = [], 0.0
     for m in models:
         reqs = [r for r in requests([m], cfg) if r.key not in done]
