@@ -18,7 +18,7 @@ from typing import Any
 from nas._core import ConfigError
 
 from .choices import Categorical, Chooser, Continuous, Fixed, Leaf, ParamRef, Replay
-from .mixers import MIXERS, relevant_fields
+from .mixers import FIELD_FLAGS, MIXERS, relevant_fields
 from .spec import ArchSpec, HeadSpec, StageSpec, StemSpec
 
 
@@ -139,7 +139,7 @@ def sample_stage(st: StageT, i: int, get: Callable[[Leaf, str], Any]) -> StageSp
             if name == "head_dim":
                 if "heads" in keep:
                     kwargs["heads"] = heads_for(kwargs["width"], get(leaf, f"stage{n}.head_dim"))
-            elif name == "downsample" or name in keep:
+            elif name not in FIELD_FLAGS or name in keep:  # conditional: where used
                 kwargs[name] = get(leaf, f"stage{n}.{name}")
         return StageSpec(mixers=tuple(mixers), **kwargs)
     except ConfigError as e:

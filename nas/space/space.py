@@ -13,6 +13,7 @@ search); `nas.space.sampling` draws, walks and matches its architectures.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
@@ -47,30 +48,14 @@ from .sampling import (
     space_size,
     walk,
 )
-from .spec import ArchSpec, HeadSpec, StemSpec
+from .spec import STAGE_OPTIONS, ArchSpec, HeadSpec, StemSpec
 
-# head_dim is the space's way to search heads per width: heads = width / head_dim.
-_STAGE_FIELDS = (
-    "downsample",
-    "cpe",
-    "shared",
-    "heads",
-    "head_dim",
-    "mlp_ratio",
-    "token_ratio",
-    "kernel_size",
-)
-_NET_KEYS = (
-    "resolution",
-    "in_chans",
-    "num_classes",
-    "layout",
-    "act",
-    "stem",
-    "head",
-    "stages",
-    "params",
-)
+# A space's keys are a spec's (its dataclasses' fields) and its named choices, `params`; a
+# stage may give head_dim instead of heads (heads = width / head_dim, so the head count can
+# follow a searched width), sampled where heads would be.
+_AFTER_HEADS = STAGE_OPTIONS.index("heads") + 1
+_STAGE_FIELDS = (*STAGE_OPTIONS[:_AFTER_HEADS], "head_dim", *STAGE_OPTIONS[_AFTER_HEADS:])
+_NET_KEYS = (*(f.name for f in dataclasses.fields(ArchSpec)), "params")
 _SPACE_KEYS = (*_NET_KEYS, "name", "description", "variants")
 _SMOKE_SAMPLES = 64
 

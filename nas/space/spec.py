@@ -19,7 +19,7 @@ from typing import Any
 
 from nas._core import ConfigError
 
-from .mixers import MIXERS, mixer_info, relevant_fields
+from .mixers import FIELD_FLAGS, MIXERS, mixer_info, relevant_fields
 
 STEM_TYPES = ("conv1", "conv4", "convmixer", "coatnet")
 DOWNSAMPLES = ("none", "conv", "stride")
@@ -27,16 +27,6 @@ ACTS = ("gelu", "relu")
 POOLS = ("avg", "fast")
 LAYOUTS = ("single", "multi")
 MIN_RESOLUTION = 8  # px: the smallest input side a search, a count or a training run accepts
-
-# Defaults that irrelevant fields are reset to (see module docstring).
-_IRRELEVANT_DEFAULTS = {
-    "heads": 0,
-    "kernel_size": 3,
-    "token_ratio": 0.5,
-    "cpe": True,
-    "shared": False,
-    "mlp_ratio": 2.0,
-}
 
 
 @dataclass(frozen=True)
@@ -154,9 +144,9 @@ class StageSpec:
 
     def _reset_irrelevant(self) -> None:
         keep = relevant_fields(self.mixers)
-        for name, default in _IRRELEVANT_DEFAULTS.items():
+        for name in FIELD_FLAGS:  # the conditional fields (see module docstring)
             if name not in keep:
-                object.__setattr__(self, name, default)
+                object.__setattr__(self, name, _STAGE_DEFAULTS[name])
 
     @property
     def depth(self) -> int:
@@ -287,13 +277,10 @@ class ArchSpec:
             "stages": [],
         }
         for s in self.stages:
-            d: dict[str, Any] = {
-                "width": s.width,
-                "downsample": s.downsample,
-                "blocks": [[m, n] for m, n in s.segments],
-            }
-            for name in s.relevant_fields():
-                d[name] = getattr(s, name)
+            d: dict[str, Any] = {"width": s.width}
+            d.update({name: getattr(s, name) for name in _UNCONDITIONAL})
+            d["blocks"] = [[m, n] for m, n in s.segments]
+            d.update({name: getattr(s, name) for name in s.relevant_fields()})
             out["stages"].append(d)
         return out
 
@@ -337,6 +324,12 @@ _TOP_DEFAULTS = _defaults(ArchSpec)
 _STEM_DEFAULTS = _defaults(StemSpec)
 _HEAD_DEFAULTS = _defaults(HeadSpec)
 _STAGE_DEFAULTS = _defaults(StageSpec)
+# A stage's options (all but width and mixers), in the order a space samples them; the
+# conditional ones (FIELD_FLAGS) only matter, and are only written, where a mixer uses them.
+STAGE_OPTIONS = tuple(
+    f.name for f in dataclasses.fields(StageSpec) if f.name not in ("width", "mixers")
+)
+_UNCONDITIONAL = tuple(name for name in STAGE_OPTIONS if name not in FIELD_FLAGS)
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -349,28 +342,12 @@ def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, 
 
 # --- reading specs from plain data --------------------------------------------------------
 
-_STAGE_KEYS = (
-    "width",
-    "blocks",
-    "downsample",
-    "cpe",
-    "shared",
-    "heads",
-    "mlp_ratio",
-    "token_ratio",
-    "kernel_size",
+# A spec file's keys are the dataclasses' fields: a stage's mixers are spelled `blocks`
+# (run-length segments, `parse_blocks`), and a file may carry its `name`.
+_STAGE_KEYS = tuple(
+    "blocks" if f.name == "mixers" else f.name for f in dataclasses.fields(StageSpec)
 )
-_TOP_KEYS = (
-    "resolution",
-    "in_chans",
-    "num_classes",
-    "layout",
-    "act",
-    "stem",
-    "head",
-    "stages",
-    "name",
-)
+_TOP_KEYS = (*(f.name for f in dataclasses.fields(ArchSpec)), "name")
 
 
 def parse_blocks(value: Any, field: str) -> tuple[str, ...]:

@@ -14,9 +14,11 @@ from nas.space import (
     StageSpec,
     StemSpec,
     load_spec,
+    parse_space,
     save_spec,
     spec_to_yaml,
 )
+from nas.space.spec import STAGE_OPTIONS, spec_from_dict
 
 
 def hybrid_like(**stage_changes) -> ArchSpec:
@@ -170,3 +172,31 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temp file left behind
+
+
+# a value other than the default for every stage option; a new StageSpec field adds one here
+_STAGE_VALUES = {
+    "downsample": "conv",
+    "cpe": False,
+    "shared": True,
+    "heads": 2,
+    "mlp_ratio": 3.0,
+    "token_ratio": 0.25,
+    "kernel_size": 5,
+}
+
+
+def test_every_stage_field_is_read_written_and_sampled_with_no_list_to_extend():
+    """Spec and space files take their keys from the dataclasses' fields: each stage option is
+    accepted by both, written back by to_dict and fixed in a space as given."""
+    assert set(_STAGE_VALUES) == set(STAGE_OPTIONS)
+    stage = {"width": 16, "blocks": [["conv", 2], ["attn", 2], ["mlp", 2]], **_STAGE_VALUES}
+    data = {
+        "resolution": 32,
+        "stem": {"type": "conv1", "patch_size": 4},
+        "stages": [{"width": 8, "blocks": [["conv", 1]]}, stage],
+    }
+    spec = spec_from_dict(data)
+    written = spec.to_dict()["stages"][1]
+    assert {k: written[k] for k in STAGE_OPTIONS} == _STAGE_VALUES
+    assert parse_space(data).sample_random(0) == spec
