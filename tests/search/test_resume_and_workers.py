@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -21,31 +22,36 @@ from .conftest import TINY_BUDGET, cli, cli_env, needs_fmnist, write_proxy
 pytestmark = [needs_fmnist, pytest.mark.slow]
 
 
-def wait_until_training(journal, study_name, proc, *, limit=120.0):
-    """Poll the study (as any reader would) until one candidate is trained and the next one
-    is in the middle of its training."""
+# nas-search whose second candidate to train leaves a marker once its training started (the
+# trial is RUNNING, in phase training), then waits to be killed; the first trains normally.
+_HELD_SEARCH = """
+import os, pathlib, sys, time
+from nas.search.objective import Objective
+
+real = Objective._run_seed
+trained = []
+
+def held(self, trial, cand, **kw):
+    if trial.number not in trained:
+        trained.append(trial.number)
+    if len(trained) == 2:
+        pathlib.Path(os.environ["HOLD_MARKER"]).write_text(str(trial.number))
+        time.sleep(600)
+    return real(self, trial, cand, **kw)
+
+Objective._run_seed = held
+from nas.cli.search import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def wait_for_marker(marker, proc, *, limit=300.0):
     deadline = time.monotonic() + limit
-    storage = None
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the search ended before it could be killed"
-        if journal.exists():
-            storage = storage or JournalStorage(JournalFileBackend(str(journal)))
-            try:
-                trials = optuna.load_study(study_name=study_name, storage=storage).trials
-            except KeyError:  # study not created yet
-                trials = []
-            done = [
-                t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("trained")
-            ]
-            busy = [
-                t
-                for t in trials
-                if t.state == TrialState.RUNNING and t.user_attrs.get("phase") == "training"
-            ]
-            if done and busy:
-                return done, busy[0]
+    while not marker.exists():
+        assert proc.poll() is None, "the search ended before its second candidate trained"
+        assert time.monotonic() < deadline, "no candidate reached its training in time"
         time.sleep(0.05)
-    raise AssertionError("no trial reached training in time")
+    return int(marker.read_text())
 
 
 def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(
@@ -70,14 +76,26 @@ def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(
         "--device",
         "cpu",
     )
+    script = tmp_path / "held_search.py"
+    script.write_text(_HELD_SEARCH)
+    marker = tmp_path / "training"
     proc = subprocess.Popen(
-        args, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, str(script), *args[3:]],
+        env={**cli_env(), "HOLD_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        done, busy = wait_until_training(out / "study.journal", "killme", proc)
+        busy = wait_for_marker(marker, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    trials = optuna.load_study(study_name="killme", storage=storage).trials
+    assert trials[busy].state == TrialState.RUNNING
+    assert trials[busy].user_attrs.get("phase") == "training"
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("trained")]
+    assert done, "the first candidate trained to the end"
     finished = {
         t.number: (t.user_attrs["arch_id"], t.user_attrs["proxy_accuracy"], t.values) for t in done
     }
@@ -88,9 +106,9 @@ def test_a_search_killed_mid_trial_resumes_without_losing_or_repeating_trials(
         assert df.loc[number, "state"] == "COMPLETE"
         assert df.loc[number, "arch_id"] == arch_id
         assert df.loc[number, "proxy_accuracy"] == accuracy
-    killed = df.loc[busy.number]
+    killed = df.loc[busy]
     assert killed["state"] == "FAIL" and killed["failure"] == "process died (retried)"
-    retry = df[df["retry_of"] == busy.number]
+    retry = df[df["retry_of"] == busy]
     assert len(retry) == 1 and retry.iloc[0]["arch_id"] == killed["arch_id"]
     assert retry.iloc[0]["state"] in ("COMPLETE", "PRUNED")  # trained again
     trained = df[
