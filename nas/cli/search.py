@@ -122,6 +122,13 @@ def parser() -> argparse.ArgumentParser:
         "trial's value); K trains every completed candidate K times (default: auto)",
     )
     p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="train every failed trial of the study again; without it only transient "
+        "failures (out of memory, a killed process) are tried again on resume, up to twice, "
+        "and deterministic ones (NaN loss, a bad spec) stay failed",
+    )
+    p.add_argument(
         "--seed",
         type=non_negative_int,
         default=0,
@@ -190,6 +197,7 @@ def _main(argv: list[str] | None) -> int:
             classes=args.classes,
             data_workers=args.data_workers,
             skip_bad_images=args.skip_bad_images,
+            retry_failed=args.retry_failed,
         )
 
     if args.dry_run:

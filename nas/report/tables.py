@@ -31,7 +31,8 @@ class TrialFacts:
     state: str  # Optuna's state name: COMPLETE, PRUNED, FAIL, RUNNING, WAITING
     attrs: Mapping[str, Any]  # its user attributes (names: nas.search.attrs)
     duration_s: float | None = None  # wall clock from start to end; None while running
-    retry_of: int | None = None  # the trial a heartbeat retry re-runs
+    retry_of: int | None = None  # the trial a retry re-runs (heartbeat, or a resume)
+    failure_kind: str | None = None  # a failed trial's: transient or deterministic
 
     @property
     def failed(self) -> bool:
@@ -86,6 +87,13 @@ _LEAD = (
 )
 _MORE = (
     Column(
+        "failure_kind",
+        str,
+        "a failed trial's kind: transient (out of memory, its process killed: tried again "
+        "on resume) or deterministic (NaN loss, a bad spec: tried again with --retry-failed)",
+        lambda t: t.failure_kind,
+    ),
+    Column(
         "closed_form_flops",
         int,
         "FLOPs by nas.cost.closed_form (equal to fvcore's)",
@@ -119,7 +127,12 @@ _MORE = (
         "the trial's wall clock",
         lambda t: round(t.duration_s, 3) if t.duration_s is not None else None,
     ),
-    Column("retry_of", int, "the trial a heartbeat retry re-runs", lambda t: t.retry_of),
+    Column(
+        "retry_of",
+        int,
+        "the trial a retry re-runs (a heartbeat's, or a resume's: nas.search.retry)",
+        lambda t: t.retry_of,
+    ),
     Column("worker", str, "host:pid of the process that ran it"),
     Column("summary", str, "ArchSpec.summary()"),
 )

@@ -25,6 +25,7 @@ PROXY_SECONDS = "proxy_seconds"
 PROXY_RESOLUTION = "proxy_resolution"
 IMAGES_PER_S = "images_per_s"
 FAILURE = "failure"  # why a trial failed (NaN loss, out of memory, an exception)
+FAILURE_KIND = "failure_kind"  # transient (tried again on resume) or deterministic
 WORKER = "worker"  # host:pid of the process that ran it
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
@@ -49,6 +50,7 @@ TRIAL_ATTRS = (
     PROXY_RESOLUTION,
     IMAGES_PER_S,
     FAILURE,
+    FAILURE_KIND,
     WORKER,
 )
 

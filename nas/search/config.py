@@ -68,6 +68,7 @@ class SearchConfig:
     classes: Classes = None  # a count drawn with a fixed seed, or class names; None: all
     data_workers: int | None = None  # processes decoding the proxy data (None: the cores)
     skip_bad_images: bool = False  # leave out images that cannot be decoded
+    retry_failed: bool = False  # queue every failed trial again, not only transient failures
 
     @classmethod
     def create(
@@ -96,6 +97,7 @@ class SearchConfig:
         classes: object = None,
         data_workers: int | None = None,
         skip_bad_images: bool = False,
+        retry_failed: bool = False,
     ) -> SearchConfig:
         from nas.report import StudyFolder  # not at the top: `nas-search --help` reads this module
 
@@ -132,6 +134,7 @@ class SearchConfig:
             data_seed=_int(data_seed, "--data-seed"),
             classes=parse_classes(classes),
             skip_bad_images=bool(skip_bad_images),
+            retry_failed=bool(retry_failed),
             data_workers=None
             if data_workers is None
             else _positive_int(data_workers, "--data-workers"),

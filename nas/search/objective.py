@@ -8,7 +8,9 @@ hand, or from a space without closed-form costs) is never trained: it completes 
 0 and positive constraint values, which every Optuna sampler reads as infeasible
 (`trial.set_constraint`). An architecture seen before reuses the earlier result. A failure
 (NaN loss, out of memory, an exception while building or training) is recorded with its
-reason and the study goes on.
+reason and its kind, and the study goes on: a transient one (out of memory) is tried again
+when the search resumes (`nas.search.retry`), a deterministic one (NaN loss, a bad spec)
+stays failed.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from nas.cost import CostMismatch, measure, verify_cost
 from nas.data.proxy import ProxyData
 from nas.evaluate import Fidelity, train_once
-from nas.evaluate.runs import first_line, free_memory, is_oom
+from nas.evaluate.runs import DETERMINISTIC, failure_of
 from nas.space import ArchSpec, SearchSpace
-from nas.train.proxy import ProxyResult, TrainingDiverged
+from nas.train.proxy import ProxyResult
 
 from . import attrs
 from .latency import measure_latency
@@ -139,10 +141,11 @@ class Objective:
             if "latency" in self.objectives and cand.latency_ms is None:
                 cand.latency_ms = measure_latency(spec, device=self.data.device)
         except CostMismatch as e:  # the budget guarantee is broken: stop, do not go on
-            self._fail(trial, f"closed form and fvcore disagree: {e}")
+            self._fail(trial, f"closed form and fvcore disagree: {e}", DETERMINISTIC)
             raise
         except Exception as e:
-            raise self._fail(trial, f"measuring failed: {type(e).__name__}: {e}") from e
+            _, kind = failure_of(e)
+            raise self._fail(trial, f"measuring failed: {type(e).__name__}: {e}", kind) from e
         trial.set_user_attr(attrs.FLOPS, cand.flops)
         trial.set_user_attr(attrs.PARAMS, cand.params)
         trial.set_user_attr(attrs.LATENCY_MS, cand.latency_ms)
@@ -251,13 +254,8 @@ class Objective:
             )
         except optuna.TrialPruned:
             raise
-        except TrainingDiverged as e:
-            raise self._fail(trial, f"NaN loss{what}: {e}") from e
         except Exception as e:
-            if is_oom(e):
-                free_memory()
-                raise self._fail(trial, f"out of memory{what}: {first_line(e)}") from e
-            raise self._fail(trial, f"{type(e).__name__}{what}: {first_line(e)}") from e
+            raise self._fail(trial, *failure_of(e, what=what)) from e
 
     def _values(self, cand: Candidate, *, accuracy: float) -> list[float]:
         by_name = {
@@ -273,8 +271,9 @@ class Objective:
         values = self._values(cand, accuracy=0.0)
         return [v for o, v in zip(self.objectives, values) if o != "accuracy"]
 
-    def _fail(self, trial: Trial, reason: str) -> TrialFailed:
+    def _fail(self, trial: Trial, reason: str, kind: str) -> TrialFailed:
         trial.set_user_attr(attrs.FAILURE, reason)
+        trial.set_user_attr(attrs.FAILURE_KIND, kind)
         trial.set_user_attr(attrs.PHASE, "done")
         return TrialFailed(reason)
 

@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.report.tables import PARAM_PREFIX, TRIALS, TrialFacts, order_columns
 
 from . import attrs
+from .retry import kind_of, superseded
 
 
 def trial_row(t: FrozenTrial) -> dict:
@@ -25,6 +26,7 @@ def trial_row(t: FrozenTrial) -> dict:
         attrs=t.user_attrs,
         duration_s=t.duration.total_seconds() if t.duration is not None else None,
         retry_of=_retried(t),
+        failure_kind=kind_of(t),
     )
     row = TRIALS.row(facts)
     row.update({PARAM_PREFIX + k: v for k, v in t.params.items()})
@@ -63,7 +65,7 @@ class Counts:
     evaluated: int  # trained candidates: complete, pruned or failed with a reason
     complete: int  # trained to the end of the proxy
     pruned: int
-    failed: int  # failed with a recorded reason
+    failed: int  # failed with a recorded reason, not superseded (`nas.search.retry`)
     infeasible: int
     duplicates: int
     running: int
@@ -74,15 +76,17 @@ class Counts:
 def count(trials: Sequence[FrozenTrial]) -> Counts:
     c = dict(evaluated=0, complete=0, pruned=0, failed=0, infeasible=0, duplicates=0, running=0)
     streak = 0
+    tried_again = superseded(trials)  # their candidate counts once, by the later trial
     for t in sorted(trials, key=lambda t: t.number):
         ua = t.user_attrs
         if t.state == TrialState.RUNNING:
             c["running"] += 1
             continue
         if t.state == TrialState.FAIL and ua.get(attrs.FAILURE):
-            c["failed"] += 1
             streak += 1
-            c["evaluated"] += bool(ua.get(attrs.TRAINED))
+            if t.number not in tried_again:
+                c["failed"] += 1
+                c["evaluated"] += bool(ua.get(attrs.TRAINED))
             continue
         if t.state in (TrialState.FAIL, TrialState.WAITING):
             continue

@@ -37,11 +37,14 @@ from .objective import Objective, TrialFailed
 from .progress import Progress
 from .pruning import make_early_stopping
 from .results import Counts, count, pareto_trials, trials_frame
+from .retry import requeue_failed
 from .samplers import make_pruner, make_sampler
 from .storage import mask_url, open_storage
 from .workers import start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
+
+log = logging.getLogger(__name__)
 
 
 class SearchError(NasError, RuntimeError):
@@ -66,7 +69,7 @@ def run_search(
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
     `device=`, `workers=`, `max_params=`, `pruner=`, `classes=`, `data_workers=`,
-    `skip_bad_images=`)."""
+    `skip_bad_images=`, `retry_failed=`)."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
@@ -83,6 +86,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     lead = worker_index == 0
     if lead:
         write_run_yaml(cfg, space, region, study, device)
+        requeue(cfg, study)
     workers = start_workers(cfg, device=device) if lead and cfg.workers > 1 else []
     try:
         _optimize(cfg, space, study, data, progress=progress and lead)
@@ -92,6 +96,18 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
         if lead:
             outcome = write_reports(cfg, study)
     return outcome if lead else _outcome(cfg, study)
+
+
+def requeue(cfg: SearchConfig, study: optuna.Study) -> None:
+    """Queue failed trials of a resumed study again (`nas.search.retry`): transient failures,
+    or every one with --retry-failed. They run before any new proposal."""
+    numbers = requeue_failed(study, retry_failed=cfg.retry_failed)
+    if numbers:
+        which = "failed" if cfg.retry_failed else "transiently failed (out of memory, killed)"
+        listed = ", ".join(f"#{n}" for n in numbers)
+        log.info(
+            "%s: trying %d %s trial(s) again: %s", cfg.study_name, len(numbers), which, listed
+        )
 
 
 def fidelity_of(cfg: SearchConfig) -> Fidelity:
