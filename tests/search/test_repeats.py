@@ -90,6 +90,31 @@ def test_the_noise_is_the_prior_until_two_candidates_measure_it():
     assert sigma == pytest.approx(((0.0141421**2 + 0.0565685**2) / 2) ** 0.5, abs=1e-6)
 
 
+def test_the_end_summary_uses_the_measured_noise_once_two_candidates_have_two_seeds():
+    """The last line of nas-search and summary.md's seed noise: the pooled std of the
+    candidates with 2+ seeds as soon as there are two of them (not the 0.02 prior)."""
+    import optuna
+
+    from nas.cli.search import noise_line
+    from nas.report.summary import seed_noise
+    from nas.search.results import trials_frame
+
+    one = [done(0.8, 1, seeds=[0.79, 0.81], arch="a"), done(0.7, 2, seeds=[0.70], arch="b")]
+    two = [*one, done(0.6, 3, seeds=[0.56, 0.64], arch="c")]
+    pooled = ((0.0141421**2 + 0.0565685**2) / 2) ** 0.5
+    for trials, measured in ((one, False), (two, True)):
+        study = optuna.create_study(directions=["maximize", "minimize"])
+        study.add_trials(trials)
+        line = noise_line(study)
+        sigma, n, got = seed_noise(trials_frame(study.get_trials()))
+        assert got == measured and n == (2 if measured else 1)
+        if measured:
+            assert sigma == pytest.approx(pooled, abs=1e-4)  # the CSV keeps 4 decimals
+            assert line.startswith(f"seed noise measured in this study: std {pooled:.4f} over 2")
+        else:
+            assert sigma == 0.02 and line.endswith("assumed std 0.02")
+
+
 @pytest.mark.parametrize("bad", ["0", "many", "11", True])
 def test_bad_repeats_are_errors(bad):
     with pytest.raises(ConfigError, match="--repeats"):
