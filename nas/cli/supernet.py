@@ -89,6 +89,8 @@ def _train(args: argparse.Namespace) -> int:
         skip_bad_images=args.skip_bad_images,
         progress=not args.no_progress,
     )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun: one report
+        return 0
     last = state.log[-1] if state.log else {}
     largest, smallest = (last.get(k, float("nan")) for k in ("largest", "smallest"))
     print(
@@ -130,3 +132,7 @@ def _extract(args: argparse.Namespace) -> int:
         f"{args.out}: {spec.summary()} (as the supernet runs it); nas-export --checkpoint reads it"
     )
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
