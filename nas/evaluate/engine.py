@@ -8,6 +8,9 @@ trainings use 2 cores better than one does), on GPUs worker k uses GPU k mod #GP
 `workers` runs are in flight, so a run that kills its process (the OOM killer, a segfault) is
 known: it is tried once more in a fresh process, then recorded as failed. A killed batch takes
 its workers with it (`nas._core.exit_with_parent`): none is left idle holding its data.
+Batches sharing a table share its runs: each claims a run before training it (`claims`), so a
+second `nas-compare` on the same folder trains what the first is not training, then waits for
+the runs the first has in flight.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from nas._core import exit_with_parent
 from nas.data.proxy import ProxyData
 from nas.train.device import pick_device
 
+from . import claims as claims_module
+from .claims import ClaimedQueue, Claims
 from .runs import (
     TRANSIENT,
     RunKey,
@@ -66,6 +71,7 @@ def run_all(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers >= 1` must hold, but got workers={workers!r}")
     wanted = list({r.key: r for r in requests}.values())
+    claims = Claims(table)  # first: what the table gets after this, another batch trained
     done = table.keys() - table.to_retry(retry_failed=retry_failed)
     pending = [r for r in wanted if r.key not in done]
     bar = RunProgress(
@@ -74,24 +80,28 @@ def run_all(
 
     def finished(record: RunRecord) -> None:
         table.append(record)
+        claims.release(record.key)
         bar.update(record)
         if on_record is not None:
             on_record(record)
 
     options = dict(data_options or {})
     try:
-        if pending and workers == 1:
-            cache = DataCache(pick_device(device), options)
-            _run_here(pending, cache=cache, finished=finished, bar=bar)
-        elif pending:
-            _run_in_pool(
-                pending,
-                workers=workers,
-                device=pick_device(device),
-                data_options=options,
-                finished=finished,
-                bar=bar,
-            )
+        if pending:
+            with claims:  # beats their heartbeat; releases what is left at the end
+                queue = ClaimedQueue(pending, claims, on_done_elsewhere=bar.elsewhere)
+                if workers == 1:
+                    cache = DataCache(pick_device(device), options)
+                    _run_here(queue, cache=cache, finished=finished, bar=bar)
+                else:
+                    _run_in_pool(
+                        queue,
+                        workers=workers,
+                        device=pick_device(device),
+                        data_options=options,
+                        finished=finished,
+                        bar=bar,
+                    )
     finally:
         bar.close()
     by_key = {r.key: r for r in table.records()}
@@ -99,19 +109,23 @@ def run_all(
 
 
 def _run_here(
-    pending: list[RunRequest],
+    queue: ClaimedQueue,
     *,
     cache: DataCache,
     finished: Callable[[RunRecord], None],
     bar: RunProgress,
 ) -> None:
-    for request in pending:
+    while queue.todo:
+        request = queue.take()
+        if request is None:  # what is left, other batches train now
+            queue.wait()
+            continue
         bar.started(request)
         finished(train_run(request, cache.get(request), on_epoch=bar.epoch_hook(request)))
 
 
 def _run_in_pool(
-    pending: list[RunRequest],
+    queue: ClaimedQueue,
     *,
     workers: int,
     device: torch.device,
@@ -119,18 +133,23 @@ def _run_in_pool(
     finished: Callable[[RunRecord], None],
     bar: RunProgress,
 ) -> None:
-    queue = list(pending)
     deaths: Counter[RunKey] = Counter()
-    while queue:
-        with _pool(workers, device, data_options) as pool:
+    while queue.todo:
+        with _pool(workers, device, data_options) as pool:  # workers start on first submit
             in_flight: dict[Future, RunRequest] = {}
             broken = False
-            while (queue or in_flight) and not broken:
-                while queue and len(in_flight) < workers:
-                    request = queue.pop(0)
+            while (queue.todo or in_flight) and not broken:
+                while len(in_flight) < workers and (request := queue.take()) is not None:
                     bar.started(request)
                     in_flight[pool.submit(_task, request)] = request
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                if not in_flight:  # what is left, other batches train now
+                    queue.wait()
+                    continue
+                done, _ = wait(
+                    in_flight,
+                    timeout=claims_module.POLL_S if queue.todo else None,
+                    return_when=FIRST_COMPLETED,
+                )
                 for future in done:
                     request = in_flight.pop(future)
                     try:
@@ -141,7 +160,7 @@ def _run_in_pool(
             for request in in_flight.values():  # in flight when a worker died
                 deaths[request.key] += 1
                 if deaths[request.key] < 2:
-                    queue.insert(0, request)
+                    queue.again(request)
                 else:
                     finished(_died(request))
 
@@ -266,6 +285,12 @@ class RunProgress:
             return False
 
         return hook
+
+    def elsewhere(self, request: RunRequest) -> None:
+        """A run of the batch that another batch on the table trained meanwhile."""
+        self.done += 1
+        if self.tty:
+            self.bar.update(1)
 
     def update(self, record: RunRecord) -> None:
         self.done += 1
