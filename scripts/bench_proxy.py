@@ -32,9 +32,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.evaluate import RunTable
+from nas.report import StudyFolder
 from nas.space.io import write_text_atomic
 from nas.studies.calibration import (
-    RUNS_FILE,
     CalibrationConfig,
     make_plan,
     run_calibration,
@@ -203,7 +203,9 @@ def main() -> None:
         print(f"{carried} runs carried in from {task.stem}.runs.jsonl", flush=True)
     if args.report_only:
         plan = make_plan(cfg)
-        write_calibration(plan, RunTable(out / RUNS_FILE), out, cfg=cfg, command=command)
+        write_calibration(
+            plan, RunTable(StudyFolder(out).runs_jsonl), out, cfg=cfg, command=command
+        )
     else:
         run_calibration(cfg, command=command)
     publish(
@@ -221,7 +223,7 @@ def carry_in(calibration: Path, task: Task) -> int:
     published = ROOT / "results" / "benchmarks" / f"{task.stem}.runs.jsonl"
     if not published.exists():
         return 0
-    table = RunTable(calibration / RUNS_FILE)
+    table = RunTable(StudyFolder(calibration).runs_jsonl)
     have = table.keys()
     missing = [r for r in RunTable(published).records() if r.key not in have]
     for record in missing:
@@ -232,7 +234,7 @@ def carry_in(calibration: Path, task: Task) -> int:
 def carry_out(calibration: Path, out: Path, task: Task) -> None:
     lines = [
         line
-        for line in (calibration / RUNS_FILE).read_text().splitlines(keepends=True)
+        for line in StudyFolder(calibration).runs_jsonl.read_text().splitlines(keepends=True)
         if '"fidelity":"zc:' not in line
     ]
     write_text_atomic(out / f"{task.stem}.runs.jsonl", "".join(lines))

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas._core import write_text_atomic
 from nas.evaluate import RunTable
-from nas.studies.compare import RUNS_FILE, CompareConfig, resolve, run_compare, write_compare
+from nas.report import StudyFolder
+from nas.studies.compare import CompareConfig, resolve, run_compare, write_compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def main() -> None:
         write_compare(
             models,
             suite,
-            RunTable(Path(args.out) / RUNS_FILE),
+            RunTable(StudyFolder(args.out).runs_jsonl),
             Path(args.out),
             cfg=cfg,
             command=command,

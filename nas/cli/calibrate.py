@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
+    from nas.report import StudyFolder
     from nas.studies.calibration import (
-        RUNS_FILE,
         CalibrationConfig,
         forecast,
         make_plan,
@@ -164,7 +164,7 @@ def _main(argv: list[str] | None) -> int:
         print("forecast:")
         for line in forecast(
             plan,
-            table=RunTable(cfg.out_dir() / RUNS_FILE),
+            table=RunTable(StudyFolder(cfg.out_dir()).runs_jsonl),
             workers=cfg.workers,
             device=cfg.device,
             only=cfg.only,

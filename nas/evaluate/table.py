@@ -10,45 +10,23 @@ appended again; its key's record is then the later one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import types
+import typing
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from nas._core import locked
+from nas.report.columns import Column, Table
 
 from .runs import TRANSIENT, RunKey, RunRecord, failure_kind
 
 MAX_AUTO_RETRIES = 2  # times resuming tries a run that failed transiently again
-
-# Column order of the CSV views (calibration.csv, compare.csv); the spec goes last.
-COLUMNS = (
-    "arch_id",
-    "label",
-    "fidelity",
-    "fidelity_id",
-    "seed",
-    "status",
-    "accuracy",
-    "train_accuracy",
-    "flops",
-    "params",
-    "seconds",
-    "images_per_s",
-    "proxy_resolution",
-    "curve",
-    "failure",
-    "failure_kind",
-    "data",
-    "data_seed",
-    "device",
-    "host",
-    "finished",
-    "summary",
-    "spec",
-)
 
 
 class RunTable:
@@ -116,14 +94,33 @@ class RunTable:
         return records_frame(self.records())
 
 
+def run_columns(record: type[RunRecord]) -> Table:
+    """The CSV view of `record`'s fields, in their order: each column typed as its field,
+    lists (the curve) joined with ';' and mappings (the spec) as JSON."""
+    hints = typing.get_type_hints(record)
+    return Table(
+        "a run table's CSV view",
+        tuple(_column(f.name, hints[f.name]) for f in dataclasses.fields(record)),
+    )
+
+
+def _column(name: str, hint: Any) -> Column:
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | None`
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    doc = f"RunRecord.{name}"
+    if typing.get_origin(hint) is list:
+        return Column(
+            name, str, doc, lambda r: ";".join(f"{a:.4f}" for a in getattr(r, name)) or None
+        )
+    if typing.get_origin(hint) is dict:
+        return Column(
+            name, str, doc, lambda r: json.dumps(getattr(r, name), separators=(",", ":"))
+        )
+    return Column(name, hint, doc, lambda r: getattr(r, name))
+
+
+RUN_COLUMNS = run_columns(RunRecord)
+
+
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
-    rows = []
-    for r in records:
-        row = r.to_dict()
-        row["curve"] = ";".join(f"{a:.4f}" for a in r.curve) or None
-        row["spec"] = json.dumps(r.spec, separators=(",", ":"))
-        rows.append(row)
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    for col in ("seed", "flops", "params", "proxy_resolution", "data_seed"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    return df
+    return RUN_COLUMNS.frame(RUN_COLUMNS.row(r) for r in records)

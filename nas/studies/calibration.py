@@ -21,6 +21,7 @@ import pandas as pd
 from nas._core import write_text_atomic
 from nas.cost import closed_form
 from nas.evaluate import Fidelity, RunRequest, RunTable, run_all
+from nas.report import StudyFolder
 from nas.search.feasible import FeasibleRegion
 from nas.space import ConfigError, SearchSpace, load_space
 
@@ -237,7 +238,7 @@ def run_calibration(
 ) -> Calibration:
     plan = make_plan(cfg)
     out = cfg.out_dir()
-    table = RunTable(out / RUNS_FILE)
+    table = RunTable(StudyFolder(out).runs_jsonl)
     reporter = _Reporter(plan, table, out, cfg=cfg, command=command)
     stopped_by = None
     try:
@@ -261,7 +262,6 @@ def run_calibration(
     return cal
 
 
-RUNS_FILE = "runs.jsonl"
 REPORT_EVERY_S = 600.0
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas.evaluate import Fidelity, RunRequest, RunTable, run_all
+from nas.report import StudyFolder
 from nas.space import ConfigError, load_spec
 from nas.train.proxy import proxy_spec
 from nas.train.proxy_config import ProxyConfig
@@ -25,8 +26,6 @@ from nas.train.proxy_config import ProxyConfig
 from ._anyway import write_anyway
 from .compare_report import write_compare
 from .suites import Model, Suite, load_suite
-
-RUNS_FILE = "runs.jsonl"
 
 
 @dataclass(frozen=True)
@@ -101,10 +100,10 @@ def _model(arch: str, proxy: ProxyConfig) -> Model:
 
 
 def _front(study: Path, proxy: ProxyConfig) -> list[Model]:
-    archs = sorted((study / "archs").glob("*.yaml"))
+    archs = StudyFolder(study).arch_files()
     if not archs:
         raise ConfigError(
-            "no Pareto members (archs/*.yaml) in this results folder",
+            f"no Pareto members ({StudyFolder.ARCHS}/*.yaml) in this results folder",
             field="--from",
             source=str(study),
         )
@@ -125,7 +124,7 @@ def requests(models: list[Model], cfg: CompareConfig) -> list[RunRequest]:
 def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "") -> Path:
     models, suite = resolve(cfg)
     out = cfg.out_dir(suite)
-    table = RunTable(out / RUNS_FILE)
+    table = RunTable(StudyFolder(out).runs_jsonl)
     start = time.monotonic()
     stopped_by = None
     try:
@@ -158,7 +157,7 @@ def forecast(models: list[Model], suite: Suite | None, cfg: CompareConfig) -> li
     from nas.train.device import pick_device
 
     device = pick_device(cfg.device)
-    table = RunTable(cfg.out_dir(suite) / RUNS_FILE)
+    table = RunTable(StudyFolder(cfg.out_dir(suite)).runs_jsonl)
     done = table.keys() - table.to_retry(retry_failed=cfg.retry_failed)
     lines, total = [], 0.0
     for m in models:
