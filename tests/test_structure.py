@@ -153,3 +153,24 @@ def test_the_dry_run_imports_no_optuna(tmp_path):
         "             '--device', 'cpu', '--dry-run']) == 0"
     )
     assert "torch" in loaded and "optuna" not in loaded  # the time estimate trains steps
+
+
+def test_a_results_folders_file_names_are_spelled_by_study_folder_only():
+    """Every module asks nas.report.StudyFolder for a results folder's files: no other module
+    spells one of their names as a string or joins one onto a path. nas.models sits below
+    nas.report and spells the two it reads (held equal by tests/report/test_study_folder.py)."""
+    from nas.report import StudyFolder
+
+    names = {v for k, v in vars(StudyFolder).items() if k.isupper() and isinstance(v, str)}
+    allowed = {"nas.report.study_folder", "nas.models.timm_registry"}
+    spelled = []
+    for name, path in _modules().items():
+        if name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            joined = isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+            value = node.right if joined else node
+            if isinstance(value, ast.Constant) and value.value in names:
+                if joined or "." in value.value:  # a bare "archs" may be an argument's name
+                    spelled.append(f"{path.relative_to(ROOT)}:{node.lineno} {value.value!r}")
+    assert not spelled, spelled

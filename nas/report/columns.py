@@ -38,7 +38,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    file: str  # the file's name, for messages
+    name: str  # what it is the table of, for messages
     columns: tuple[Column, ...]
 
     @property
@@ -60,7 +60,7 @@ class Table:
         value, is a bug of its producer."""
         extra = [k for k in row if k not in self.names]
         missing = [n for n in self.names if n not in row]
-        assert not extra and not missing, f"{self.file}: extra {extra}, missing {missing}"
+        assert not extra and not missing, f"{self.name}: extra {extra}, missing {missing}"
         return {n: row[n] for n in self.names}
 
     def typed(self, df: pd.DataFrame) -> pd.DataFrame:

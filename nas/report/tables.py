@@ -136,14 +136,14 @@ _MORE = (
     Column("worker", str, "host:pid of the process that ran it"),
     Column("summary", str, "ArchSpec.summary()"),
 )
-TRIALS = Table("trials.csv", (*_LEAD, *_MORE))
+TRIALS = Table("a search's trials", (*_LEAD, *_MORE))
 LEAD_COLUMNS = tuple(c.name for c in _LEAD)
 PARAM_PREFIX = "param."
 
 # accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
 # Values: nas.train.full.FullTrainer.result(), held to this table by nas.train.study.
 FULL_TRAINING = Table(
-    "full_training.csv",
+    "full training's results",
     (
         Column("arch_id", str, "the architecture asked for (the study's)"),
         Column(

@@ -24,7 +24,7 @@ from nas.cost import NoClosedForm, closed_form, format_amount
 from nas.data.classes import to_config
 from nas.data.proxy import ProxyData
 from nas.evaluate import Fidelity, load_fidelity_data
-from nas.report import provenance, reports_lock, write_search_reports
+from nas.report import StudyFolder, provenance, reports_lock, write_search_reports
 from nas.report import write_run_yaml as write_run_doc
 from nas.space import SearchSpace, load_space
 from nas.space.spec import spec_from_dict
@@ -257,7 +257,7 @@ class AfterTrial:
         elif counts.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             raise SearchError(
                 f"{counts.consecutive_failures} trials failed in a row; see the "
-                f"failure column of {self.cfg.out / 'trials.csv'}"
+                f"failure column of {StudyFolder(self.cfg.out).trials_csv}"
             )
         elif self.cfg.timeout is not None and self.durations:
             elapsed = time.monotonic() - self.start

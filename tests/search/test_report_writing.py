@@ -66,7 +66,7 @@ def test_the_table_reads_only_user_attributes_a_search_sets():
 def test_a_column_added_to_the_table_is_written_and_read_with_its_type(tmp_path, monkeypatch):
     """Adding a trials.csv column is one Column: the row, the file and the reader follow."""
     phase = Column("phase", str, "where the trial stopped")
-    more = Table(TRIALS.file, (*TRIALS.columns, phase))
+    more = Table(TRIALS.name, (*TRIALS.columns, phase))
     monkeypatch.setattr(tables, "TRIALS", more)
     monkeypatch.setattr(results, "TRIALS", more)
     trial = search_trial(8, 0.6)
