@@ -54,26 +54,25 @@ class RunRequest:
         return (self.spec.arch_id, self.fidelity.fidelity_id, self.seed)
 
 
-@dataclass(kw_only=True)
+@dataclass
 class RunRecord:
-    """One line of a run table. `status` is `ok` or `failed` (with `failure`). The fields are
-    also, in this order, the columns of the table's CSV views (calibration.csv, compare.csv:
-    `nas.evaluate.table.RUN_COLUMNS`), so a new field is a new column."""
+    """One line of a run table. `status` is `ok` or `failed` (with `failure`)."""
 
     arch_id: str
-    label: str = ""  # a name for reports: a preset's name, `draw 3`
     fidelity: str  # the proxy's name
     fidelity_id: str
     seed: int
     status: str
     accuracy: float | None = None  # validation top-1 after the last epoch
     train_accuracy: float | None = None
-    flops: int | None = None  # at the spec's (target) resolution
-    params: int | None = None
+    curve: list[float] = field(default_factory=list)
     seconds: float | None = None
     images_per_s: float | None = None
     proxy_resolution: int | None = None
-    curve: list[float] = field(default_factory=list)  # accuracy after each epoch
+    flops: int | None = None  # at the spec's (target) resolution
+    params: int | None = None
+    label: str = ""
+    summary: str = ""
     failure: str | None = None
     failure_kind: str | None = None  # TRANSIENT or DETERMINISTIC (`failure_of`)
     data: str = ""
@@ -81,8 +80,7 @@ class RunRecord:
     device: str = ""
     host: str = ""
     finished: str = ""
-    summary: str = ""
-    spec: dict[str, Any] = field(default_factory=dict)  # the CSV views' last column
+    spec: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> RunKey:
@@ -128,22 +126,11 @@ def train_once(
     """Build `spec` as the proxy trains it, seeded, and train it. Raises on failure.
     A zero-cost fidelity (`proxy.score` set) scores the network instead of training it: the
     result's accuracy is the score (`nas.evaluate.zero_cost`)."""
-    if fidelity.proxy.score:
-        return score_once(spec, fidelity=fidelity, seed=seed, data=data)
-    if fidelity.proxy.supernet:  # the seed changes nothing: scoring is deterministic
-        start = time.perf_counter()
-        acc = score_for_fidelity(
-            spec, fidelity.proxy, data, data=fidelity.data, data_seed=fidelity.data_seed
-        )
-        seconds = time.perf_counter() - start
-        images = fidelity.proxy.val_images
-        return ProxyResult(
-            acc,
-            curve=[acc],
-            seconds=seconds,
-            images_per_s=images / max(seconds, 1e-9),
-            resolution=fidelity.proxy.resolution,
-        )
+    if fidelity.proxy.score or fidelity.proxy.supernet:
+        result = _score_once(spec, fidelity=fidelity, seed=seed, data=data)
+        if on_epoch is not None:  # a one-epoch run to its callers (a search's curve)
+            on_epoch(1, result.accuracy)
+        return result
     torch.manual_seed(seed)
     model = build_proxy_model(spec, cfg=fidelity.proxy, data=data)
     return _proxy_train(
@@ -153,6 +140,25 @@ def train_once(
         on_epoch=on_epoch,
         seed=seed,
         train_eval_images=fidelity.proxy.val_images if train_eval else 0,
+    )
+
+
+def _score_once(spec: ArchSpec, *, fidelity: Fidelity, seed: int, data: ProxyData) -> ProxyResult:
+    """A zero-cost score of the initialised network, or the subnet's accuracy with the weights
+    a supernet gives it (the seed changes nothing there: that scoring is deterministic)."""
+    if fidelity.proxy.score:
+        return score_once(spec, fidelity=fidelity, seed=seed, data=data)
+    start = time.perf_counter()
+    acc = score_for_fidelity(
+        spec, fidelity.proxy, data, data=fidelity.data, data_seed=fidelity.data_seed
+    )
+    seconds = time.perf_counter() - start
+    return ProxyResult(
+        acc,
+        curve=[acc],
+        seconds=seconds,
+        images_per_s=fidelity.proxy.val_images / max(seconds, 1e-9),
+        resolution=fidelity.proxy.resolution,
     )
 
 

@@ -19,7 +19,7 @@ from nas.data.source import data_identity
 from nas.space import ConfigError, check_resolution, load_space
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
-from .repeats import RepeatPolicy, parse_repeats
+from .repeats import NO_REPEATS, RepeatPolicy, parse_repeats
 from .samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
 
 # objective name -> Optuna direction
@@ -187,7 +187,8 @@ class SearchConfig:
 
     @property
     def repeat_policy(self) -> RepeatPolicy:
-        return parse_repeats(self.repeats)
+        """A supernet's score does not depend on the seed: one run each, whatever asked."""
+        return NO_REPEATS if self.proxy.supernet else parse_repeats(self.repeats)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -143,3 +143,47 @@ def test_the_supernet_fidelity_scores_like_the_supernet(trained, tiny_space, dat
     other = Fidelity(proxy, data=data, data_seed=1)
     with pytest.raises(ConfigError, match="would not be held out"):
         train_once(spec, fidelity=other, seed=0, data=load_fidelity_data(other))
+
+
+@pytest.mark.slow
+def test_a_search_ranks_by_the_supernet(trained, data, tmp_path):
+    import yaml
+
+    from nas.report import read_trials
+    from nas.search import run_search
+    from nas.space import parse_space
+
+    from .conftest import TINY as TINY_SPACE
+
+    space_file = tmp_path / "tiny.yaml"
+    space_file.write_text(yaml.safe_dump(TINY_SPACE))
+    run_search(
+        space=str(space_file),
+        budget="200MFLOPs",
+        proxy=f"supernet:{trained[0]}",
+        data=data,
+        trials=4,
+        out=tmp_path / "search",
+        device="cpu",
+        progress=False,
+    )
+    trials = read_trials(tmp_path / "search" / "trials.csv")
+    done = trials[trials["state"] == "COMPLETE"]
+    assert len(done) == 4 and (done["seeds"] == 1).all()  # deterministic: no repeats
+    score = open_for_scoring(trained[0])
+    space = parse_space(TINY_SPACE, name="tiny")
+    for _, row in done.iterrows():
+        params = {
+            k.removeprefix("param."): plain(v) for k, v in row.items() if k.startswith("param.")
+        }
+        spec = pick(space, params)
+        assert spec.arch_id == row["arch_id"]
+        assert row["proxy_accuracy"] == pytest.approx(score(spec), abs=1e-6)
+
+
+def plain(value):
+    """A trials.csv cell as the space's choice (pandas reads whole numbers as floats)."""
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return {"True": True, "False": False}.get(value, value)
