@@ -54,25 +54,26 @@ class RunRequest:
         return (self.spec.arch_id, self.fidelity.fidelity_id, self.seed)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunRecord:
-    """One line of a run table. `status` is `ok` or `failed` (with `failure`)."""
+    """One line of a run table. `status` is `ok` or `failed` (with `failure`). The fields are
+    also, in this order, the columns of the table's CSV views (calibration.csv, compare.csv:
+    `nas.evaluate.table.RUN_COLUMNS`), so a new field is a new column."""
 
     arch_id: str
+    label: str = ""  # a name for reports: a preset's name, `draw 3`
     fidelity: str  # the proxy's name
     fidelity_id: str
     seed: int
     status: str
     accuracy: float | None = None  # validation top-1 after the last epoch
     train_accuracy: float | None = None
-    curve: list[float] = field(default_factory=list)
+    flops: int | None = None  # at the spec's (target) resolution
+    params: int | None = None
     seconds: float | None = None
     images_per_s: float | None = None
     proxy_resolution: int | None = None
-    flops: int | None = None  # at the spec's (target) resolution
-    params: int | None = None
-    label: str = ""
-    summary: str = ""
+    curve: list[float] = field(default_factory=list)  # accuracy after each epoch
     failure: str | None = None
     failure_kind: str | None = None  # TRANSIENT or DETERMINISTIC (`failure_of`)
     data: str = ""
@@ -80,7 +81,8 @@ class RunRecord:
     device: str = ""
     host: str = ""
     finished: str = ""
-    spec: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)  # the CSV views' last column
 
     @property
     def key(self) -> RunKey:
