@@ -237,3 +237,25 @@ def test_spec_files_in_the_suite_folder_or_the_library_load(tmp_path, monkeypatc
     assert suite.models["mine"].spec == suite.models["conv"].spec
     suite = load_suite(suite_with_file(folder, str(library / "archs" / "lib.yaml")))
     assert suite.models["mine"].spec.resolution == 64
+
+
+@pytest.mark.parametrize("kind", ["folder", "cifar10"])
+def test_a_missing_data_folder_is_one_line_naming_it(tmp_path, kind):
+    """Already so before issue 21's point 6: kept by this test."""
+    suite = write_suite(tmp_path / "s.yaml", fidelity={"proxy": "tiny", **SMALL})
+    missing = tmp_path / "nowhere"
+    done = _cli(
+        "nas.cli.compare",
+        "--suite",
+        str(suite),
+        "--data",
+        f"{kind}:{missing}",
+        "--seeds",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"nas-compare: error: {missing}: data folder not found"
+    )
