@@ -9,6 +9,7 @@ that they cannot split one architecture into two ids.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -146,7 +147,7 @@ class StageSpec:
         keep = relevant_fields(self.mixers)
         for name in FIELD_FLAGS:  # the conditional fields (see module docstring)
             if name not in keep:
-                object.__setattr__(self, name, _STAGE_DEFAULTS[name])
+                object.__setattr__(self, name, _defaults(StageSpec)[name])
 
     @property
     def depth(self) -> int:
@@ -278,7 +279,7 @@ class ArchSpec:
         }
         for s in self.stages:
             d: dict[str, Any] = {"width": s.width}
-            d.update({name: getattr(s, name) for name in _UNCONDITIONAL})
+            d.update({name: getattr(s, name) for name in _unconditional()})
             d["blocks"] = [[m, n] for m, n in s.segments]
             d.update({name: getattr(s, name) for name in s.relevant_fields()})
             out["stages"].append(d)
@@ -292,12 +293,12 @@ class ArchSpec:
         """`to_dict()` with every field at its default left out: what `arch_id` hashes, so a
         new field with a default changes no existing id."""
         full = self.to_dict()
-        out = _drop_defaults(full, _TOP_DEFAULTS)
-        for part, defaults in (("stem", _STEM_DEFAULTS), ("head", _HEAD_DEFAULTS)):
+        out = _drop_defaults(full, _defaults(ArchSpec))
+        for part, defaults in (("stem", _defaults(StemSpec)), ("head", _defaults(HeadSpec))):
             out[part] = _drop_defaults(full[part], defaults)
             if not out[part]:
                 del out[part]
-        out["stages"] = [_drop_defaults(s, _STAGE_DEFAULTS) for s in full["stages"]]
+        out["stages"] = [_drop_defaults(s, _defaults(StageSpec)) for s in full["stages"]]
         return out
 
     @property
@@ -314,22 +315,25 @@ class ArchSpec:
         return " | ".join(parts)
 
 
+@functools.cache
 def _defaults(cls: type) -> dict[str, Any]:
+    """A dataclass's fields with a default (functions, not module constants derived from the
+    classes: nas-export orders definitions, and a constant computed from a class whose methods
+    read it would need itself)."""
     return {
         f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
     }
 
 
-_TOP_DEFAULTS = _defaults(ArchSpec)
-_STEM_DEFAULTS = _defaults(StemSpec)
-_HEAD_DEFAULTS = _defaults(HeadSpec)
-_STAGE_DEFAULTS = _defaults(StageSpec)
 # A stage's options (all but width and mixers), in the order a space samples them; the
 # conditional ones (FIELD_FLAGS) only matter, and are only written, where a mixer uses them.
 STAGE_OPTIONS = tuple(
     f.name for f in dataclasses.fields(StageSpec) if f.name not in ("width", "mixers")
 )
-_UNCONDITIONAL = tuple(name for name in STAGE_OPTIONS if name not in FIELD_FLAGS)
+
+
+def _unconditional() -> tuple[str, ...]:
+    return tuple(name for name in STAGE_OPTIONS if name not in FIELD_FLAGS)
 
 
 def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -344,10 +348,14 @@ def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, 
 
 # A spec file's keys are the dataclasses' fields: a stage's mixers are spelled `blocks`
 # (run-length segments, `parse_blocks`), and a file may carry its `name`.
-_STAGE_KEYS = tuple(
-    "blocks" if f.name == "mixers" else f.name for f in dataclasses.fields(StageSpec)
-)
-_TOP_KEYS = (*(f.name for f in dataclasses.fields(ArchSpec)), "name")
+
+
+def _stage_keys() -> tuple[str, ...]:
+    return tuple("blocks" if f.name == "mixers" else f.name for f in dataclasses.fields(StageSpec))
+
+
+def _top_keys() -> tuple[str, ...]:
+    return (*(f.name for f in dataclasses.fields(ArchSpec)), "name")
 
 
 def parse_blocks(value: Any, field: str) -> tuple[str, ...]:
@@ -379,7 +387,7 @@ def parse_blocks(value: Any, field: str) -> tuple[str, ...]:
 def spec_from_dict(data: Any) -> ArchSpec:
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping, got {type(data).__name__}")
-    _check_keys(data, _TOP_KEYS, "")
+    _check_keys(data, _top_keys(), "")
     stages_raw = data.get("stages")
     if not isinstance(stages_raw, list) or not stages_raw:
         raise ConfigError("expected a non-empty list of stages", field="stages")
@@ -388,7 +396,7 @@ def spec_from_dict(data: Any) -> ArchSpec:
         path = f"stages[{i}]"
         if not isinstance(raw, dict):
             raise ConfigError(f"expected a mapping, got {raw!r}", field=path)
-        _check_keys(raw, _STAGE_KEYS, path)
+        _check_keys(raw, _stage_keys(), path)
         if "width" not in raw or "blocks" not in raw:
             raise ConfigError("a stage needs 'width' and 'blocks'", field=path)
         kwargs = {k: v for k, v in raw.items() if k != "blocks"}
