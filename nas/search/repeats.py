@@ -3,12 +3,17 @@
 One proxy run is a noisy measurement (on the CPU proxy a seed std of a few points), so a
 front built from single runs rewards lucky seeds. Repeating every candidate triples the cost;
 repeating none leaves the front to luck. The rule (`--repeats auto`, the default) spends
-repeats where they decide something:
+repeats where they decide the front:
 
-    After n seeds with mean m, train one more seed (up to the cap, 3) when the candidate is on
-    the current front or within the noise band below it: when no trained candidate that costs
-    no more than it (every cost objective <=) has a mean accuracy above
-    m + BAND * sigma / sqrt(n).
+    After n seeds with mean m, train one more seed (up to the cap, 3) when another seed could
+    change which of two candidates the front keeps: when the best trained candidate costing no
+    more than it (every cost objective <=), or any costing no less, has a mean within
+    BAND * sigma * sqrt(1/n + 1/n') of m (n' its seeds: two standard errors of the
+    difference).
+
+A candidate clearly ahead of everything cheaper, or clearly behind it, is not repeated, nor
+is the first one (there is nothing to decide yet): the seeds go where the front is in doubt,
+and a 12-minute search trains more candidates.
 
 sigma is the seed noise measured in this study (pooled within-candidate std of the candidates
 with two or more seeds, once two of them exist), else a prior of 0.02
@@ -61,9 +66,11 @@ class RepeatPolicy:
             return False
         if not self.auto:
             return True
-        best = best_cheaper(trials, costs=costs)
         mean = sum(accuracies) / n
-        return best is None or mean + BAND * sigma / math.sqrt(n) >= best
+        for acc, seeds in rivals(trials, costs=costs):
+            if abs(mean - acc) < BAND * sigma * math.sqrt(1 / n + 1 / seeds):
+                return True
+        return False
 
 
 NO_REPEATS = RepeatPolicy(auto=False, seeds=1)
@@ -85,10 +92,12 @@ def parse_repeats(value: str | int) -> RepeatPolicy:
     return RepeatPolicy(auto=False, seeds=k)
 
 
-def best_cheaper(trials: Sequence[FrozenTrial], *, costs: Sequence[float]) -> float | None:
-    """The best mean accuracy of the completed, trained, feasible trials costing no more than
-    `costs` in every cost objective (None when there is none)."""
-    best = None
+def rivals(trials: Sequence[FrozenTrial], *, costs: Sequence[float]) -> list[tuple[float, int]]:
+    """(mean accuracy, seeds) of the candidates that decide whether one costing `costs` is on
+    the front, or that it decides: the best of the completed, trained, feasible trials costing
+    no more in every cost objective, and every one costing no less in every one."""
+    best: tuple[float, int] | None = None
+    dearer: list[tuple[float, int]] = []
     for t in trials:
         ua = t.user_attrs
         if (
@@ -102,9 +111,13 @@ def best_cheaper(trials: Sequence[FrozenTrial], *, costs: Sequence[float]) -> fl
         acc = ua.get(attrs.PROXY_ACCURACY)
         if acc is None or len(theirs) != len(costs):
             continue
-        if all(a <= b for a, b in zip(theirs, costs)) and (best is None or acc > best):
-            best = float(acc)
-    return best
+        seeds = len(ua.get(attrs.SEED_ACCURACIES) or [acc])
+        if all(a <= b for a, b in zip(theirs, costs)):
+            if best is None or acc > best[0]:
+                best = (float(acc), seeds)
+        elif all(a >= b for a, b in zip(theirs, costs)):
+            dearer.append((float(acc), seeds))
+    return ([best] if best else []) + dearer
 
 
 def study_noise(trials: Sequence[FrozenTrial]) -> tuple[float, int, bool]:
