@@ -157,6 +157,7 @@ def train_supernet(
             )
             state.log.append(row)
             state.epoch_so_far = {}
+            bar.clear()  # the line above the bar, not through it
             log.info(
                 "epoch %d/%d: largest %.4f, smallest %.4f on %d held-out images",
                 epoch + 1,
@@ -165,6 +166,7 @@ def train_supernet(
                 state.log[-1]["smallest"],
                 len(data.val_y),
             )
+            bar.refresh()
             save()
     state.done = True
     save()
