@@ -122,6 +122,14 @@ def parser() -> argparse.ArgumentParser:
         "trial's value); K trains every completed candidate K times (default: auto)",
     )
     p.add_argument(
+        "--prescreen",
+        metavar="SCORE:K",
+        help="for each candidate to train, draw K candidates through the same sampler, score "
+        "them with SCORE (zc:NAME, a zero-cost score, or supernet:PATH, a trained supernet) "
+        "and train only the best-scored one; the others stay in the study, scored, not "
+        "trained, and --trials does not count them. Not measured to pay yet (default: off)",
+    )
+    p.add_argument(
         "--retry-failed",
         action="store_true",
         help="train every failed trial of the study again; without it only transient "
@@ -198,6 +206,7 @@ def _main(argv: list[str] | None) -> int:
             data_workers=args.data_workers,
             skip_bad_images=args.skip_bad_images,
             retry_failed=args.retry_failed,
+            prescreen=args.prescreen,
         )
 
     if args.dry_run:
@@ -220,10 +229,11 @@ def _main(argv: list[str] | None) -> int:
     outcome = run_config(cfg, progress=not args.no_progress)  # SearchError: one line, exit 1
     c = outcome.counts
     failed_in_training = c.evaluated - c.complete - c.pruned
+    scored = f"{c.scored} scored by the pre-screen only, " if cfg.prescreen else ""
     print(
         f"{cfg.study_name}: {c.evaluated} candidates trained ({c.complete} complete, "
-        f"{c.pruned} stopped early, {failed_in_training} failed), {c.infeasible} over budget, "
-        f"{c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/"
+        f"{c.pruned} stopped early, {failed_in_training} failed), {scored}{c.infeasible} over "
+        f"budget, {c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/"
     )
     print(noise_line(outcome.study))
     return 0

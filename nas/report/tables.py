@@ -106,7 +106,11 @@ _MORE = (
         lambda t: (t.get("closed_form") or [None, None])[1],
     ),
     Column("feasible", bool, "within the budget"),
-    Column("trained", bool, "proxy training started (false: over budget or a duplicate)"),
+    Column(
+        "trained",
+        bool,
+        "proxy training started (false: over budget, a duplicate, or only scored by --prescreen)",
+    ),
     Column("duplicate_of", int, "the earlier trial whose result this one reused"),
     Column("epochs", int, "epochs of the first seed", lambda t: len(t.get("curve") or []) or None),
     Column(
@@ -135,6 +139,13 @@ _MORE = (
     ),
     Column("worker", str, "host:pid of the process that ran it"),
     Column("summary", str, "ArchSpec.summary()"),
+    Column("prescreen_score", float, "--prescreen's score of the architecture (higher = better)"),
+    Column(
+        "prescreen_for",
+        int,
+        "on a candidate --prescreen drew and scored: the trial it was drawn for, which trained "
+        "the best-scored one of its draw",
+    ),
 )
 TRIALS = Table("a search's trials", (*_LEAD, *_MORE))
 LEAD_COLUMNS = tuple(c.name for c in _LEAD)

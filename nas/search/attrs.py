@@ -13,7 +13,8 @@ CLOSED_FORM = "closed_form"  # [FLOPs, params] by nas.cost.closed_form: must equ
 LATENCY_MS = "latency_ms"
 COSTS = "costs"  # values of the cost objectives, in objective order (for early stopping)
 FEASIBLE = "feasible"
-TRAINED = "trained"  # proxy training started (False: over budget or a duplicate)
+TRAINED = "trained"  # proxy training started (False: over budget, a duplicate, or only scored
+#                       by a pre-screen)
 DUPLICATE_OF = "duplicate_of"  # number of the earlier trial whose result was reused
 PHASE = "phase"  # measuring | training | done
 CURVE = "curve"  # proxy validation accuracy after each epoch (first seed: early stopping
@@ -27,6 +28,8 @@ IMAGES_PER_S = "images_per_s"
 FAILURE = "failure"  # why a trial failed (NaN loss, out of memory, an exception)
 FAILURE_KIND = "failure_kind"  # transient (tried again on resume) or deterministic
 WORKER = "worker"  # host:pid of the process that ran it
+PRESCREEN_SCORE = "prescreen_score"  # --prescreen's score of the architecture (higher = better)
+PRESCREEN_FOR = "prescreen_for"  # on a drawn candidate: the trial of its draw (trained the pick)
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
 TRIAL_ATTRS = (
@@ -52,6 +55,8 @@ TRIAL_ATTRS = (
     FAILURE,
     FAILURE_KIND,
     WORKER,
+    PRESCREEN_SCORE,
+    PRESCREEN_FOR,
 )
 
 STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

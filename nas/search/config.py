@@ -17,7 +17,16 @@ from nas.cost import parse_amount, parse_budget
 from nas.data.classes import Classes, parse_classes, to_config
 from nas.data.source import data_identity
 from nas.space import ConfigError, check_resolution, load_space
-from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
+from nas.train.proxy_config import (
+    PROXY_PRESETS,
+    SUPERNET_PREFIX,
+    ZC_PREFIX,
+    ZERO_COST_SCORES,
+    ProxyConfig,
+    load_proxy,
+    supernet_proxy,
+    zero_cost_proxy,
+)
 
 from .repeats import NO_REPEATS, RepeatPolicy, parse_repeats
 from .samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
@@ -39,6 +48,21 @@ SEARCH_DEFAULTS: dict[str, tuple[int, float | None]] = {
     "tiny": (8, None),
 }
 _FALLBACK_DEFAULTS = (20, None)
+
+
+@dataclass(frozen=True)
+class Prescreen:
+    """`--prescreen SCORE:K`: every new candidate trained is the best by `score` of `k` drawn
+    (`nas.search.prescreen`)."""
+
+    score: ProxyConfig  # a scoring fidelity: a zero-cost score or a trained supernet
+    k: int  # candidates drawn per candidate trained, >= 2 (1 is no pre-screen)
+
+    def __str__(self) -> str:
+        return f"{self.score.name}:{self.k}"
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"score": self.score.canonical(), "k": self.k}
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,7 @@ class SearchConfig:
     data_workers: int | None = None  # processes decoding the proxy data (None: the cores)
     skip_bad_images: bool = False  # leave out images that cannot be decoded
     retry_failed: bool = False  # queue every failed trial again, not only transient failures
+    prescreen: Prescreen | None = None  # score K drawn candidates, train the best; None: all
 
     @classmethod
     def create(
@@ -98,6 +123,7 @@ class SearchConfig:
         data_workers: int | None = None,
         skip_bad_images: bool = False,
         retry_failed: bool = False,
+        prescreen: str | Prescreen | None = None,
     ) -> SearchConfig:
         from nas.report import StudyFolder  # not at the top: `nas-search --help` reads this module
 
@@ -138,6 +164,7 @@ class SearchConfig:
             data_workers=None
             if data_workers is None
             else _positive_int(data_workers, "--data-workers"),
+            prescreen=parse_prescreen(prescreen),
         )
         cfg.check()
         return cfg
@@ -169,7 +196,8 @@ class SearchConfig:
         """What a study is bound to: results under another of these are not comparable. The
         space by its content (an edited copy under the same name is another space), the data
         by its identity (`~/x` and `/abs/x`, or a moved copy, are the same data).
-        (`data_seed` joins only when it is not 0, so studies made before it existed resume.)"""
+        (`data_seed` joins only when it is not 0, and `prescreen` only when there is one, so
+        studies made before they existed resume.)"""
         out = {
             "space": Path(self.space).stem,
             "space_content": load_space(self.space).content_leaves(),
@@ -183,6 +211,8 @@ class SearchConfig:
         }
         if self.data_seed:
             out["data_seed"] = self.data_seed
+        if self.prescreen is not None:
+            out["prescreen"] = self.prescreen.fingerprint()
         return out
 
     @property
@@ -205,6 +235,9 @@ class SearchConfig:
         )
         if isinstance(data.get("classes"), list):
             data["classes"] = tuple(data["classes"])
+        if data.get("prescreen"):
+            p = data["prescreen"]
+            data["prescreen"] = Prescreen(ProxyConfig(**p["score"]), p["k"])
         return cls(**data)
 
     def replace(self, **changes: Any) -> SearchConfig:
@@ -234,11 +267,12 @@ def make_config(
 def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     """Refuse to continue a study under a configuration whose numbers would not compare."""
     now = cfg.fingerprint()
+    keys = [*now, *(k for k in _WHEN_SET_KEYS if k in stored and k not in now)]
     diffs = [
-        _difference(k, stored.get(k), v)
-        for k, v in now.items()
+        _difference(k, stored.get(k), now.get(k))
+        for k in keys
         if not (k in _LATER_KEYS and k not in stored)  # studies made before the key existed
-        and _comparable(k, stored.get(k)) != _comparable(k, v)
+        and _comparable(k, stored.get(k)) != _comparable(k, now.get(k))
     ]
     if diffs:
         hint = ""
@@ -256,6 +290,7 @@ def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
 
 
 _LATER_KEYS = ("space_content",)  # fingerprint keys added after studies existed
+_WHEN_SET_KEYS = ("data_seed", "prescreen")  # keys present only when set: absent is unset
 
 
 def _difference(key: str, before: Any, now: Any) -> str:
@@ -267,7 +302,18 @@ def _difference(key: str, before: Any, now: Any) -> str:
         ]
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         return f"the space's content changed since ({', '.join(changed[:3])}{more})"
+    if key == "prescreen":
+        before, now = _prescreen_name(before), _prescreen_name(now)
+        return f"--prescreen: study has {before}, this run asks for {now}"
+    if key == "data_seed":  # absent: 0
+        before, now = before or 0, now or 0
     return f"{key}: study has {before!r}, this run asks for {now!r}"
+
+
+def _prescreen_name(fingerprint: Any) -> str:
+    if not isinstance(fingerprint, dict):
+        return "none"
+    return f"{fingerprint['score'].get('name')}:{fingerprint['k']}"
 
 
 def _comparable(key: str, value: Any) -> Any:
@@ -275,6 +321,8 @@ def _comparable(key: str, value: Any) -> Any:
     Data recorded as typed (studies before identities) is compared by its identity."""
     if key == "proxy" and isinstance(value, dict):
         return {k: v for k, v in value.items() if k != "name"}
+    if key == "prescreen" and isinstance(value, dict):  # a supernet is named by its path
+        return {**value, "score": _comparable("proxy", value["score"])}
     if key == "data" and isinstance(value, str):
         try:
             return data_identity(value)
@@ -313,6 +361,46 @@ def parse_pruner(text: str) -> tuple[str, float]:
     if not 0 < p < 100:
         raise ConfigError(f"`0 < P < 100` must hold, but got P={p}", field="--pruner")
     return name, p
+
+
+def parse_prescreen(value: str | Prescreen | None) -> Prescreen | None:
+    """`SCORE:K`: SCORE a scoring fidelity (`zc:NAME`, `supernet:PATH`, or a proxy file that
+    sets `score` or `supernet`), K >= 1 candidates drawn per one trained. K = 1 is no
+    pre-screen (None), so it means what leaving the option out means."""
+    if value is None or isinstance(value, Prescreen):
+        return None if value is None or value.k == 1 else value
+    text = str(value).strip()
+    spelling = f"expected SCORE:K ({ZC_PREFIX}NAME:K or {SUPERNET_PREFIX}PATH:K, K >= 1)"
+    score_text, _, k_text = text.rpartition(":")
+    try:
+        k = int(k_text) if score_text else None
+    except ValueError:
+        k = None
+    if k is None:
+        raise ConfigError(f"{spelling}, got {text!r}", field="--prescreen")
+    if k < 1:
+        raise ConfigError(f"`K >= 1` must hold, but got K={k} ({text!r})", field="--prescreen")
+    score = _scoring_fidelity(score_text)
+    return None if k == 1 else Prescreen(score, k)
+
+
+def _scoring_fidelity(text: str) -> ProxyConfig:
+    try:
+        if text.startswith(ZC_PREFIX):
+            return zero_cost_proxy(text.removeprefix(ZC_PREFIX))
+        if text.startswith(SUPERNET_PREFIX):
+            return supernet_proxy(text.removeprefix(SUPERNET_PREFIX))
+        proxy = load_proxy(text) if text.endswith((".yaml", ".yml")) else None
+    except ConfigError as e:
+        raise ConfigError(e.message, field="--prescreen", source=e.source) from None
+    if proxy is None or not (proxy.score or proxy.supernet):
+        raise ConfigError(
+            f"{text!r} is not a scoring fidelity; expected {ZC_PREFIX}NAME (a zero-cost "
+            f"score: {', '.join(ZERO_COST_SCORES)}) or {SUPERNET_PREFIX}PATH (a trained "
+            "supernet), then :K",
+            field="--prescreen",
+        )
+    return proxy
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h)?\s*$")

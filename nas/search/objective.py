@@ -10,7 +10,8 @@ hand, or from a space without closed-form costs) is never trained: it completes 
 (NaN loss, out of memory, an exception while building or training) is recorded with its
 reason and its kind, and the study goes on: a transient one (out of memory) is tried again
 when the search resumes (`nas.search.retry`), a deterministic one (NaN loss, a bad spec)
-stays failed.
+stays failed. With a pre-screen (`nas.search.prescreen`) a trial first draws K candidates
+as trials of their own, scores them, and trains the best-scored one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ from nas.train.proxy import ProxyResult
 
 from . import attrs
 from .latency import measure_latency
+from .prescreen import (
+    Heartbeats,
+    PinnedSampler,
+    Prescreener,
+    Scores,
+    known_scores,
+    new_proposal,
+    waiting,
+)
 from .pruning import EarlyStopping
 from .repeats import NO_REPEATS, RepeatPolicy, study_noise
 
@@ -68,6 +78,7 @@ class Objective:
         stopping: EarlyStopping,
         seed: int = 0,
         repeats: RepeatPolicy = NO_REPEATS,
+        prescreen: Prescreener | None = None,
         on_start: Callable[[int, Candidate], None] | None = None,
         on_epoch: EpochCallback | None = None,
     ):
@@ -81,6 +92,7 @@ class Objective:
         self.stopping = stopping
         self.seed = seed  # of the first run; repeats use seed + 1, seed + 2, ...
         self.repeats = repeats
+        self.prescreen = prescreen  # the study's sampler must then be a PinnedSampler
         self.on_start = on_start
         self.on_epoch = on_epoch
 
@@ -94,24 +106,23 @@ class Objective:
             raise
 
     def _evaluate(self, trial: Trial) -> list[float]:
+        drawn_for = trial.user_attrs.get(attrs.PRESCREEN_FOR)  # a drawn candidate, retried
         _reset(trial)
         trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
-        trial.set_user_attr(attrs.PHASE, "measuring")
-        spec = self.space.sample(trial, resolution=self.resolution)
-        for key, value in (
-            (attrs.ARCH_ID, spec.arch_id),
-            (attrs.SUMMARY, spec.summary()),
-            (attrs.SPEC, spec.to_dict()),
-        ):
-            trial.set_user_attr(key, value)
-        earlier = find_earlier(trial.study, spec.arch_id, trial.number)
-        cand = self._measure(trial, spec, earlier)
-        feasible = self._constrain(trial, cand)
-        if not feasible:
-            trial.set_user_attr(attrs.PHASE, "done")
-            return self._values(cand, accuracy=0.0)
-        if earlier is not None and earlier.user_attrs.get(attrs.CURVE):
-            return self._reuse(trial, earlier)
+        if self.prescreen is not None and drawn_for is None and new_proposal(trial):
+            self._draw(trial)
+        cand, settled = self._prepare(trial)
+        if settled is not None:
+            return settled
+        if self.prescreen is not None:
+            known = known_scores(trial.study.get_trials(deepcopy=False))
+            if drawn_for is not None:  # scored, as in its draw, never trained
+                trial.set_user_attr(attrs.PRESCREEN_FOR, drawn_for)
+                self.prescreen.score(trial, cand.spec, known)
+                trial.set_user_attr(attrs.PHASE, "done")
+                raise optuna.TrialPruned("scored by the pre-screen, not trained")
+            if known.get(cand.spec.arch_id) is not None:  # the pick keeps its score
+                trial.set_user_attr(attrs.PRESCREEN_SCORE, known[cand.spec.arch_id])
         if self.on_start:
             self.on_start(trial.number, cand)
         result = self._train(trial, cand)
@@ -124,6 +135,78 @@ class Objective:
         mean = self._repeat(trial, cand, [result.accuracy])
         trial.set_user_attr(attrs.PHASE, "done")
         return self._values(cand, accuracy=mean)
+
+    def _prepare(self, trial: Trial) -> tuple[Candidate, list[float] | None]:
+        """Sample and measure the trial's candidate: (the candidate, the trial's values when
+        it ends without training: over budget, or a repeat of a trained architecture, whose
+        result it reuses). A repeat of one stopped early raises TrialPruned."""
+        trial.set_user_attr(attrs.PHASE, "measuring")
+        spec = self.space.sample(trial, resolution=self.resolution)
+        for key, value in (
+            (attrs.ARCH_ID, spec.arch_id),
+            (attrs.SUMMARY, spec.summary()),
+            (attrs.SPEC, spec.to_dict()),
+        ):
+            trial.set_user_attr(key, value)
+        earlier = find_earlier(trial.study, spec.arch_id, trial.number)
+        cand = self._measure(trial, spec, earlier)
+        if not self._constrain(trial, cand):
+            trial.set_user_attr(attrs.PHASE, "done")
+            return cand, self._values(cand, accuracy=0.0)
+        if earlier is not None and earlier.user_attrs.get(attrs.CURVE):
+            return cand, self._reuse(trial, earlier)
+        return cand, None
+
+    # --- the pre-screen (nas.search.prescreen) --------------------------------------------
+
+    def _draw(self, slot: Trial) -> None:
+        """K candidates drawn from the study's sampler, all sampled before any is measured,
+        scored and told; `slot` is pinned to the best-scored one (unpinned when none is
+        eligible: it then samples its own)."""
+        assert self.prescreen is not None
+        study = slot.study
+        drawn: list[Trial] = []
+        best: tuple[float, dict] | None = None
+        try:
+            while len(drawn) < self.prescreen.k and not waiting(study):  # those go first
+                drawn.append(study.ask())
+                _reset(drawn[-1])  # should `ask` have handed out a queued trial all the same
+                drawn[-1].set_user_attr(attrs.PRESCREEN_FOR, slot.number)
+                self.space.sample(drawn[-1], resolution=self.resolution)
+            known = known_scores(study.get_trials(deepcopy=False))
+            with Heartbeats(drawn) as beats:
+                while drawn:
+                    score, ending = self._score_drawn(drawn[0], known)
+                    beats.stop(drawn[0])
+                    study.tell(drawn[0], **ending)
+                    if score is not None and (best is None or score > best[0]):
+                        best = (score, drawn[0].params)
+                    drawn.pop(0)
+        except BaseException:  # Ctrl-C, or a broken budget guarantee: none stays RUNNING
+            for t in drawn:
+                t.set_user_attr(attrs.PHASE, "interrupted")
+                study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+        if best is not None:
+            assert isinstance(study.sampler, PinnedSampler), "open the study with a pre-screen"
+            study.sampler.pin(slot.number, best[1])
+
+    def _score_drawn(self, trial: Trial, known: Scores) -> tuple[float | None, dict]:
+        """A drawn candidate measured as any trial: scored, to end PRUNED, where a trial would
+        train it, else to end as its proposal would (over budget, a repeat). (Its score when it
+        is eligible for training, else None; how it is to be told.)"""
+        trial.set_user_attr(attrs.WORKER, f"{socket.gethostname()}:{os.getpid()}")
+        try:
+            cand, settled = self._prepare(trial)
+        except optuna.TrialPruned:
+            return None, {"state": TrialState.PRUNED}
+        except TrialFailed:
+            return None, {"state": TrialState.FAIL}
+        if settled is not None:
+            return None, {"values": settled}
+        score = self.prescreen.score(trial, cand.spec, known)
+        trial.set_user_attr(attrs.PHASE, "done")
+        return score, {"state": TrialState.PRUNED}
 
     # --- steps ----------------------------------------------------------------------------
 

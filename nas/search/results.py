@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.report.tables import PARAM_PREFIX, TRIALS, TrialFacts, order_columns
 
 from . import attrs
+from .prescreen import is_scored
 from .retry import kind_of, superseded
 
 
@@ -68,13 +69,23 @@ class Counts:
     failed: int  # failed with a recorded reason, not superseded (`nas.search.retry`)
     infeasible: int
     duplicates: int
+    scored: int  # drawn by a pre-screen and scored (or not scorable), not trained
     running: int
     total: int
     consecutive_failures: int  # failures since the last candidate that trained fine
 
 
 def count(trials: Sequence[FrozenTrial]) -> Counts:
-    c = dict(evaluated=0, complete=0, pruned=0, failed=0, infeasible=0, duplicates=0, running=0)
+    c = dict(
+        evaluated=0,
+        complete=0,
+        pruned=0,
+        failed=0,
+        infeasible=0,
+        duplicates=0,
+        scored=0,
+        running=0,
+    )
     streak = 0
     tried_again = superseded(trials)  # their candidate counts once, by the later trial
     for t in sorted(trials, key=lambda t: t.number):
@@ -94,6 +105,8 @@ def count(trials: Sequence[FrozenTrial]) -> Counts:
             c["duplicates"] += 1
         elif ua.get(attrs.FEASIBLE) is False:
             c["infeasible"] += 1
+        elif is_scored(t):
+            c["scored"] += 1
         elif ua.get(attrs.TRAINED):
             streak = 0
             c["evaluated"] += 1

@@ -34,6 +34,7 @@ from . import attrs
 from .config import SearchConfig, check_resume, make_config
 from .feasible import FeasibleRegion
 from .objective import Objective, TrialFailed
+from .prescreen import PinnedSampler, Prescreener
 from .progress import Progress
 from .pruning import make_early_stopping
 from .results import Counts, count, pareto_trials, trials_frame
@@ -69,7 +70,7 @@ def run_search(
     (`trials=`, `timeout=`, `sampler=`, `objectives=`, `proxy=` (a preset name or a
     ProxyConfig), `data=`, `resolution=`, `storage=`, `study_name=`, `out=`, `seed=`,
     `device=`, `workers=`, `max_params=`, `pruner=`, `classes=`, `data_workers=`,
-    `skip_bad_images=`, `retry_failed=`)."""
+    `skip_bad_images=`, `retry_failed=`, `prescreen=` (`"zc:synflow:4"`: `SCORE:K`))."""
     return run(make_config(space=space, budget=budget, **options), progress=progress)
 
 
@@ -83,13 +84,14 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     # the study first: one made for another space or data is refused before any decoding
     study = open_study(cfg, space, region=region, worker_index=worker_index)
     data = load_fidelity_data(fidelity_of(cfg), device=device, **data_options(cfg))
+    prescreener = make_prescreener(cfg, device)
     lead = worker_index == 0
     if lead:
         write_run_yaml(cfg, space, region, study, device)
         requeue(cfg, study)
     workers = start_workers(cfg, device=device) if lead and cfg.workers > 1 else []
     try:
-        _optimize(cfg, space, study, data, progress=progress and lead)
+        _optimize(cfg, space, study, data, prescreener, progress=progress and lead)
     finally:
         if workers:
             wait_workers(workers)
@@ -113,6 +115,16 @@ def requeue(cfg: SearchConfig, study: optuna.Study) -> None:
 def fidelity_of(cfg: SearchConfig) -> Fidelity:
     """What every accuracy of the study means: the proxy, the data, its classes and subset."""
     return Fidelity(cfg.proxy, cfg.data, cfg.data_seed, classes=cfg.classes)
+
+
+def make_prescreener(cfg: SearchConfig, device: torch.device) -> Prescreener | None:
+    """--prescreen's scorer with its own images (a score's fidelity draws other images than
+    the proxy: the same data, data seed and classes); None without a pre-screen."""
+    if cfg.prescreen is None:
+        return None
+    fidelity = Fidelity(cfg.prescreen.score, cfg.data, cfg.data_seed, classes=cfg.classes)
+    data = load_fidelity_data(fidelity, device=device, **data_options(cfg))
+    return Prescreener(k=cfg.prescreen.k, fidelity=fidelity, data=data, seed=cfg.seed)
 
 
 def data_options(cfg: SearchConfig) -> dict[str, object]:
@@ -172,11 +184,19 @@ def open_study(
             check_resume(stored, cfg)
     seed = cfg.seed + 10_007 * worker_index + len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(cfg.sampler, seed=seed, trials=cfg.trials, region=region)
+    if cfg.prescreen is not None:  # a trial trains the best-scored of its draw
+        study.sampler = PinnedSampler(study.sampler)
     return study
 
 
 def _optimize(
-    cfg: SearchConfig, space: SearchSpace, study: optuna.Study, data: ProxyData, *, progress: bool
+    cfg: SearchConfig,
+    space: SearchSpace,
+    study: optuna.Study,
+    data: ProxyData,
+    prescreener: Prescreener | None,
+    *,
+    progress: bool,
 ) -> None:
     counts = count(study.get_trials(deepcopy=False))
     bar = Progress(
@@ -214,6 +234,7 @@ def _optimize(
         ),
         seed=cfg.seed,
         repeats=cfg.repeat_policy,
+        prescreen=prescreener,
         on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
         on_epoch=lambda n, k, e, a: bar.epoch(n, e, cfg.proxy.epochs, a, seed=k),
     )
@@ -234,7 +255,8 @@ class AfterTrial:
         self.bar = bar
         self.start = time.monotonic()
         self.durations: list[float] = []  # seconds of trained trials of this process
-        self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap)
+        self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap), the
+        #                                   candidates a pre-screen only scored left out
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         front = len(write_reports(self.cfg, study).pareto)
@@ -248,9 +270,9 @@ class AfterTrial:
     def _decide(self, study: optuna.Study, counts: Counts) -> None:
         if counts.evaluated >= self.cfg.trials:
             study.stop()
-        elif counts.total >= self.cap:
+        elif counts.total - counts.scored >= self.cap:
             self.bar.message(
-                f"stopping after {counts.total} proposals: the sampler keeps "
+                f"stopping after {counts.total - counts.scored} proposals: the sampler keeps "
                 f"proposing over-budget or already-seen architectures"
             )
             study.stop()
@@ -280,13 +302,17 @@ def describe(t: FrozenTrial) -> str:
         return f"{head}: {ua.get(attrs.FAILURE) or 'interrupted'}"
     if ua.get(attrs.FEASIBLE) is False:
         return f"#{t.number} over budget ({cost}), not trained"
+    score = ua.get(attrs.PRESCREEN_SCORE)
+    scored = f", pre-screen score {score:.4g}" if score is not None else ""
+    if ua.get(attrs.PRESCREEN_FOR) is not None and not ua.get(attrs.TRAINED):
+        return f"#{t.number} {cost}{scored or ', not scored'}, not trained"
     acc = ua.get(attrs.PROXY_ACCURACY)
     acc_text = f"acc {acc:.4f}" if acc is not None else "acc -"
     if ua.get(attrs.DUPLICATE_OF) is not None:
         return f"#{t.number} repeats #{ua[attrs.DUPLICATE_OF]}: {acc_text} {cost} (reused)"
     epochs = len(ua.get(attrs.CURVE) or [])
     return (
-        f"{head} {acc_text} after {epochs} epoch(s), {cost}, "
+        f"{head} {acc_text} after {epochs} epoch(s), {cost}{scored}, "
         f"{ua.get(attrs.PROXY_SECONDS) or 0:.0f}s  {ua.get(attrs.SUMMARY, '')}"
     )
 

@@ -133,6 +133,10 @@ def check_table(bench: BenchTable, cfg: SearchConfig) -> None:
         raise ConfigError(
             "a simulated search knows accuracy, flops and params only", field="--objectives"
         )
+    if cfg.prescreen is not None:
+        raise ConfigError(
+            "a tabulated benchmark has no scores to pre-screen by", field="--prescreen"
+        )
 
 
 class SimulatedObjective(Objective):
