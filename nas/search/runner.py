@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from .results import Counts, count, pareto_trials, trials_frame
 from .retry import requeue_failed
 from .samplers import make_pruner, make_sampler
 from .storage import mask_url, open_storage
+from .unstick import unstick
 from .workers import start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -91,7 +93,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
         requeue(cfg, study)
     workers = start_workers(cfg, device=device) if lead and cfg.workers > 1 else []
     try:
-        _optimize(cfg, space, study, data, prescreener, progress=progress and lead)
+        _optimize(cfg, space, study, data, prescreener, region=region, progress=progress and lead)
     finally:
         if workers:
             wait_workers(workers)
@@ -196,6 +198,7 @@ def _optimize(
     data: ProxyData,
     prescreener: Prescreener | None,
     *,
+    region: FeasibleRegion | None,
     progress: bool,
 ) -> None:
     counts = count(study.get_trials(deepcopy=False))
@@ -238,7 +241,7 @@ def _optimize(
         on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
         on_epoch=lambda n, k, e, a: bar.epoch(n, e, cfg.proxy.epochs, a, seed=k),
     )
-    after = AfterTrial(cfg, bar)
+    after = AfterTrial(cfg, bar, region=region)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -250,9 +253,11 @@ def _optimize(
 class AfterTrial:
     """Optuna callback: rewrite the reports, show progress, decide whether to go on."""
 
-    def __init__(self, cfg: SearchConfig, bar: Progress):
+    def __init__(self, cfg: SearchConfig, bar: Progress, *, region: FeasibleRegion | None):
         self.cfg = cfg
         self.bar = bar
+        self.region = region
+        self.rng = random.Random(f"unstick:{cfg.seed}")
         self.start = time.monotonic()
         self.durations: list[float] = []  # seconds of trained trials of this process
         self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap), the
@@ -266,6 +271,8 @@ class AfterTrial:
             self.durations.append(trial.duration.total_seconds())
         self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=front)
         self._decide(study, counts)
+        if self.region is not None and unstick(study, self.region, self.rng):
+            self.bar.message("the sampler repeated seen architectures: an unseen one is queued")
 
     def _decide(self, study: optuna.Study, counts: Counts) -> None:
         if counts.evaluated >= self.cfg.trials:
