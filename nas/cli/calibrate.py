@@ -9,7 +9,15 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as nas-search: before torch loads
 
-from .common import ArgumentParser, kendall_tau, non_negative_int, positive_int, run
+from .common import (
+    ArgumentParser,
+    add_retry_failed,
+    add_skip_bad_images,
+    kendall_tau,
+    non_negative_int,
+    positive_int,
+    run,
+)
 
 DESCRIPTION = """\
 Measure how far a proxy's ranking of architectures can be trusted, on your data and hardware.
@@ -92,19 +100,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="print the plan and its forecast cost, then stop"
     )
-    p.add_argument(
-        "--skip-bad-images",
-        action="store_true",
-        help="leave out images that "
-        "cannot be decoded, with a count in the log (default: stop, naming one)",
-    )
-    p.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="train every failed run of the table again; without it only transient failures "
-        "(out of memory, a killed worker) are tried again, up to twice, and deterministic "
-        "ones (NaN loss, a bad spec) stay failed",
-    )
+    add_skip_bad_images(p)
+    add_retry_failed(p)
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 

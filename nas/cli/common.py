@@ -79,3 +79,24 @@ def _float(text: str, expected: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def add_skip_bad_images(p: argparse.ArgumentParser) -> None:
+    """`--skip-bad-images`, with one help text wherever images are decoded."""
+    p.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="leave out images that cannot be decoded, with a count in the log (default: stop, "
+        "naming one)",
+    )
+
+
+def add_retry_failed(p: argparse.ArgumentParser) -> None:
+    """`--retry-failed` of the commands that keep a run table (nas-compare, nas-calibrate)."""
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="train every failed run of the table again; without it only transient failures "
+        "(out of memory, a killed worker) are tried again, up to twice, and deterministic "
+        "ones (NaN loss, a bad spec) stay failed",
+    )

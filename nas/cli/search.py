@@ -11,7 +11,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-from .common import ArgumentParser, non_negative_int, positive_int, run
+from .common import ArgumentParser, add_skip_bad_images, non_negative_int, positive_int, run
 
 DESCRIPTION = """\
 Search a space for architectures within a FLOP budget. The feasible region is worked out
@@ -100,12 +100,7 @@ def parser() -> argparse.ArgumentParser:
         help="processes decoding the "
         "proxy images into the cache, once (default: the cores available)",
     )
-    p.add_argument(
-        "--skip-bad-images",
-        action="store_true",
-        help="leave out images that "
-        "cannot be decoded, with a count in the log (default: stop, naming one)",
-    )
+    add_skip_bad_images(p)
     p.add_argument(
         "--storage",
         help="journal file path or database URL, e.g. "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as nas-search: before torch loads
 
-from .common import ArgumentParser, non_negative_int, positive_int, run
+from .common import ArgumentParser, add_skip_bad_images, non_negative_int, positive_int, run
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,9 +42,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=non_negative_int, default=0, help="training seed (default 0)")
     t.add_argument("--data-seed", type=non_negative_int, default=0, help="seed of the data subset")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    t.add_argument(
-        "--skip-bad-images", action="store_true", help="leave out images that do not decode"
-    )
+    add_skip_bad_images(t)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = sub.add_parser("score", help="held-out accuracy of architectures with inherited weights")
