@@ -21,8 +21,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from timm.optim import create_optimizer_v2
-from timm.scheduler import CosineLRScheduler
 from tqdm import tqdm
 
 from nas._core import ConfigError, NasError
@@ -30,7 +28,7 @@ from nas.data.proxy import ProxyData
 from nas.space import ArchSpec
 from nas.train.device import autocast, memory_format
 from nas.train.distributed import DistContext, all_reduce_sum, any_process
-from nas.train.proxy import TrainingDiverged, random_crop
+from nas.train.proxy import TrainingDiverged, adamw_cosine, random_crop
 
 from . import checkpoint
 from .checkpoint import CHECKPOINT_NAME, SupernetState
@@ -67,17 +65,15 @@ def train_supernet(
     device = ctx.device
     fmt = memory_format(device)
     supernet.to(device)
-    opt = create_optimizer_v2(supernet, opt="adamw", lr=r.lr, weight_decay=r.weight_decay)
-    total = r.epochs * r.steps_per_epoch
-    warmup = min(total - 1, round(r.warmup_epochs * r.steps_per_epoch))
-    sched = CosineLRScheduler(
-        opt,
-        t_initial=max(1, total - warmup),
-        warmup_t=warmup,
-        warmup_prefix=True,
-        warmup_lr_init=r.lr * 1e-3,
-        t_in_epochs=False,
+    opt, sched = adamw_cosine(
+        supernet,
+        lr=r.lr,
+        weight_decay=r.weight_decay,
+        epochs=r.epochs,
+        steps_per_epoch=r.steps_per_epoch,
+        warmup_epochs=r.warmup_epochs,
     )
+    total = r.epochs * r.steps_per_epoch
     if resume is not None:
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])

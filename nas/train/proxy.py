@@ -77,6 +77,31 @@ def build_proxy_model(spec: ArchSpec, *, cfg: ProxyConfig, data: ProxyData) -> N
     return NasNet(proxy_spec(spec, cfg=cfg, num_classes=data.num_classes))
 
 
+def adamw_cosine(
+    model: torch.nn.Module,
+    *,
+    lr: float,
+    weight_decay: float,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_epochs: float,
+) -> tuple[torch.optim.Optimizer, CosineLRScheduler]:
+    """timm's AdamW (no decay on norms and biases) and a per-step cosine to 0 after a linear
+    warm-up from lr/1000: the schedule of the proxy, the references and the supernet."""
+    opt = create_optimizer_v2(model, opt="adamw", lr=lr, weight_decay=weight_decay)
+    total = epochs * steps_per_epoch
+    warmup = min(total - 1, round(warmup_epochs * steps_per_epoch))
+    sched = CosineLRScheduler(
+        opt,
+        t_initial=max(1, total - warmup),
+        warmup_t=warmup,
+        warmup_prefix=True,
+        warmup_lr_init=lr * 1e-3,
+        t_in_epochs=False,
+    )
+    return opt, sched
+
+
 def proxy_train(
     model: NasNet,
     data: ProxyData,
@@ -98,16 +123,13 @@ def proxy_train(
     fmt = memory_format(device)
     model = model.to(device=device, memory_format=fmt)
     res, chans = model.spec.resolution, model.spec.in_chans
-    opt = create_optimizer_v2(model, opt="adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * cfg.steps_per_epoch
-    warmup = min(total - 1, round(cfg.warmup_epochs * cfg.steps_per_epoch))
-    sched = CosineLRScheduler(
-        opt,
-        t_initial=max(1, total - warmup),
-        warmup_t=warmup,
-        warmup_prefix=True,
-        warmup_lr_init=cfg.lr * 1e-3,
-        t_in_epochs=False,
+    opt, sched = adamw_cosine(
+        model,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
+        warmup_epochs=cfg.warmup_epochs,
     )
     gen = torch.Generator(device=device).manual_seed(seed)
     ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay else None
