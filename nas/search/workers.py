@@ -3,7 +3,9 @@
 The calling process is worker 0 (it shows progress and writes the final reports); workers
 1..N-1 are `python -m nas.search.worker` processes that get the resolved configuration on
 stdin (so a storage password never lands on a command line or on disk) and log to
-`<out>/logs/worker-<k>.log`. With several GPUs, worker k sees only GPU k mod #GPUs.
+`<out>/logs/worker-<k>.log`. With several GPUs, worker k sees only GPU k mod #GPUs. A worker
+ends with the process that started it (`nas._core.exit_with_parent`): a killed search leaves
+none running on, and a re-run does not start a second set beside them.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess
             env["CUDA_VISIBLE_DEVICES"] = str(k % gpus)
         with open(logs / f"worker-{k}.log", "ab") as worker_log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "nas.search.worker", str(k)],
+                [sys.executable, "-m", "nas.search.worker", str(k), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,

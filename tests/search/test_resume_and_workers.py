@@ -157,6 +157,60 @@ def test_two_worker_processes_share_one_study(tiny_space, tmp_path):
     assert not (df["state"] == "RUNNING").any()
 
 
+# nas-search --workers 2 whose main process, once its worker started, writes the worker's pid
+# to a marker and waits to be killed instead of searching.
+_HELD_LEAD = """
+import os, sys, time
+import nas.search.runner as runner
+
+real = runner.start_workers
+
+def held(cfg, **kw):
+    procs = real(cfg, **kw)
+    with open(os.environ["HOLD_MARKER"] + ".tmp", "w") as f:
+        f.write(" ".join(str(p.pid) for p in procs))
+    os.replace(os.environ["HOLD_MARKER"] + ".tmp", os.environ["HOLD_MARKER"])
+    time.sleep(600)
+
+runner.start_workers = held
+from nas.cli.search import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_search_takes_its_worker_processes_with_it(tiny_space, tmp_path):
+    from .._core.test_orphans import alive, kill_all, wait_gone, wait_marker
+
+    proxy = write_proxy(tmp_path / "slow.yaml", epochs=12)
+    args = cli(
+        "--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
+        "--trials", "500", "--out", str(tmp_path / "out"), "--workers", "2",
+        "--no-progress", "--device", "cpu",
+    )  # fmt: skip: 500 trials keep an orphaned worker busy for minutes
+    script, marker = tmp_path / "held_lead.py", tmp_path / "workers.pid"
+    script.write_text(_HELD_LEAD)
+    lead = subprocess.Popen(
+        [sys.executable, str(script), *args[3:]],
+        env={**cli_env(), "HOLD_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        workers = [int(p) for p in wait_marker(marker, lead).split()]
+    except BaseException:
+        lead.kill()
+        raise
+    try:
+        assert len(workers) == 1 and alive(workers[0])
+        time.sleep(2.0)  # past the worker's start: it is searching, not still importing
+        assert alive(workers[0])
+        lead.kill()  # SIGKILL: no cleanup runs in the lead
+        lead.wait()
+        assert wait_gone(workers, seconds=20.0) == []
+    finally:
+        kill_all(workers)
+
+
 POSTGRES_URL = os.environ.get("NAS_TEST_POSTGRES_URL")
 
 
