@@ -33,6 +33,8 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from nas._core.urls import cannot_open, is_url
+from nas._core.urls import mask_url as mask_url  # the search's callers import it from here
 from nas.report import StudyFolder
 from nas.space import ConfigError
 
@@ -100,10 +102,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_url(storage: str) -> bool:
-    return "://" in storage
-
-
 def open_storage(
     storage: str,
     *,
@@ -157,24 +155,5 @@ def _open(
             grace_period=grace_period,
             heartbeat_stale_trial_callback=retry,
         )
-    except ImportError as e:
-        raise ConfigError(
-            f"cannot open {mask_url(storage)}: {e} (PostgreSQL needs "
-            f"`pip install psycopg2-binary`)",
-            field="--storage",
-        ) from None
-    except Exception as e:  # sqlalchemy's OperationalError and kin: one line for the user
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot open {mask_url(storage)}: {first}", field="--storage") from None
-
-
-def mask_url(storage: str) -> str:
-    """The storage with any password hidden (for logs and run.yaml)."""
-    if not is_url(storage):
-        return storage
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(storage).render_as_string(hide_password=True)
-    except Exception:
-        return storage.split("://", 1)[0] + "://***"
+    except Exception as e:  # a missing driver, sqlalchemy's OperationalError and kin
+        raise cannot_open(storage, e) from None
