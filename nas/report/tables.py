@@ -6,19 +6,21 @@ columns a caller added, then one column per sampled parameter named `param.<name
 column's value comes from a `TrialFacts`: what `nas.search` reads off an Optuna trial (its
 number, state, duration and the user attributes of `nas.search.attrs`), so a column computed
 from what a trial records is one `Column` here. `full_training.csv` holds the columns of
-`FULL_TRAINING`, one row per finished training run (`nas.train.full.FullTrainer.result`).
+`FULL_TRAINING`, one row per finished training run, each computed from a `FullRunFacts`
+(`nas.train.full.FullTrainer.facts`): a column is one `Column` there too.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from nas._core import write_text_atomic as write_text
+from nas.space import ArchSpec
 
 from .columns import Column, Table
 
@@ -151,37 +153,90 @@ TRIALS = Table("a search's trials", (*_LEAD, *_MORE))
 LEAD_COLUMNS = tuple(c.name for c in _LEAD)
 PARAM_PREFIX = "param."
 
+
+@dataclass(frozen=True)
+class FullRunFacts:
+    """A finished full-training run as plain data: what every full_training.csv column is
+    computed from, so a column computed from what a run knows is one `Column` here."""
+
+    arch_id: str  # the architecture asked for (the study's)
+    spec: ArchSpec  # the one trained (the data's classes, the training resolution)
+    name: str  # the run's name
+    params: int  # parameters of the trained architecture
+    history: Sequence[Mapping[str, Any]]  # one row per epoch, as log.csv: top1, top5, ema_top1
+    epochs: int  # epochs trained
+    weights: str  # ema or model: the better at the last epoch
+    data: str  # the data source
+    global_batch: int  # images per update, all processes
+    wall_s: float  # wall clock of the run, resumed parts added
+    gpus: int  # GPUs it ran on (0 on CPU)
+    device: str  # what it ran on, in words
+    checkpoint: str  # the run's last.pt
+    finished_at: str  # ISO 8601
+    git_sha: str | None  # the code it ran
+
+    @property
+    def last(self) -> Mapping[str, Any]:
+        return self.history[-1]
+
+    @property
+    def wall_hours(self) -> float:
+        return self.wall_s / 3600
+
+
+def _flops(run: FullRunFacts) -> int:
+    from nas.cost import measure  # fvcore and torch: only when a run finishes
+
+    return measure(run.spec).flops
+
+
 # accuracies in percent (timm's convention); hours of wall clock; gpu_hours = wall x GPUs.
-# Values: nas.train.full.FullTrainer.result(), held to this table by nas.train.study.
+# Rows: nas.train.full.FullTrainer.result() (FULL_TRAINING.row of its facts).
 FULL_TRAINING = Table(
     "full training's results",
     (
-        Column("arch_id", str, "the architecture asked for (the study's)"),
+        Column("arch_id", str, "the architecture asked for (the study's)", lambda r: r.arch_id),
         Column(
             "trained_arch_id",
             str,
             "the one trained (the run's spec.yaml: the data's classes, the training "
             "resolution), whose flops, params and accuracies these are",
+            lambda r: r.spec.arch_id,
         ),
-        Column("name", str, "the run's name"),
-        Column("flops", int, "fvcore's FLOPs per image of the trained architecture"),
-        Column("params", int, "parameters of the trained architecture"),
-        Column("top1", float, "top-1 after the last epoch"),
-        Column("top5", float, "top-5 after the last epoch"),
-        Column("best_top1", float, "the best top-1 of any epoch"),
-        Column("ema_top1", float, "the weight EMA's top-1 after the last epoch"),
-        Column("weights", str, "ema or model: the better at the last epoch, what timm loads"),
-        Column("epochs", int, "epochs trained"),
-        Column("resolution", int, "the training resolution (px)"),
-        Column("num_classes", int, "classes of the data"),
-        Column("data", str, "the data source"),
-        Column("global_batch", int, "images per update, all processes"),
-        Column("gpu_hours", float, "wall hours x GPUs"),
-        Column("wall_hours", float, "wall clock"),
-        Column("device", str, "what it ran on"),
-        Column("checkpoint", str, "the run's last.pt"),
-        Column("finished_at", str, "when it finished (ISO 8601)"),
-        Column("git_sha", str, "the code it ran"),
+        Column("name", str, "the run's name", lambda r: r.name),
+        Column("flops", int, "fvcore's FLOPs per image of the trained architecture", _flops),
+        Column("params", int, "parameters of the trained architecture", lambda r: r.params),
+        Column("top1", float, "top-1 after the last epoch", lambda r: r.last["top1"]),
+        Column("top5", float, "top-5 after the last epoch", lambda r: r.last["top5"]),
+        Column(
+            "best_top1",
+            float,
+            "the best top-1 of any epoch",
+            lambda r: max(h["top1"] for h in r.history),
+        ),
+        Column(
+            "ema_top1",
+            float,
+            "the weight EMA's top-1 after the last epoch",
+            lambda r: r.last["ema_top1"],
+        ),
+        Column(
+            "weights",
+            str,
+            "ema or model: the better at the last epoch, what timm loads",
+            lambda r: r.weights,
+        ),
+        Column("epochs", int, "epochs trained", lambda r: r.epochs),
+        Column("resolution", int, "the training resolution (px)", lambda r: r.spec.resolution),
+        Column("num_classes", int, "classes of the data", lambda r: r.spec.num_classes),
+        Column("data", str, "the data source", lambda r: r.data),
+        Column("global_batch", int, "images per update, all processes", lambda r: r.global_batch),
+        Column("gpu_hours", float, "wall hours x GPUs", lambda r: round(r.wall_hours * r.gpus, 4)),
+        Column("wall_hours", float, "wall clock", lambda r: round(r.wall_hours, 4)),
+        Column("device", str, "what it ran on", lambda r: r.device),
+        Column("checkpoint", str, "the run's last.pt", lambda r: r.checkpoint),
+        Column("finished_at", str, "when it finished (ISO 8601)", lambda r: r.finished_at),
+        Column("git_sha", str, "the code it ran", lambda r: r.git_sha),
     ),
 )
 

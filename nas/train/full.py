@@ -31,6 +31,7 @@ from nas.data import DataSource
 from nas.models import build_model
 from nas.report import write_epoch_log, write_run_files
 from nas.report.provenance import git_sha, provenance
+from nas.report.tables import FULL_TRAINING, FullRunFacts
 from nas.space import ArchSpec, ConfigError
 from nas.space.spec import MIN_RESOLUTION
 
@@ -506,33 +507,27 @@ class FullTrainer:
     # --- results ----------------------------------------------------------------------------
 
     def result(self) -> dict[str, Any]:
-        from nas.cost import measure
+        """This run's row of full_training.csv."""
+        return FULL_TRAINING.row(self.facts())
 
-        last = self.pos.history[-1]
-        hours = self._elapsed() / 3600
-        return {  # costs and accuracies are those of self.spec: trained_arch_id names it
-            "arch_id": self.arch_id,
-            "trained_arch_id": self.spec.arch_id,
-            "name": self.name,
-            "flops": measure(self.spec).flops,
-            "params": self.params,
-            "top1": last["top1"],
-            "top5": last["top5"],
-            "best_top1": max(h["top1"] for h in self.pos.history),
-            "ema_top1": last["ema_top1"],
-            "weights": self.best_weights(),
-            "epochs": self.pos.epoch,
-            "resolution": self.spec.resolution,
-            "num_classes": self.spec.num_classes,
-            "data": str(self.source),
-            "global_batch": self.global_batch,
-            "gpu_hours": round(hours * self.ctx.gpus, 4),
-            "wall_hours": round(hours, 4),
-            "device": self.ctx.describe(),
-            "checkpoint": str(self.run_dir / ckpt.CHECKPOINT_NAME),
-            "finished_at": _now(),
-            "git_sha": git_sha(),
-        }
+    def facts(self) -> FullRunFacts:
+        return FullRunFacts(
+            arch_id=self.arch_id,
+            spec=self.spec,
+            name=self.name,
+            params=self.params,
+            history=self.pos.history,
+            epochs=self.pos.epoch,
+            weights=self.best_weights(),
+            data=str(self.source),
+            global_batch=self.global_batch,
+            wall_s=self._elapsed(),
+            gpus=self.ctx.gpus,
+            device=self.ctx.describe(),
+            checkpoint=str(self.run_dir / ckpt.CHECKPOINT_NAME),
+            finished_at=_now(),
+            git_sha=git_sha(),
+        )
 
     def _write_run_files(self) -> None:
         cfg = {

@@ -8,7 +8,7 @@ import pytest
 
 from nas.report import StudyFolder, append_result, read_trials, write_csv_atomic
 from nas.report.columns import Column, Table
-from nas.report.tables import FULL_TRAINING, TRIALS, order_columns
+from nas.report.tables import FULL_TRAINING, TRIALS, FullRunFacts, order_columns
 
 
 def test_a_tables_columns_are_its_rows_its_frames_and_its_reads(tmp_path):
@@ -64,3 +64,27 @@ def test_full_training_csv_has_the_tables_columns_and_types(tmp_path):
 def test_a_row_that_misses_or_adds_a_column_is_a_producers_bug(row):
     with pytest.raises(AssertionError, match="full training's results"):
         FULL_TRAINING.check_row(row)
+
+
+def test_a_full_training_row_is_computed_from_the_runs_facts():
+    from nas.models import PRESETS
+
+    spec = PRESETS["spach_xxs_patch16_224_conv"]
+    history = [
+        {"top1": 61.0, "top5": 90.0, "ema_top1": 60.0},
+        {"top1": 64.0, "top5": 92.0, "ema_top1": 63.5},
+        {"top1": 63.0, "top5": 93.0, "ema_top1": 63.9},
+    ]
+    facts = FullRunFacts(
+        arch_id="asked", spec=spec, name="run", params=123, history=history, epochs=3,
+        weights="ema", data="folder:/d", global_batch=256, wall_s=7200.0, gpus=4,
+        device="4 x H200", checkpoint="/r/last.pt", finished_at="2026-12-02T00:00:00Z",
+        git_sha="abc",
+    )  # fmt: skip
+    row = FULL_TRAINING.check_row(FULL_TRAINING.row(facts))
+    assert (row["top1"], row["top5"], row["ema_top1"]) == (63.0, 93.0, 63.9)  # the last epoch
+    assert row["best_top1"] == 64.0
+    assert (row["wall_hours"], row["gpu_hours"]) == (2.0, 8.0)
+    assert row["trained_arch_id"] == spec.arch_id and row["arch_id"] == "asked"
+    assert row["resolution"] == spec.resolution and row["num_classes"] == spec.num_classes
+    assert row["flops"] > 0
