@@ -6,8 +6,9 @@ record of it since the batch read the table, or a live owner holds it. A claim n
 (host, pid, a token per batch) and a heartbeat time the owner refreshes every HEARTBEAT_S. A
 claim whose owner is dead is taken over, as the search's heartbeat fails the trials of dead
 workers: at once when its pid is gone on this host, else once its heartbeat is GRACE_S old
-(another host, or a pid reused). The claims live beside the table (`runs.jsonl.claims`,
-rewritten atomically); the file goes when its last claim is released.
+(another host, or a pid reused). The claims live in the table's store: beside the file
+(`runs.jsonl.claims`, rewritten atomically; the file goes when its last claim is released), or
+in the database beside the records, so batches on several machines share one table's runs.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
-from nas._core import locked, write_text_atomic
-
 from .runs import RunKey, RunRequest
+from .store import StorageError
 from .table import RunTable
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Claims:
         pid: int | None = None,
     ):
         self.table = table
-        self.path = table.path.with_name(table.path.name + ".claims")
+        self.store = table.store
         self.owner: Claim = {
             "token": uuid.uuid4().hex[:12],
             "host": host or socket.gethostname(),
@@ -61,7 +61,7 @@ class Claims:
         self.heartbeat_s = heartbeat_s
         self.mine: set[RunKey] = set()
         self._written: Counter[RunKey] = Counter()  # records per key in the table
-        self._offset = 0  # bytes of the table counted so far (whole lines)
+        self._cursor = 0  # where the lines counted so far end (the store's cursor)
         self._count_new()
         self._found = Counter(self._written)  # the table as the batch found it
         self._stop = threading.Event()
@@ -72,7 +72,7 @@ class Claims:
     def take(self, key: RunKey) -> Taken:
         """Claim `key`: "mine" (claimed now, or already this batch's), "done" (the table got
         a record of it since this batch read it) or "held" (a live owner trains it)."""
-        with locked(self.table.lock):
+        with self.store.locked():
             self._count_new()
             if key not in self.mine and self._written[key] > self._found[key]:
                 return "done"  # another batch trained it since this one read the table
@@ -84,7 +84,7 @@ class Claims:
                 log.info(
                     "taking over run %s of %s: its owner %s:%s is gone",
                     _name(key),
-                    self.table.path,
+                    self.table.where,
                     held["host"],
                     held["pid"],
                 )
@@ -96,7 +96,7 @@ class Claims:
     def release(self, key: RunKey) -> None:
         """Give up the claim on `key` (its record is in the table, or it will not be run)."""
         self.mine.discard(key)
-        with locked(self.table.lock):
+        with self.store.locked():
             claims = self._read()
             if claims.get(_name(key), {}).get("token") == self.owner["token"]:
                 del claims[_name(key)]
@@ -109,7 +109,7 @@ class Claims:
 
     def beat(self) -> None:
         """Refresh the heartbeat of this batch's claims (those no one took over)."""
-        with locked(self.table.lock):
+        with self.store.locked():
             claims = self._read()
             now = time.time()
             for key in self.mine:
@@ -130,7 +130,7 @@ class Claims:
         self._stop.set()
         if self._beat is not None:
             self._beat.join()
-        with locked(self.table.lock):
+        with self.store.locked():
             claims = self._read()
             for key in self.mine:
                 if claims.get(_name(key), {}).get("token") == self.owner["token"]:
@@ -143,47 +143,31 @@ class Claims:
             if self.mine:
                 try:
                     self.beat()
-                except OSError as e:  # a full disk: the claims may be taken over, no worse
-                    log.warning("could not refresh the claims in %s: %s", self.path, e)
+                # a full disk, a database gone away: the claims may be taken over, no worse
+                except (OSError, StorageError) as e:
+                    log.warning("could not refresh the claims of %s: %s", self.table.where, e)
 
-    # --- the files ---------------------------------------------------------------------------
+    # --- the store -------------------------------------------------------------------------
 
     def _count_new(self) -> None:
         """Count the records appended to the table since the last look (whole lines only: a
         torn line of a killed writer is skipped, as the table's reader skips it)."""
-        try:
-            with open(self.table.path, "rb") as f:
-                if os.fstat(f.fileno()).st_size < self._offset:  # replaced: count afresh
-                    self._written.clear()
-                    self._offset = 0
-                f.seek(self._offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return
-        end = chunk.rfind(b"\n") + 1
-        for line in chunk[:end].splitlines():
+        chunk = self.store.read(self._cursor)
+        if chunk.afresh:  # the table was replaced: count afresh
+            self._written.clear()
+        for line in chunk.lines:
             try:
                 row = json.loads(line)
                 self._written[(row["arch_id"], row["fidelity_id"], row["seed"])] += 1
             except (ValueError, KeyError, TypeError):
                 continue
-        self._offset += end
+        self._cursor = chunk.end
 
     def _read(self) -> dict[str, Claim]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except ValueError:  # cannot happen with atomic writes; start over rather than stop
-            log.warning("ignoring unreadable claims file %s", self.path)
-            return {}
-        return data if isinstance(data, dict) else {}
+        return self.store.read_claims()
 
     def _write(self, claims: dict[str, Claim]) -> None:
-        if claims:
-            write_text_atomic(self.path, json.dumps(claims, indent=1, sort_keys=True) + "\n")
-        else:
-            self.path.unlink(missing_ok=True)
+        self.store.write_claims(claims)
 
 
 def is_stale(claim: Claim, *, now: float | None = None, grace_s: float = GRACE_S) -> bool:
@@ -257,7 +241,7 @@ class ClaimedQueue:
             log.info(
                 "waiting for %d run(s) another batch on %s is training (%s)",
                 len(self.todo),
-                self.claims.table.path,
+                self.claims.table.where,
                 ", ".join(self.claims.holders([r.key for r in self.todo])) or "finishing",
             )
         time.sleep(POLL_S)

@@ -1,11 +1,14 @@
 """The run table: every finished run of a study, one JSON line each, appended as runs finish.
 
-Append-only under a lock, so several processes (or a resumed run) can write one table, and a
-process killed mid-write leaves at most a torn last line, which is ignored on reading: a killed
-batch loses only the runs in flight. Re-running a batch skips every key already here, except
-failed runs it tries again (`to_retry`): a transient failure (out of memory, a killed worker)
-up to MAX_AUTO_RETRIES times, any failure when asked (`--retry-failed`). A run tried again is
-appended again; its key's record is then the later one.
+The lines live in a store (`nas.evaluate.store`): the file `runs.jsonl` of the study's folder,
+or a table in a database (`--storage URL`) that the machines of a cluster share. Append-only
+under the store's lock, so several processes (or a resumed run, or other machines) can write
+one table, and a process killed mid-write leaves at most a torn last line, which is ignored on
+reading: a killed batch loses only the runs in flight. Re-running a batch skips every key
+already here, except failed runs it tries again (`to_retry`): a transient failure (out of
+memory, a killed worker) up to MAX_AUTO_RETRIES times, any failure when asked
+(`--retry-failed`). A run tried again is appended again; its key's record is then the later
+one.
 """
 
 from __future__ import annotations
@@ -21,18 +24,26 @@ from typing import Any
 
 import pandas as pd
 
-from nas._core import locked
 from nas.report.columns import Column, Table
 
 from .runs import TRANSIENT, RunKey, RunRecord, failure_kind
+from .store import FileStore, RunStore
 
 MAX_AUTO_RETRIES = 2  # times resuming tries a run that failed transiently again
 
 
 class RunTable:
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.lock = self.path.with_name(self.path.name + ".lock")
+    """The run records kept in `store` (a `RunStore`), or in the JSON-lines file at a path."""
+
+    def __init__(self, store: str | os.PathLike | RunStore):
+        self.store: RunStore = FileStore(store) if isinstance(store, (str, os.PathLike)) else store
+        # the file, when the table is one (tests and scripts read it); None in a database
+        self.path: Path | None = self.store.path if isinstance(self.store, FileStore) else None
+
+    @property
+    def where(self) -> str:
+        """Where the runs live, for messages and reports (a database's password hidden)."""
+        return self.store.where
 
     def records(self) -> list[RunRecord]:
         """Every complete line, one record per key: its first `ok` one, else its last one (a
@@ -41,18 +52,15 @@ class RunTable:
 
     def _tries(self) -> dict[RunKey, list[RunRecord]]:
         """Each key's records in the order written, up to its first `ok` one."""
-        if not self.path.exists():
-            return {}
         tries: dict[RunKey, list[RunRecord]] = {}
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    record = RunRecord.from_dict(json.loads(line))
-                except (json.JSONDecodeError, TypeError):
-                    continue  # a torn last line of a killed writer
-                seen = tries.setdefault(record.key, [])
-                if not seen or seen[-1].status != "ok":
-                    seen.append(record)
+        for line in self.store.read().lines:
+            try:
+                record = RunRecord.from_dict(json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line no reader understands (a torn line that was ended)
+            seen = tries.setdefault(record.key, [])
+            if not seen or seen[-1].status != "ok":
+                seen.append(record)
         return tries
 
     def keys(self) -> set[RunKey]:
@@ -72,23 +80,9 @@ class RunTable:
         return out
 
     def append(self, record: RunRecord) -> None:
-        line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
-        with locked(self.lock):
-            self._end_torn_line()
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-
-    def _end_torn_line(self) -> None:
-        """A writer killed mid-line left no newline: start ours on a fresh line."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return
-        with open(self.path, "rb+") as f:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                f.write(b"\n")
+        line = json.dumps(record.to_dict(), separators=(",", ":"))
+        with self.store.locked():
+            self.store.append(line)
 
     def frame(self) -> pd.DataFrame:
         return records_frame(self.records())
