@@ -13,6 +13,7 @@ from .common import (
     ArgumentParser,
     add_retry_failed,
     add_skip_bad_images,
+    add_storage,
     kendall_tau,
     non_negative_int,
     positive_int,
@@ -27,7 +28,8 @@ plus the space's presets near the budget, trains them under each proxy of --prox
 noise, signal/noise, seed-vs-seed Kendall tau, tau and Spearman rho against the reference with
 90% bootstrap intervals, top-quarter overlap and the trivial rankings by FLOPs and params; then
 the cheapest proxy whose tau clears --target (recommended.yaml, for nas-search --proxy).
-Every run is recorded in OUT/runs.jsonl as it finishes: re-running the same command resumes."""
+Every run is recorded in OUT/runs.jsonl (or in a database, --storage, that several machines
+share) as it finishes: re-running the same command resumes."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -102,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add_skip_bad_images(p)
     add_retry_failed(p)
+    add_storage(p, kind="calibration")
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -112,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    from nas.report import StudyFolder
     from nas.studies.calibration import (
         CalibrationConfig,
         forecast,
@@ -138,9 +140,9 @@ def _main(argv: list[str] | None) -> int:
         only=tuple(x.strip() for x in args.only.split(",") if x.strip()),
         skip_bad_images=args.skip_bad_images,
         retry_failed=args.retry_failed,
+        storage=args.storage,
     )
     if args.dry_run:
-        from nas.evaluate import RunTable
         from nas.studies.calibration_report import MIN_RANKED
 
         plan = make_plan(cfg)
@@ -161,7 +163,7 @@ def _main(argv: list[str] | None) -> int:
         print("forecast:")
         for line in forecast(
             plan,
-            table=RunTable(StudyFolder(cfg.out_dir()).runs_jsonl),
+            table=cfg.table(),
             workers=cfg.workers,
             device=cfg.device,
             only=cfg.only,

@@ -100,3 +100,17 @@ def add_retry_failed(p: argparse.ArgumentParser) -> None:
         "(out of memory, a killed worker) are tried again, up to twice, and deterministic "
         "ones (NaN loss, a bad spec) stay failed",
     )
+
+
+def add_storage(p: argparse.ArgumentParser, *, kind: str) -> None:
+    """`--storage URL` of the commands that keep a run table: the table in a database, where
+    several machines share it (its name: `kind`/OUT's folder name, `nas.studies._tables`)."""
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="keep the run table in this database instead of OUT/runs.jsonl, e.g. "
+        "postgresql+psycopg2://user:pw@host/db (as nas-search --storage) or sqlite:///runs.db; "
+        f"its name there is {kind}/<OUT's folder name>: machines giving the same URL and a "
+        "results folder of the same name (the default one: the same command) share its runs, "
+        "and each writes the report into its own OUT",
+    )

@@ -13,6 +13,7 @@ from .common import (
     ArgumentParser,
     add_retry_failed,
     add_skip_bad_images,
+    add_storage,
     non_negative_float,
     non_negative_int,
     positive_int,
@@ -25,7 +26,8 @@ per model FLOPs, params, the token grid it was trained at, mean +- std and a 90%
 proxy accuracy, train accuracy and the train-validation gap; pairwise paired differences over
 seeds marked better, worse or tie at this noise. --suite runs a study from a file (the SPACH,
 ConvMixer and CoAtNet papers' claims are shipped) and gives each of its findings a verdict its
-intervals support. Every run is recorded in OUT/runs.jsonl: re-running resumes."""
+intervals support. Every run is recorded in OUT/runs.jsonl (or in a database, --storage, that
+several machines share) as it finishes: re-running resumes."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add_skip_bad_images(p)
     add_retry_failed(p)
+    add_storage(p, kind="compare")
     p.add_argument("--no-progress", action="store_true", help="no live progress")
     return p
 
@@ -104,6 +107,7 @@ def _main(argv: list[str] | None) -> int:
         margin=args.margin,
         skip_bad_images=args.skip_bad_images,
         retry_failed=args.retry_failed,
+        storage=args.storage,
     )
     if args.dry_run:
         models, suite = resolve(cfg)

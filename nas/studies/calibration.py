@@ -3,9 +3,10 @@
 A calibration trains K architectures drawn over the feasible region (plus the space's presets
 near the budget) under each proxy of a ladder with S seeds, and under a fixed reference
 fidelity (one seed each, and S seeds on a few architectures to measure the reference's own
-noise). Everything goes through the evaluation engine into `runs.jsonl` (resumable); the
-report (`calibration.csv`, `calibration.md`, `calibration.png`, `recommended.yaml`) is rebuilt
-from that table alone.
+noise). Everything goes through the evaluation engine into a resumable run table
+(`OUT/runs.jsonl`, or with `storage` the table `calibration/<OUT's folder name>` in that
+database, which several machines share: `nas.studies._tables`); the report (`calibration.csv`,
+`calibration.md`, `calibration.png`, `recommended.yaml`) is rebuilt from that table alone.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import pandas as pd
 from nas._core import write_text_atomic
 from nas.cost import closed_form
 from nas.evaluate import Fidelity, RunRequest, RunTable, run_all
-from nas.report import StudyFolder
 from nas.search.feasible import FeasibleRegion
 from nas.space import ConfigError, SearchSpace, load_space
 
 from ._anyway import write_anyway
+from ._tables import run_table
 from .calibration_report import TARGET_TAU, Calibration, compute, write_report
 from .draws import Drawn, draw_architectures, presets_near
 
@@ -148,12 +149,18 @@ class CalibrationConfig:
     only: tuple[str, ...] = ()  # fidelities to train now (names, or "reference"); () all
     skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
     retry_failed: bool = False  # train every failed run again (else only transient ones)
+    storage: str | None = None  # a database URL for the run table (else OUT/runs.jsonl)
 
     def out_dir(self) -> Path:
         return Path(
             self.out
             or Path("results") / "calibration" / f"{Path(self.space).stem}-{_slug(self.budget)}"
         )
+
+    def table(self) -> RunTable:
+        """The calibration's run table: OUT/runs.jsonl, or `calibration/<OUT's name>` in
+        storage."""
+        return run_table(self.out_dir(), storage=self.storage, kind="calibration")
 
 
 def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
@@ -228,7 +235,7 @@ def forecast(
     lines.append(
         f"  in all: {len(pending)} runs, about {total / 3600 / workers:.1f} h with "
         f"{workers} worker(s) on {dev.type} ({len(done)} runs already in "
-        f"{table.path})"
+        f"{table.where})"
     )
     return lines
 
@@ -238,7 +245,7 @@ def run_calibration(
 ) -> Calibration:
     plan = make_plan(cfg)
     out = cfg.out_dir()
-    table = RunTable(StudyFolder(out).runs_jsonl)
+    table = cfg.table()
     reporter = _Reporter(plan, table, out, cfg=cfg, command=command)
     stopped_by = None
     try:
@@ -316,7 +323,7 @@ def write_calibration(
         out,
         cal=cal,
         runs=runs,
-        header=_header(plan, cfg, runs, command),
+        header=_header(plan, cfg, runs, command, where=table.where),
         descriptions=descriptions,
         proxies=proxies,
     )
@@ -337,7 +344,7 @@ def _caption(cal: Calibration, fid: str) -> str:
 
 
 def _header(
-    plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame, command: str
+    plan: CalibrationPlan, cfg: CalibrationConfig, runs: pd.DataFrame, command: str, *, where: str
 ) -> list[str]:
     from nas.report.provenance import devices_of, provenance
 
@@ -351,6 +358,8 @@ def _header(
         f"# Calibration: `{plan.space.name}` within {cfg.budget}",
         "",
         f"Command: `{command or 'nas-calibrate'}`",
+        "",
+        f"Runs: {where}",
         "",
         f"{len(plan.archs)} architectures: {drawn} drawn over the feasible region{short} (cost "
         f"quartiles x dominant mixer, draw seed {cfg.draw_seed}) and "

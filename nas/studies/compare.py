@@ -1,8 +1,10 @@
 """`nas-compare`: architectures trained under one fidelity with several seeds, and every
 accuracy with its noise.
 
-The runs go through the evaluation engine (`OUT/runs.jsonl`, resumable); `compare.csv`,
-`compare.md` and `compare.png` are rebuilt from that table. Seeds are shared: seed k of every
+The runs go through the evaluation engine into a resumable run table (`OUT/runs.jsonl`, or
+with `storage` the table `compare/<OUT's folder name>` in that database, which several machines
+share: `nas.studies._tables`); `compare.csv`, `compare.md` and `compare.png` are rebuilt from
+that table. Seeds are shared: seed k of every
 model starts from the same random stream and sees the same data in the same order, so two
 models are compared by paired differences over seeds (a paired-t interval), which removes what
 the seeds have in common. A suite (`--suite`) adds its findings: each comparison it names gets
@@ -24,6 +26,7 @@ from nas.train.proxy import proxy_spec
 from nas.train.proxy_config import ProxyConfig
 
 from ._anyway import write_anyway
+from ._tables import run_table
 from .compare_report import write_compare
 from .suites import Model, Suite, load_suite
 
@@ -44,6 +47,7 @@ class CompareConfig:
     margin: float | None = None  # overrides the suite's equivalence margins
     skip_bad_images: bool = False  # leave out images that cannot be decoded (else stop)
     retry_failed: bool = False  # train every failed run again (else only transient ones)
+    storage: str | None = None  # a database URL for the run table (else OUT/runs.jsonl)
 
     def out_dir(self, suite: Suite | None) -> Path:
         if self.out:
@@ -55,6 +59,10 @@ class CompareConfig:
         else:
             name = "-".join(Path(a).stem for a in self.archs)[:80]
         return Path("results") / "compare" / re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+    def table(self, suite: Suite | None) -> RunTable:
+        """The comparison's run table: OUT/runs.jsonl, or `compare/<OUT's name>` in storage."""
+        return run_table(self.out_dir(suite), storage=self.storage, kind="compare")
 
 
 def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
@@ -124,7 +132,7 @@ def requests(models: list[Model], cfg: CompareConfig) -> list[RunRequest]:
 def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "") -> Path:
     models, suite = resolve(cfg)
     out = cfg.out_dir(suite)
-    table = RunTable(StudyFolder(out).runs_jsonl)
+    table = cfg.table(suite)
     start = time.monotonic()
     stopped_by = None
     try:
@@ -157,7 +165,7 @@ def forecast(models: list[Model], suite: Suite | None, cfg: CompareConfig) -> li
     from nas.train.device import pick_device
 
     device = pick_device(cfg.device)
-    table = RunTable(StudyFolder(cfg.out_dir(suite)).runs_jsonl)
+    table = cfg.table(suite)
     done = table.keys() - table.to_retry(retry_failed=cfg.retry_failed)
     lines, total = [], 0.0
     for m in models:

@@ -153,7 +153,10 @@ def write_compare(
     cols = ["model", *[c for c in runs.columns if c not in ("model", "gap")]]
     write_text_atomic(out / "compare.csv", runs[cols].to_csv(index=False))
     summary = summary_table(models, runs)
-    parts = [_header(models, suite, runs, cfg, command, wall), _models_md(summary)]
+    parts = [
+        _header(models, suite, runs, cfg, command, wall, where=table.where),
+        _models_md(summary),
+    ]
     if suite is not None and suite.findings:
         parts.append(_findings_md(suite.findings, runs, cfg.margin))
     parts.append(_pairs_md(summary, runs, suite))
@@ -177,6 +180,8 @@ def _header(
     cfg: CompareConfig,
     command: str,
     wall: float,
+    *,
+    where: str,
 ) -> str:
     from nas.report.provenance import devices_of, provenance
 
@@ -194,6 +199,8 @@ def _header(
         lines += [suite.description, ""]
     lines += [
         f"Command: `{command or 'nas-compare'}`",
+        "",
+        f"Runs: {where}",
         "",
         f"{len(models)} models x {cfg.seeds} seeds (seed k of every model: the same init "
         f"stream, batch order and data). Fidelities:",
