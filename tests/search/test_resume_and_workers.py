@@ -183,9 +183,21 @@ def test_a_killed_search_takes_its_worker_processes_with_it(tiny_space, tmp_path
 
     proxy = write_proxy(tmp_path / "slow.yaml", epochs=12)
     args = cli(
-        "--space", str(tiny_space), "--budget", TINY_BUDGET, "--proxy", str(proxy),
-        "--trials", "500", "--out", str(tmp_path / "out"), "--workers", "2",
-        "--no-progress", "--device", "cpu",
+        "--space",
+        str(tiny_space),
+        "--budget",
+        TINY_BUDGET,
+        "--proxy",
+        str(proxy),
+        "--trials",
+        "500",
+        "--out",
+        str(tmp_path / "out"),
+        "--workers",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
     )  # fmt: skip: 500 trials keep an orphaned worker busy for minutes
     script, marker = tmp_path / "held_lead.py", tmp_path / "workers.pid"
     script.write_text(_HELD_LEAD)
