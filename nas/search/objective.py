@@ -16,6 +16,7 @@ as trials of their own, scores them, and trains the best-scored one.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import statistics
@@ -33,6 +34,7 @@ from nas.space import ArchSpec, SearchSpace
 from nas.train.proxy import ProxyResult
 
 from . import attrs
+from .deadline import Deadline
 from .latency import measure_latency
 from .prescreen import (
     Heartbeats,
@@ -45,6 +47,8 @@ from .prescreen import (
 )
 from .pruning import EarlyStopping
 from .repeats import NO_REPEATS, RepeatPolicy, study_noise
+
+log = logging.getLogger(__name__)
 
 # (trial number, seed index (0 = first), epochs done, accuracy)
 EpochCallback = Callable[[int, int, int, float], None]
@@ -79,6 +83,7 @@ class Objective:
         seed: int = 0,
         repeats: RepeatPolicy = NO_REPEATS,
         prescreen: Prescreener | None = None,
+        deadline: Deadline | None = None,
         on_start: Callable[[int, Candidate], None] | None = None,
         on_epoch: EpochCallback | None = None,
     ):
@@ -93,6 +98,7 @@ class Objective:
         self.seed = seed  # of the first run; repeats use seed + 1, seed + 2, ...
         self.repeats = repeats
         self.prescreen = prescreen  # the study's sampler must then be a PinnedSampler
+        self.deadline = deadline or Deadline(None)  # --timeout: times each run, skips repeats
         self.on_start = on_start
         self.on_epoch = on_epoch
 
@@ -300,6 +306,14 @@ class Objective:
             sigma, _, _ = study_noise(trials)
             if not self.repeats.wanted(accuracies, costs=costs, trials=trials, sigma=sigma):
                 break
+            if not self.deadline.room_for_a_run():
+                log.info(
+                    "trial %d: no repeat, it would overrun --timeout (the front keeps %d seed%s)",
+                    trial.number,
+                    len(accuracies),
+                    "" if len(accuracies) == 1 else "s",
+                )
+                break
             k = len(accuracies)
 
             def progress(epoch: int, accuracy: float, k: int = k) -> bool:
@@ -332,9 +346,11 @@ class Objective:
         what: str,
     ) -> ProxyResult:
         try:
-            return train_once(
+            result = train_once(
                 cand.spec, fidelity=self.fidelity, seed=seed, data=self.data, on_epoch=on_epoch
             )
+            self.deadline.ran(result.seconds)
+            return result
         except optuna.TrialPruned:
             raise
         except Exception as e:

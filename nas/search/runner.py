@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from nas.train.device import pick_device
 
 from . import attrs
 from .config import SearchConfig, check_resume, make_config
+from .deadline import Deadline
 from .feasible import FeasibleRegion
 from .objective import Objective, TrialFailed
 from .prescreen import PinnedSampler, Prescreener
@@ -221,6 +221,7 @@ def _optimize(
             f"resuming {cfg.study_name}: {counts.evaluated}/{cfg.trials} candidates "
             f"trained in {counts.total} trials"
         )
+    deadline = Deadline(cfg.timeout)
     objective = Objective(
         space=space,
         objectives=cfg.objectives,
@@ -238,10 +239,11 @@ def _optimize(
         seed=cfg.seed,
         repeats=cfg.repeat_policy,
         prescreen=prescreener,
+        deadline=deadline,
         on_start=lambda n, c: bar.trial_started(n, c.flops, c.spec.summary()),
         on_epoch=lambda n, k, e, a: bar.epoch(n, e, cfg.proxy.epochs, a, seed=k),
     )
-    after = AfterTrial(cfg, bar, region=region)
+    after = AfterTrial(cfg, bar, deadline, region=region)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -253,13 +255,19 @@ def _optimize(
 class AfterTrial:
     """Optuna callback: rewrite the reports, show progress, decide whether to go on."""
 
-    def __init__(self, cfg: SearchConfig, bar: Progress, *, region: FeasibleRegion | None):
+    def __init__(
+        self,
+        cfg: SearchConfig,
+        bar: Progress,
+        deadline: Deadline,
+        *,
+        region: FeasibleRegion | None,
+    ):
         self.cfg = cfg
         self.bar = bar
+        self.deadline = deadline  # the objective times each run into it
         self.region = region
         self.rng = random.Random(f"unstick:{cfg.seed}")
-        self.start = time.monotonic()
-        self.durations: list[float] = []  # seconds of trained trials of this process
         self.cap = 10 * cfg.trials + 50  # proposals in all (over-budget ones are cheap), the
         #                                   candidates a pre-screen only scored left out
 
@@ -267,8 +275,6 @@ class AfterTrial:
         front = len(write_reports(self.cfg, study).pareto)
         trials = study.get_trials(deepcopy=False)
         counts = count(trials)
-        if trial.user_attrs.get(attrs.TRAINED) and trial.duration is not None:
-            self.durations.append(trial.duration.total_seconds())
         self.bar.trial_finished(describe(trial), counts, best=_best(trials), front=front)
         self._decide(study, counts)
         if self.region is not None and unstick(study, self.region, self.rng):
@@ -288,16 +294,13 @@ class AfterTrial:
                 f"{counts.consecutive_failures} trials failed in a row; see the "
                 f"failure column of {StudyFolder(self.cfg.out).trials_csv}"
             )
-        elif self.cfg.timeout is not None and self.durations:
-            elapsed = time.monotonic() - self.start
-            expected = max(self.durations[-10:])
-            if elapsed + expected > self.cfg.timeout:
-                self.bar.message(
-                    f"time budget: stopping after {elapsed / 60:.1f} min, before "
-                    f"a trial that would overrun --timeout "
-                    f"{self.cfg.timeout / 60:.1f} min (re-run to continue)"
-                )
-                study.stop()
+        elif not self.deadline.room_for_a_run():
+            self.bar.message(
+                f"time budget: stopping after {self.deadline.elapsed / 60:.1f} min, before "
+                f"a run that would overrun --timeout {self.cfg.timeout / 60:.1f} min "
+                f"(re-run to continue)"
+            )
+            study.stop()
 
 
 def describe(t: FrozenTrial) -> str:
