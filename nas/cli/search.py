@@ -148,8 +148,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=1,
-        help="processes on this machine sharing the study (one per GPU on GPUs)",
+        help="processes on this machine sharing the study, each with an equal share of the "
+        "cores (one per GPU on GPUs); their trials interleave, so a seeded search is "
+        "reproducible with 1 (default: "
+        + ", ".join(f"{k} {v[2]}" for k, v in SEARCH_DEFAULTS.items())
+        + " by proxy, at most the cores)",
     )
     p.add_argument(
         "--simulate",

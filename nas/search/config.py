@@ -8,6 +8,7 @@ different budget, proxy or objective would mix incomparable numbers, so it is re
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +40,17 @@ OBJECTIVES = {
     "latency": "minimize",
 }
 
-# Trials and wall-clock budget (seconds) a search gets by default with each proxy preset. The
-# CPU default is sized so the README's main command ends within ~15 minutes on 2 cores: the
-# timeout guarantees it, the trial count is what a quiet machine reaches in that time.
-SEARCH_DEFAULTS: dict[str, tuple[int, float | None]] = {
-    "cpu": (20, 12 * 60.0),
-    "gpu": (100, None),
-    "tiny": (8, None),
+# Trials, wall-clock budget (seconds) and worker processes a search gets by default with each
+# proxy preset. The CPU default is sized so the README's main command ends within ~15 minutes
+# on 2 cores: the timeout guarantees it, the trial count is what a quiet machine reaches in
+# that time. Its workers: two single-threaded processes train 1.26x the runs of one process on
+# two threads (results/benchmarks/main_command.md), so on 2+ cores it runs two.
+SEARCH_DEFAULTS: dict[str, tuple[int, float | None, int]] = {
+    "cpu": (20, 12 * 60.0, 2),
+    "gpu": (100, None, 1),
+    "tiny": (8, None, 1),
 }
-_FALLBACK_DEFAULTS = (20, None)
+_FALLBACK_DEFAULTS = (20, None, 1)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class SearchConfig:
         storage: str | None = None,
         seed: int = 0,
         device: str = "auto",
-        workers: int = 1,
+        workers: int | None = None,
         max_params: str | int | None = None,
         repeats: str | int = "auto",
         data_seed: int = 0,
@@ -129,7 +132,11 @@ class SearchConfig:
 
         if proxy is None:
             proxy = PROXY_PRESETS["cpu"]
-        default_trials, default_timeout = SEARCH_DEFAULTS.get(proxy.name, _FALLBACK_DEFAULTS)
+        default_trials, default_timeout, default_workers = SEARCH_DEFAULTS.get(
+            proxy.name, _FALLBACK_DEFAULTS
+        )
+        if workers is None:  # never more processes than cores
+            workers = max(1, min(default_workers, os.cpu_count() or 1))
         budget_text = str(budget)
         study_name = study_name or f"{Path(str(space)).stem}-{_slug(budget_text)}"
         out_dir = Path(out) if out else Path("results") / study_name

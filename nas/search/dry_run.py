@@ -62,7 +62,10 @@ def time_estimate(cfg: SearchConfig, region: FeasibleRegion) -> list[str]:
     from nas.evaluate.forecast import run_seconds
     from nas.train.device import pick_device
 
+    from .workers import share_the_cores
+
     device = pick_device(cfg.device)
+    share_the_cores(cfg, device)  # timed as each worker will train: on its share of the cores
     specs = feasible_samples(region, n=TIMED, seed=cfg.seed)
     start = time.perf_counter()
     measure(specs[0])

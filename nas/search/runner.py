@@ -9,7 +9,6 @@ trained or the time budget would be overrun. The reports are rewritten after eve
 from __future__ import annotations
 
 import logging
-import os
 import random
 import warnings
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from .retry import requeue_failed
 from .samplers import make_pruner, make_sampler
 from .storage import mask_url, open_storage
 from .unstick import unstick
-from .workers import start_workers, wait_workers
+from .workers import share_the_cores, start_workers, wait_workers
 
 MAX_CONSECUTIVE_FAILURES = 5
 
@@ -80,8 +79,7 @@ def run(cfg: SearchConfig, *, progress: bool = True, worker_index: int = 0) -> S
     _quiet_optuna()
     space = load_space(cfg.space)
     device = pick_device(cfg.device)
-    if device.type == "cpu" and cfg.workers > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
+    share_the_cores(cfg, device)
     region = feasible_region(space, cfg)
     # the study first: one made for another space or data is refused before any decoding
     study = open_study(cfg, space, region=region, worker_index=worker_index)

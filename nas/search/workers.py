@@ -24,6 +24,13 @@ from .config import SearchConfig
 log = logging.getLogger(__name__)
 
 
+def share_the_cores(cfg: SearchConfig, device: torch.device) -> None:
+    """On CPU, give this process its share of the cores: several single-threaded trainings
+    use them better than one multi-threaded one (a small network's ops scale poorly)."""
+    if device.type == "cpu" and cfg.workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
+
+
 def start_workers(cfg: SearchConfig, *, device: torch.device) -> list[subprocess.Popen]:
     logs = Path(cfg.out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,16 @@ def test_defaults_follow_the_readme():
     assert gpu.trials == 100 and gpu.timeout is None
 
 
+def test_the_cpu_default_runs_two_workers_where_there_are_two_cores(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert make().workers == 2  # two single-threaded trainings beat one on two threads
+    assert make(proxy=PROXY_PRESETS["gpu"]).workers == 1
+    assert make(proxy=PROXY_PRESETS["tiny"]).workers == 1
+    assert make(workers=3).workers == 3  # asked for
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert make().workers == 1  # never more processes than cores
+
+
 def test_a_space_path_names_the_study_by_its_file():
     cfg = make(space="/somewhere/my_space.yaml", budget="600M")
     assert cfg.study_name == "my_space-600M"
