@@ -96,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
         "--only",
         default="",
         metavar="F1,F2,...",
-        help="train only the runs of these fidelities now (proxy names, or 'reference'); "
+        help="train only the runs of these fidelities now (proxy names or spelled as in "
+        "--proxies, e.g. supernet:FOLDER; or 'reference'); "
         "the report still covers the whole plan (default: all)",
     )
     p.add_argument(

@@ -104,19 +104,36 @@ class CalibrationPlan:
 
 def selected(plan: CalibrationPlan, only: tuple[str, ...]) -> list[RunRequest]:
     """The plan's requests of the fidelities named in `only` (all when empty): a user with an
-    hour to spare can spend it where the report needs it most, e.g. on the reference."""
+    hour to spare can spend it where the report needs it most, e.g. on the reference. A
+    fidelity is named by its name, or spelled as in --proxies (a file, `zc:NAME`,
+    `supernet:FOLDER`)."""
     if not only:
         return plan.requests()
     names = {f.name: f.fidelity_id for f in plan.proxies}
     names["reference"] = names[plan.reference.name] = plan.reference.fidelity_id
-    unknown = [n for n in only if n not in names]
+    ids = {n: names.get(n) or _spelled(plan, n) for n in only}
+    unknown = [n for n, i in ids.items() if i not in names.values()]
     if unknown:
         raise ConfigError(
             f"unknown fidelity {unknown[0]!r}; expected one of {', '.join(sorted(names))}",
             field="--only",
         )
-    ids = {names[n] for n in only}
-    return [r for r in plan.requests() if r.fidelity.fidelity_id in ids]
+    return [r for r in plan.requests() if r.fidelity.fidelity_id in ids.values()]
+
+
+def _spelled(plan: CalibrationPlan, spelling: str) -> str | None:
+    """The fidelity id of a proxy spelled as in --proxies, on the plan's data; None if it
+    spells none."""
+    import torch
+
+    from nas.train.proxy_config import get_proxy
+
+    try:
+        proxy = get_proxy(spelling, device=torch.device("cpu"))
+    except ConfigError:
+        return None
+    ref = plan.reference
+    return Fidelity(proxy, ref.data, ref.data_seed, ref.classes).fidelity_id
 
 
 def _spread_by_flops(archs: list[Drawn], n: int) -> list[str]:

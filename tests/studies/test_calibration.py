@@ -285,3 +285,21 @@ def test_bad_options_are_one_line_errors(tmp_path, tiny_space):
         "nas-calibrate: error: --only: unknown fidelity 'nope'; expected one of "
         "reference, reference-cpu, tiny"
     ]
+
+
+def test_only_takes_a_fidelity_by_name_or_spelled_as_in_proxies(tmp_path, tiny_space):
+    from nas.space import ConfigError
+    from nas.studies.calibration import CalibrationConfig, make_plan, selected
+
+    proxy = write_proxy(tmp_path / "p.yaml", epochs=1, train_images=64, name="quick")
+    plan = make_plan(
+        CalibrationConfig(
+            space=str(tiny_space), budget=TINY_BUDGET, proxies=("tiny", str(proxy)), archs=4,
+            seeds=2, device="cpu",
+        )
+    )  # fmt: skip
+    by_name = selected(plan, ("quick",))
+    assert by_name and {r.fidelity.name for r in by_name} == {"quick"}
+    assert selected(plan, (str(proxy),)) == by_name
+    with pytest.raises(ConfigError, match="unknown fidelity 'zc:synflow'"):
+        selected(plan, ("zc:synflow",))  # a valid spelling, but not a rung of this plan
