@@ -37,6 +37,15 @@ class DataSource:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
 
+def absolute_data(text: str) -> str:
+    """`text` with its folder made absolute: what a study or a supernet records, so that a
+    later command run from another folder (nas-train --from, nas-supernet score) finds it."""
+    source = DataSource.parse(text)
+    if source.path is None:
+        return str(source)
+    return str(DataSource(source.kind, source.path.resolve()))
+
+
 def data_identity(text: str) -> str:
     """What a `--data` spelling stands for, as runs and studies record it: the kind and the
     set of file names under its folder (`cifar10@1a2b3c4d`), not the path typed, so `~/x`,

@@ -16,7 +16,7 @@ from typing import Any
 
 from nas.cost import parse_amount, parse_budget
 from nas.data.classes import Classes, parse_classes, to_config
-from nas.data.source import data_identity
+from nas.data.source import absolute_data, data_identity
 from nas.space import ConfigError, check_resolution, load_space
 from nas.train.proxy_config import (
     PROXY_PRESETS,
@@ -153,7 +153,7 @@ class SearchConfig:
             pruner=pruner_name,
             pruner_percentile=percentile,
             proxy=proxy,
-            data=str(data),
+            data=absolute_data(str(data)),  # nas-train --from reads it, from any folder
             study_name=study_name,
             out=out_dir,
             storage=str(storage) if storage else str(StudyFolder(out_dir).journal),

@@ -19,7 +19,7 @@ import torch
 from nas._core import ConfigError
 from nas.cost import closed_form
 from nas.data.proxy import ProxyData, load_proxy_data
-from nas.data.source import data_identity
+from nas.data.source import absolute_data, data_identity
 from nas.space import ArchSpec, SearchSpace
 from nas.space.io import read_yaml
 from nas.train.device import pick_device
@@ -89,7 +89,7 @@ def train_command(
     """Train (or resume, or report as done) the supernet of `region` in `out`."""
     space = region.space
     identity = {
-        "data": data,
+        "data": absolute_data(data),  # nas-supernet score reads it, from any folder
         "data_identity": data_identity(data),
         "data_seed": data_seed,
         "seed": seed,
