@@ -4,6 +4,7 @@ weights, with torch and timm only (checked in a process where `nas` cannot be im
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -52,7 +53,8 @@ def _trained_checkpoint(spec: ArchSpec, path, seed: int) -> torch.nn.Module:
 
 
 RUN_WITHOUT_NAS = """
-import importlib, sys, torch
+import importlib, os, sys, torch
+torch.set_num_threads(int(os.environ["TORCH_THREADS"]))  # the test's: sums in the same order
 sys.path.insert(0, sys.argv[1])
 sys.modules["nas"] = None  # the venv has nas installed: make it unimportable here
 try:
@@ -106,6 +108,7 @@ def test_exported_modules_match_build_model_without_nas(tmp_path, capsys):
     done = subprocess.run(
         [sys.executable, "-c", RUN_WITHOUT_NAS, str(tmp_path), *names],
         cwd=tmp_path,
+        env={**os.environ, "TORCH_THREADS": str(torch.get_num_threads())},
         capture_output=True,
         text=True,
         timeout=300,
