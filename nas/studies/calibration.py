@@ -31,6 +31,7 @@ from .calibration_report import TARGET_TAU, Calibration, compute, write_report
 from .draws import Drawn, draw_architectures, presets_near
 
 REFERENCE_NOISE_ARCHS = 4  # architectures the reference is also trained with every seed
+NOISE_SEEDS_FIRST = 2  # of those seeds, trained before the other architectures' one run
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,10 @@ class CalibrationPlan:
 
     def requests(self) -> list[RunRequest]:
         """Seed by seed through the ladder (a stopped calibration has whole seeds of every
-        proxy), then the reference: first every seed of its noise architectures (its own
+        proxy), then the reference: first two seeds of its noise architectures (its own
         signal/noise decides whether it can judge anything, so it is known before the rest is
-        spent), then once per other architecture."""
+        spent), then once per other architecture (a τ needs 8 architectures, so they come
+        before the noise estimate is refined), then the noise architectures' other seeds."""
         out = [
             RunRequest(a.spec, f, seed, label=a.label)
             for seed in range(self.seeds)
@@ -89,15 +91,21 @@ class CalibrationPlan:
             for a in self.archs
         ]
         noisy = [a for a in self.archs if a.spec.arch_id in self.noise_archs]
+        first = min(self.seeds, NOISE_SEEDS_FIRST)
         out += [
             RunRequest(a.spec, self.reference, seed, label=a.label)
-            for seed in range(self.seeds)
+            for seed in range(first)
             for a in noisy
         ]
         out += [
             RunRequest(a.spec, self.reference, 0, label=a.label)
             for a in self.archs
             if a.spec.arch_id not in self.noise_archs
+        ]
+        out += [
+            RunRequest(a.spec, self.reference, seed, label=a.label)
+            for seed in range(first, self.seeds)
+            for a in noisy
         ]
         return out
 

@@ -303,3 +303,24 @@ def test_only_takes_a_fidelity_by_name_or_spelled_as_in_proxies(tmp_path, tiny_s
     assert selected(plan, (str(proxy),)) == by_name
     with pytest.raises(ConfigError, match="unknown fidelity 'zc:synflow'"):
         selected(plan, ("zc:synflow",))  # a valid spelling, but not a rung of this plan
+
+
+def test_the_reference_trains_two_noise_seeds_then_every_architecture_then_the_rest(tiny_space):
+    """A τ needs every architecture ranked once, so the noise architectures' third seed waits
+    until each other architecture has its one reference run."""
+    from nas.studies.calibration import CalibrationConfig, make_plan
+
+    plan = make_plan(
+        CalibrationConfig(
+            space=str(tiny_space), budget=TINY_BUDGET, proxies=("tiny",), archs=6, seeds=3,
+            device="cpu",
+        )
+    )  # fmt: skip
+    ref = [(r.spec.arch_id, r.seed) for r in plan.requests() if r.fidelity == plan.reference]
+    noisy, others = set(plan.noise_archs), len(plan.archs) - len(plan.noise_archs)
+    assert len(ref) == 3 * len(noisy) + others
+    n = len(noisy)
+    head, middle, tail = ref[: 2 * n], ref[2 * n : -n], ref[-n:]
+    assert {a for a, _ in head} == noisy and {s for _, s in head} == {0, 1}
+    assert len(middle) == others and all(a not in noisy and s == 0 for a, s in middle)
+    assert {a for a, _ in tail} == noisy and {s for _, s in tail} == {2}
