@@ -17,6 +17,7 @@ Resumable: the runs are in results/calibration/<task's folder>/runs.jsonl; re-ru
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -40,9 +41,10 @@ from nas.studies.calibration import (
     run_calibration,
     write_calibration,
 )
-from nas.train.proxy_config import ZERO_COST_SCORES
+from nas.train.proxy_config import SUPERNET_SIDECAR, ZERO_COST_SCORES
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "results" / "benchmarks"
 LADDER = ROOT / "scripts" / "proxy_ladder"
 RUNGS = ("32px-6k", "64px-half-6k", "128px-quarter-6k")
 FMNIST_DECISION = """## The decision (2026-11-30)
@@ -83,10 +85,11 @@ CIFAR_RUNGS = (
 )
 CIFAR_DECISION = """## Status
 
-The reference (`reference-cifar`, `nas/train/proxy_config.py`) runs first: every seed of its
-four noise architectures, then one seed of the rest, so its own signal/noise is known before
-the ladder is spent. The ladder is trained after it; no proxy is recommended for CIFAR-10
-until both have run. Re-running the script resumes the plan.
+The reference (`reference-cifar`, `nas/train/proxy_config.py`) runs first: two seeds of its
+four noise architectures (its own signal/noise is known before the ladder is spent), then one
+seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third seeds. The
+ladder is trained after it; no proxy is recommended for CIFAR-10 until both have run.
+Re-running the script resumes the plan.
 """
 
 ZC_DECISION = """## Status
@@ -255,27 +258,48 @@ def main() -> None:
 
 
 def carry_in(calibration: Path, task: Task) -> int:
-    """The trained runs published with the benchmark (`<stem>.runs.jsonl`: every run but the
-    zero-cost and supernet ones, which take seconds) appended to a table that lacks them, so
-    that a new machine resumes the calibration instead of training them again."""
-    published = ROOT / "results" / "benchmarks" / f"{task.stem}.runs.jsonl"
-    if not published.exists():
-        return 0
+    """The runs published with the benchmarks of this calibration folder (`<stem>.runs.jsonl`
+    of each task that shares it: the ladder's trained runs and the supernet's scorings)
+    appended to a table that lacks them, and the supernet's sidecar put back where its
+    checkpoint was, so that a new machine resumes the calibration and reports it instead of
+    training again. The zero-cost scores are not published: they take minutes to recompute."""
     table = RunTable(StudyFolder(calibration).runs_jsonl)
     have = table.keys()
-    missing = [r for r in RunTable(published).records() if r.key not in have]
+    missing = []
+    for other in TASKS.values():
+        published = BENCHMARKS / f"{other.stem}.runs.jsonl"
+        if other.out == task.out and published.exists():
+            missing += [r for r in RunTable(published).records() if r.key not in have]
+            have |= {r.key for r in missing}
     for record in missing:
         table.append(record)
+    sidecar = BENCHMARKS / f"{TASKS['cifar10-supernet'].stem}.{SUPERNET_SIDECAR}"
+    if task.out == TASKS["cifar10-supernet"].out and sidecar.exists():
+        if not (SUPERNET / SUPERNET_SIDECAR).exists():
+            SUPERNET.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sidecar, SUPERNET / SUPERNET_SIDECAR)
     return len(missing)
+
+
+def _publishes(task: Task, fidelity: str) -> bool:
+    """Whether a run of `fidelity` travels with `task`'s benchmark: a supernet's scorings with
+    the supernet's (they need its checkpoint, which does not travel), the rest but zero-cost
+    scores with the ladder's."""
+    if any(name.startswith("supernet:") for name in task.extra):
+        return fidelity.startswith("supernet:")
+    return bool(task.rungs) and not fidelity.startswith(("zc:", "supernet:"))
 
 
 def carry_out(calibration: Path, out: Path, task: Task) -> None:
     lines = [
         line
         for line in StudyFolder(calibration).runs_jsonl.read_text().splitlines(keepends=True)
-        if '"fidelity":"zc:' not in line and '"fidelity":"supernet:' not in line
+        if _publishes(task, json.loads(line)["fidelity"])
     ]
-    write_text_atomic(out / f"{task.stem}.runs.jsonl", "".join(lines))
+    if lines:
+        write_text_atomic(out / f"{task.stem}.runs.jsonl", "".join(lines))
+    if any(name.startswith("supernet:") for name in task.extra):
+        shutil.copyfile(SUPERNET / SUPERNET_SIDECAR, out / f"{task.stem}.{SUPERNET_SIDECAR}")
 
 
 def _relative(text: str) -> str:
@@ -292,8 +316,7 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
     runs = pd.read_csv(calibration / "calibration.csv")
     keep = [c for c in KEPT_COLUMNS if c in runs]
     write_text_atomic(out / f"{task.stem}.csv", runs[keep].to_csv(index=False))
-    if task.rungs:  # a ladder's task: its trained runs travel with the benchmark
-        carry_out(calibration, out, task)
+    carry_out(calibration, out, task)
     ladder = ["## The ladder", ""]
     for rung in task.rungs:
         text = (task.ladder / f"{rung}.yaml").read_text()
@@ -338,9 +361,7 @@ def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
 def supernet_lines(folder: Path, runs: pd.DataFrame, name: str) -> list[str]:
     """The supernet's training (from the supernet.json beside its checkpoint) and what a
     ranked architecture costs with it, against a trained run of the reference."""
-    import json
-
-    meta = json.loads((folder / "supernet.json").read_text())
+    meta = json.loads((folder / SUPERNET_SIDECAR).read_text())
     recipe, log = meta["recipe"], meta["log"]
     train_s = sum(row["seconds"] for row in log)
     out = [

@@ -8,6 +8,8 @@ Only the deep stem has batch norm in the SPACH blocks; elsewhere this costs noth
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -72,6 +74,12 @@ def score_for_fidelity(
     this data's identity and draw (else its held-out images would not be held out)."""
     path = proxy.name.removeprefix(SUPERNET_PREFIX)
     if proxy.supernet not in _OPEN:
+        if not Path(path).is_file():
+            raise ConfigError(
+                "the supernet checkpoint is missing (its sidecar is here, so its finished "
+                "scorings can be reported, but a new architecture needs the weights)",
+                source=path,
+            )
         digest = checkpoint.file_hash(path)
         if digest != proxy.supernet:
             raise ConfigError(

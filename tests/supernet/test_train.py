@@ -117,7 +117,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     )
 
 
-def test_the_supernet_fidelity_scores_like_the_supernet(trained, tiny_space, data, tmp_path):
+def test_the_supernet_fidelity_scores_like_the_supernet(
+    trained, tiny_space, data, tmp_path, monkeypatch
+):
     import shutil
 
     from nas.evaluate.fidelity import Fidelity
@@ -143,6 +145,14 @@ def test_the_supernet_fidelity_scores_like_the_supernet(trained, tiny_space, dat
     other = Fidelity(proxy, data=data, data_seed=1)
     with pytest.raises(ConfigError, match="would not be held out"):
         train_once(spec, fidelity=other, seed=0, data=load_fidelity_data(other))
+    # a sidecar without its checkpoint (a published benchmark) names what is missing
+    bare = tmp_path / "sidecar-only"
+    bare.mkdir()
+    shutil.copyfile(out / "supernet.json", bare / "supernet.json")
+    alone = Fidelity(get_proxy(f"supernet:{bare}", device=None), data=data)
+    monkeypatch.setattr("nas.supernet.score._OPEN", {})  # as in a new process
+    with pytest.raises(ConfigError, match="checkpoint is missing"):
+        train_once(spec, fidelity=alone, seed=0, data=load_fidelity_data(alone))
 
 
 @pytest.mark.slow
