@@ -242,16 +242,17 @@ def main() -> None:
     carried = carry_in(out, task)
     if carried:
         print(f"{carried} runs carried in from {task.stem}.runs.jsonl", flush=True)
-    if args.report_only:
-        plan = make_plan(cfg)
-        write_calibration(
-            plan, RunTable(StudyFolder(out).runs_jsonl), out, cfg=cfg, command=command
-        )
-    else:
+    if not args.report_only:
         run_calibration(cfg, command=command)
+    # the tasks of one folder share its run table, and may run at once: each writes its
+    # report into a folder of its own, which is what it publishes
+    report = out / "reports" / task.stem
+    table = RunTable(StudyFolder(out).runs_jsonl)
+    write_calibration(make_plan(cfg), table, report, cfg=cfg, command=command)
     publish(
+        report,
         out,
-        ROOT / "results" / "benchmarks",
+        BENCHMARKS,
         task=task,
         script="python scripts/bench_proxy.py " + shlex.join(sys.argv[1:]),
     )
@@ -312,11 +313,12 @@ def _relative(text: str) -> str:
     return f"{kind}{sep}{rel}" if path.startswith("/") else text
 
 
-def publish(calibration: Path, out: Path, *, task: Task, script: str) -> None:
+def publish(calibration: Path, tables: Path, out: Path, *, task: Task, script: str) -> None:
+    """`calibration`: the task's report folder; `tables`: the folder of its run table."""
     runs = pd.read_csv(calibration / "calibration.csv")
     keep = [c for c in KEPT_COLUMNS if c in runs]
     write_text_atomic(out / f"{task.stem}.csv", runs[keep].to_csv(index=False))
-    carry_out(calibration, out, task)
+    carry_out(tables, out, task)
     ladder = ["## The ladder", ""]
     for rung in task.rungs:
         text = (task.ladder / f"{rung}.yaml").read_text()
