@@ -118,6 +118,7 @@ def write(table: RunTable, archs: list[tuple], fidelity: Fidelity, region, args)
         "max_flops": region.max_flops,
         "resolution": region.resolution,
         "fidelity": fidelity.describe(),
+        "data": fidelity.data,  # what a simulated pre-screen scores on
         "proxy": json.dumps(fidelity.proxy.to_dict()),
         "what": "proxy accuracy (validation top-1 on images held out of the training split), "
         "not ImageNet accuracy",

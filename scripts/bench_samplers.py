@@ -31,11 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas._core import write_atomic, write_text_atomic
 from nas.report.provenance import provenance
-from nas.report.stats import hypervolume_2d, pareto_mask
 from nas.search.config import make_config
 from nas.search.feasible import FeasibleRegion
 from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
-from nas.search.simulate import read_bench, simulate
+from nas.search.simulate import hypervolume_curve, read_bench, simulate
 from nas.search.surrogate import Surrogate
 from nas.space import load_space
 
@@ -114,7 +113,7 @@ def one_run(bench, surrogate, *, sampler: str, trials: int, seed: int) -> dict:
     trained = t[
         t["trained"].astype(bool) & t["duplicate_of"].isna() & t["proxy_accuracy"].notna()
     ].sort_values("number")
-    curve = hv_curve(trained, max_flops=bench.max_flops)
+    curve = hypervolume_curve(trained, max_flops=bench.max_flops, chance=CHANCE)
     return {
         "sampler": sampler,
         "trials": trials,
@@ -125,23 +124,6 @@ def one_run(bench, surrogate, *, sampler: str, trials: int, seed: int) -> dict:
         "proposals": len(t),
         "front": len(sim.pareto),
     }
-
-
-def hv_curve(trained: pd.DataFrame, *, max_flops: int) -> list[float]:
-    """After each trained candidate: the hypervolume (true accuracies) of the front that the
-    search would report then (chosen on its noisy accuracies)."""
-    noisy = trained["proxy_accuracy"].to_numpy(float)
-    true = trained["true_accuracy"].to_numpy(float)
-    flops = trained["flops"].to_numpy(float)
-    out = []
-    for n in range(1, len(trained) + 1):
-        front = pareto_mask(noisy[:n], flops[:n])
-        out.append(
-            hypervolume_2d(
-                true[:n][front], flops[:n][front], ref_accuracy=CHANCE, ref_cost=max_flops
-            )
-        )
-    return out
 
 
 def bootstrap_band(values: np.ndarray, *, n: int = 2000, seed: int = 0) -> tuple[float, float]:

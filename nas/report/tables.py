@@ -148,6 +148,7 @@ _MORE = (
         "on a candidate --prescreen drew and scored: the trial it was drawn for, which trained "
         "the best-scored one of its draw",
     ),
+    Column("prescreen_seconds", float, "on a candidate --prescreen scored: what its score took"),
 )
 TRIALS = Table("a search's trials", (*_LEAD, *_MORE))
 LEAD_COLUMNS = tuple(c.name for c in _LEAD)

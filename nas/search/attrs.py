@@ -30,6 +30,7 @@ FAILURE_KIND = "failure_kind"  # transient (tried again on resume) or determinis
 WORKER = "worker"  # host:pid of the process that ran it
 PRESCREEN_SCORE = "prescreen_score"  # --prescreen's score of the architecture (higher = better)
 PRESCREEN_FOR = "prescreen_for"  # on a drawn candidate: the trial of its draw (trained the pick)
+PRESCREEN_SECONDS = "prescreen_seconds"  # on a scored candidate: what taking its score took
 
 # All of the above that a trial sets; a retried trial starts from a copy of the failed one's.
 TRIAL_ATTRS = (
@@ -57,6 +58,7 @@ TRIAL_ATTRS = (
     WORKER,
     PRESCREEN_SCORE,
     PRESCREEN_FOR,
+    PRESCREEN_SECONDS,
 )
 
 STUDY_CONFIG = "nas:fingerprint"  # study user attr: SearchConfig.fingerprint() at creation

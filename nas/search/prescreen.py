@@ -70,6 +70,7 @@ class Prescreener:
                 trial.set_user_attr(attrs.FAILURE, failure_of(e, what=" (pre-screen)")[0])
                 return None
             known[spec.arch_id] = result.accuracy
+            trial.set_user_attr(attrs.PRESCREEN_SECONDS, result.seconds)
         value = known[spec.arch_id]
         if value is None:
             trial.set_user_attr(attrs.FAILURE, "pre-screen: this architecture could not be scored")

@@ -7,6 +7,10 @@ compared over many repetitions (`scripts/bench_samplers.py`).
 The table (`scripts/bench_hybrid.py` writes one) is a CSV whose `# key: value` header says
 which space, budget, resolution and fidelity it measured; a search for another space or budget
 is refused, since the surrogate knows nothing outside it.
+
+With a pre-screen (`--prescreen SCORE:K`) the scores are real, taken on the table's data (its
+`# data:` line) with the seconds they cost, and only the training is simulated: what a
+pre-screen buys per hour can be measured (`scripts/bench_prescreen.py`).
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from optuna.trial import Trial
 
 from nas._core import write_text_atomic
 from nas.cost import closed_form
-from nas.report.stats import study_noise
+from nas.data.source import data_identity
+from nas.report.stats import hypervolume_2d, pareto_mask, study_noise
 from nas.space import ArchSpec, ConfigError, load_space
 from nas.space.spec import spec_from_dict
+from nas.train.device import pick_device
 from nas.train.proxy import ProxyResult
 
 from . import attrs
 from .config import SearchConfig
 from .feasible import FeasibleRegion
 from .objective import Candidate, Objective, TrialFailed
+from .prescreen import PinnedSampler
 from .pruning import NoStopping
 from .results import count, pareto_trials, trials_frame
 from .samplers import make_sampler
@@ -133,9 +140,21 @@ def check_table(bench: BenchTable, cfg: SearchConfig) -> None:
         raise ConfigError(
             "a simulated search knows accuracy, flops and params only", field="--objectives"
         )
-    if cfg.prescreen is not None:
+    if cfg.prescreen is not None and "data" not in bench.header:
         raise ConfigError(
-            "a tabulated benchmark has no scores to pre-screen by", field="--prescreen"
+            "the table does not say which data it measured (a `# data:` line), and a "
+            "pre-screen scores candidates on that data",
+            source=str(bench.path),
+            field="--prescreen",
+        )
+    if cfg.prescreen is not None and data_identity(cfg.data) != data_identity(
+        bench.header["data"]
+    ):
+        raise ConfigError(
+            f"the table measured {bench.header['data']}, this search's data is {cfg.data}: "
+            "a pre-screen of a simulated search scores candidates on the table's data",
+            source=str(bench.path),
+            field="--data",
         )
 
 
@@ -197,10 +216,16 @@ def simulate(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        study = optuna.create_study(
-            directions=cfg.directions,
-            sampler=make_sampler(cfg.sampler, seed=cfg.seed, trials=cfg.trials, region=region),
-        )
+        sampler = make_sampler(cfg.sampler, seed=cfg.seed, trials=cfg.trials, region=region)
+        prescreener = None
+        if cfg.prescreen is not None:  # the scores are taken for real: they cost seconds
+            from .runner import make_prescreener
+
+            sampler, prescreener = (
+                PinnedSampler(sampler),
+                make_prescreener(cfg, pick_device("cpu")),
+            )
+        study = optuna.create_study(directions=cfg.directions, sampler=sampler)
         objective = SimulatedObjective(
             surrogate=surrogate,
             noise=0.0 if math.isnan(noise) else noise,
@@ -214,6 +239,7 @@ def simulate(
             fidelity=None,
             data=None,
             stopping=NoStopping(),
+            prescreen=prescreener,
         )
         start = time.perf_counter()
         study.optimize(objective, catch=(TrialFailed,), callbacks=[_stop_after(cfg.trials)])
@@ -228,6 +254,24 @@ def simulate(
 
         write_reports(cfg, study)
     return Simulation(study, table, pareto, seconds)
+
+
+def hypervolume_curve(trained: pd.DataFrame, *, max_flops: int, chance: float) -> list[float]:
+    """After each trained candidate of a simulated search (`trials` rows in order): the
+    hypervolume of (true accuracy, FLOPs) of the front the search would report then, chosen on
+    its noisy accuracies as a real search chooses; reference point (chance, the budget)."""
+    noisy = trained["proxy_accuracy"].to_numpy(float)
+    true = trained[TRUE_ACCURACY].to_numpy(float)
+    flops = trained["flops"].to_numpy(float)
+    out = []
+    for n in range(1, len(trained) + 1):
+        front = pareto_mask(noisy[:n], flops[:n])
+        out.append(
+            hypervolume_2d(
+                true[:n][front], flops[:n][front], ref_accuracy=chance, ref_cost=max_flops
+            )
+        )
+    return out
 
 
 def _stop_after(trials: int):

@@ -143,3 +143,29 @@ def test_nas_search_simulate_writes_the_reports(table, tiny_space, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "simulated" in done.stdout and (out / "pareto.csv").exists()
+
+
+def test_a_simulated_prescreen_trains_the_best_scored_of_each_draw(table, tiny_space, tmp_path):
+    """Scores are taken for real on the table's data (its `# data:` line, which a pre-screen
+    needs), with their seconds; only the training is simulated."""
+    from tests.train.full_fixtures import make_image_folder
+
+    data = "folder:" + str(make_image_folder(tmp_path / "images", train=20, val=4))
+    bench = read_bench(table)
+    cfg = config(tiny_space, tmp_path, trials=4, prescreen="zc:params:3", data=data)
+    with pytest.raises(ConfigError, match="does not say which data it measured"):
+        simulate(cfg, bench)
+    bench.header["data"] = "fashion-mnist"
+    with pytest.raises(ConfigError, match="--data: the table measured fashion-mnist"):
+        simulate(cfg, bench)
+    bench.header["data"] = data
+    trials = simulate(cfg, bench).trials
+    trained = trials[trials["trained"].astype(bool) & trials["duplicate_of"].isna()]
+    scored = trials[trials["prescreen_for"].notna()]
+    assert len(trained) == 4 and len(scored) >= 4
+    assert (scored["prescreen_seconds"].dropna() > 0).all()
+    for _, t in trained.iterrows():
+        draw = scored[scored["prescreen_for"] == t["number"]]
+        if draw["prescreen_score"].notna().any():  # else nothing eligible: it sampled its own
+            best = draw.loc[draw["prescreen_score"].idxmax()]
+            assert t["arch_id"] == best["arch_id"]
