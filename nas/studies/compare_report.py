@@ -82,8 +82,20 @@ def summary_table(models: list[Model], runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def pair(runs: pd.DataFrame, a: str, b: str, value: str = "accuracy") -> PairedDifference:
-    series = {m: runs[runs["model"] == m].set_index("seed")[value] for m in (a, b)}
+    series = {m: _by_seed(runs, m, value) for m in (a, b)}
     return stats.paired_difference(series[a], series[b])
+
+
+def gain_pair(runs: pd.DataFrame, c: Comparison) -> PairedDifference:
+    """(a − a's base) against (b − b's base), seed by seed: a difference of differences."""
+    assert c.base is not None
+    gain_a = _by_seed(runs, c.a) - _by_seed(runs, c.base[0])
+    gain_b = _by_seed(runs, c.b) - _by_seed(runs, c.base[1])
+    return stats.paired_difference(gain_a.dropna(), gain_b.dropna())
+
+
+def _by_seed(runs: pd.DataFrame, model: str, value: str = "accuracy") -> pd.Series:
+    return runs[runs["model"] == model].set_index("seed")[value]
 
 
 def verdict(runs: pd.DataFrame, c: Comparison, margin: float | None = None) -> tuple[str, str]:
@@ -91,6 +103,10 @@ def verdict(runs: pd.DataFrame, c: Comparison, margin: float | None = None) -> t
     if c.kind == "larger-gap":
         d = pair(runs, c.a, c.b, "gap")
         text = f"train−val gap of {c.a} minus {c.b}: {_pp(d)}"
+        yes, no = d.diff.low > 0, d.diff.high < 0
+    elif c.kind == "larger-gain":
+        d = gain_pair(runs, c)
+        text = f"({c.a} − {c.base[0]}) − ({c.b} − {c.base[1]}): {_pp(d)}"
         yes, no = d.diff.low > 0, d.diff.high < 0
     elif c.kind == "equivalent":
         m = margin if margin is not None else c.margin
@@ -245,7 +261,8 @@ def _findings_md(findings: tuple[Finding, ...], runs: pd.DataFrame, margin: floa
         "## Findings",
         "",
         "Each comparison's paired 90% interval over seeds decides: a claim that a is more "
-        "accurate (or overfits more) is reproduced when the whole interval is above zero, "
+        "accurate (overfits more, or gains more from a change) is reproduced when the whole "
+        "interval is above zero, "
         "contradicted when it is below, and inconclusive at this noise otherwise; a claim "
         'that two models are equivalent ("rivals") is reproduced when the interval lies '
         "inside ±margin and contradicted when it lies outside.",
@@ -260,13 +277,16 @@ def _findings_md(findings: tuple[Finding, ...], runs: pd.DataFrame, margin: floa
             "",
         ]
         for c, (v, text) in zip(f.comparisons, results):
-            claim = {
-                "better": f"{c.a} > {c.b}",
-                "equivalent": f"{c.a} ≈ {c.b}",
-                "larger-gap": f"{c.a} overfits more than {c.b}",
-            }[c.kind]
-            lines.append(f"- {claim}: {text} → {v}")
+            lines.append(f"- {_claim(c)}: {text} → {v}")
     return "\n".join(lines)
+
+
+def _claim(c: Comparison) -> str:
+    if c.kind == "larger-gain" and c.base:
+        return f"{c.a} gains more over {c.base[0]} than {c.b} over {c.base[1]}"
+    if c.kind == "larger-gap":
+        return f"{c.a} overfits more than {c.b}"
+    return f"{c.a} ≈ {c.b}" if c.kind == "equivalent" else f"{c.a} > {c.b}"
 
 
 def _pairs_md(summary: pd.DataFrame, runs: pd.DataFrame, suite: Suite | None) -> str:

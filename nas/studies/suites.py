@@ -19,6 +19,12 @@ trained at, and the findings to test as comparisons between them.
           - {a: ms_conv, b: ss_conv}                       # a is more accurate than b
           - {a: ms_conv, b: ms_attn, kind: equivalent, margin: 0.01}
           - {a: ms_mlp, b: ms_mlp_small, kind: larger-gap} # a overfits more (train - val)
+          - {a: attn_big, b: conv_big, kind: larger-gain, from: [attn, conv]}
+                                  # a gains more over its `from` than b over its own
+
+A `larger-gain` comparison is a difference of differences, paired by seed:
+(a - from[0]) - (b - from[1]). It tests claims about trends, e.g. CoAtNet's "attention gains
+more than convolution as data grows": the same models at two data sizes (two groups).
 
 Shipped suites live in `search_spaces/suites/`; `--suite PATH` loads any file. Every mistake
 is one ConfigError naming the file and the field.
@@ -36,7 +42,7 @@ from nas.space.io import read_yaml
 from nas.space.spec import spec_from_dict
 from nas.train.proxy_config import PROXY_PRESETS, ProxyConfig
 
-KINDS = ("better", "equivalent", "larger-gap")
+KINDS = ("better", "equivalent", "larger-gap", "larger-gain")
 DEFAULT_MARGIN = 0.01  # one point of accuracy: "rivals" within it
 
 
@@ -54,6 +60,7 @@ class Comparison:
     b: str
     kind: str = "better"
     margin: float = DEFAULT_MARGIN
+    base: tuple[str, str] | None = None  # larger-gain: the models a and b gain over
 
 
 @dataclass(frozen=True)
@@ -288,26 +295,48 @@ def _finding(raw: Any, i: int, models: dict[str, Model]) -> Finding:
         if isinstance(c, list) and len(c) == 2:
             c = {"a": c[0], "b": c[1]}
         c = _mapping(c, at)
-        _keys(c, ("a", "b", "kind", "margin"), at)
+        _keys(c, ("a", "b", "kind", "margin", "from"), at)
         for side in ("a", "b"):
-            if c.get(side) not in models:
-                raise ConfigError(
-                    f"names no model of the suite: {c.get(side)!r}; expected one "
-                    f"of {', '.join(models)}",
-                    field=f"{at}.{side}",
-                )
+            _model_name(c.get(side), models, f"{at}.{side}")
         kind = c.get("kind", "better")
         if kind not in KINDS:
             raise ConfigError(
                 f"expected one of {', '.join(KINDS)}, got {kind!r}", field=f"{at}.kind"
             )
+        base = _base(c.get("from"), kind, models, at)
         margin = c.get("margin", DEFAULT_MARGIN)
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin <= 0:
             raise ConfigError(f"expected a positive number, got {margin!r}", field=f"{at}.margin")
-        comps.append(Comparison(c["a"], c["b"], kind, float(margin)))
+        comps.append(Comparison(c["a"], c["b"], kind, float(margin), base))
     if not comps:
         raise ConfigError("a finding needs at least one comparison", field=f"{where}.comparisons")
     return Finding(str(raw["id"]), str(raw["claim"]), tuple(comps))
+
+
+def _model_name(name: Any, models: dict[str, Model], where: str) -> None:
+    if name not in models:
+        raise ConfigError(
+            f"names no model of the suite: {name!r}; expected one of {', '.join(models)}",
+            field=where,
+        )
+
+
+def _base(raw: Any, kind: str, models: dict[str, Model], at: str) -> tuple[str, str] | None:
+    """A `larger-gain` comparison's `from: [a's base, b's base]`; no other kind takes one."""
+    if kind != "larger-gain":
+        if raw is not None:
+            raise ConfigError(
+                f"only a larger-gain comparison takes `from`, not {kind}", field=f"{at}.from"
+            )
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ConfigError(
+            f"expected the two models that a and b gain over, [a's, b's], got {raw!r}",
+            field=f"{at}.from",
+        )
+    for i, name in enumerate(raw):
+        _model_name(name, models, f"{at}.from[{i}]")
+    return raw[0], raw[1]
 
 
 def _description(path: Path, data: dict) -> str:

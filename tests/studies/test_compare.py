@@ -58,6 +58,34 @@ def test_overfitting_is_read_from_the_train_validation_gap():
     assert verdict(RUNS, Comparison("b", "a", "larger-gap"))[0] == "contradicted"
 
 
+def test_a_larger_gain_is_a_difference_of_differences_paired_by_seed():
+    # from "b" to "a" the first model gains 0.05, 0.04, 0.05; from "d" to "c" the second
+    # gains 0.105, -0.085, 0.062: a smaller mean, and seeds that disagree
+    table = RUNS
+    assert verdict(table, Comparison("a", "b", "larger-gain", base=("b", "b")))[0] == (
+        "reproduced"
+    )
+    assert verdict(table, Comparison("b", "a", "larger-gain", base=("a", "a")))[0] == (
+        "contradicted"
+    )
+    noisy = verdict(table, Comparison("a", "c", "larger-gain", base=("b", "d")))
+    assert noisy[0] == "inconclusive at this noise"
+    assert noisy[1].startswith("(a − b) − (c − d): ")
+
+
+def test_the_coatnet_suite_tests_the_data_size_claim_on_the_same_models():
+    suite = load_suite("coatnet")
+    t2 = {f.id: f for f in suite.findings}["T2"]
+    for c in t2.comparisons:
+        if c.kind != "larger-gain":
+            continue
+        for big, small in zip((c.a, c.b), c.base):
+            assert suite.models[big].spec == suite.models[small].spec
+            assert suite.models[big].proxy.train_images == 10 * (
+                suite.models[small].proxy.train_images
+            )
+
+
 def test_a_finding_is_reproduced_only_when_every_comparison_is():
     assert finding_verdict(["reproduced", "reproduced"]) == "reproduced"
     assert finding_verdict(["contradicted"] * 2) == "contradicted"
@@ -125,7 +153,33 @@ def write_suite(path, **changes):
                 ]
             },
             "findings[0].comparisons[0].kind",
-            "expected one of better, equivalent, larger-gap",
+            "expected one of better, equivalent, larger-gap, larger-gain",
+        ),
+        (
+            {
+                "findings": [
+                    {
+                        "id": "X",
+                        "claim": "c",
+                        "comparisons": [{"a": "conv", "b": "attn", "kind": "larger-gain"}],
+                    }
+                ]
+            },
+            "findings[0].comparisons[0].from",
+            "expected the two models that a and b gain over",
+        ),
+        (
+            {
+                "findings": [
+                    {
+                        "id": "X",
+                        "claim": "c",
+                        "comparisons": [{"a": "conv", "b": "attn", "from": ["conv", "attn"]}],
+                    }
+                ]
+            },
+            "findings[0].comparisons[0].from",
+            "only a larger-gain comparison takes `from`",
         ),
         ({"fidelity": {"epochs": 0}}, "fidelity.epochs", "expected an integer >= 1"),
         (
