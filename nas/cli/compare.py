@@ -43,7 +43,15 @@ def parser() -> argparse.ArgumentParser:
         "--from",
         dest="from_study",
         metavar="STUDY",
-        help="a search's results folder: compare its Pareto front",
+        help="a search's results folder: compare its Pareto front (beside the ARCHs given, "
+        "each member is also judged against the best of them at no more FLOPs)",
+    )
+    p.add_argument(
+        "--top",
+        type=positive_int,
+        metavar="K",
+        help="with --from: only K members of the front, picked as nas-train --top K picks "
+        "(the most accurate in each of K bands of FLOPs)",
     )
     p.add_argument(
         "--suite", help=f"a shipped suite ({', '.join(list_suites())}) or a suite YAML file"
@@ -95,6 +103,7 @@ def _main(argv: list[str] | None) -> int:
     cfg = CompareConfig(
         archs=tuple(args.archs),
         from_study=args.from_study,
+        top=args.top,
         suite=args.suite,
         size=args.size,
         proxy=args.proxy,

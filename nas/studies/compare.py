@@ -35,6 +35,7 @@ from .suites import Model, Suite, load_suite
 class CompareConfig:
     archs: tuple[str, ...] = ()  # presets or spec files
     from_study: str | None = None  # a search's results folder: its Pareto front
+    top: int | None = None  # of that front, K members picked as nas-train --top K picks
     suite: str | None = None
     size: str | None = None
     proxy: str = "auto"  # a preset or YAML; with a suite, replaces its base fidelity
@@ -84,9 +85,11 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
         return list(suite.models.values()), suite
     if cfg.size:
         raise ConfigError("--size picks a suite's size; give --suite", field="--size")
+    if cfg.top is not None and not cfg.from_study:
+        raise ConfigError("--top picks members of a search's front; give --from", field="--top")
     models = [_model(a, proxy) for a in cfg.archs]
     if cfg.from_study:
-        models += _front(Path(cfg.from_study), proxy)
+        models += _front(Path(cfg.from_study), proxy, top=cfg.top)
     if len(models) < 2:
         raise ConfigError(
             "expected at least two architectures to compare (presets, spec "
@@ -107,15 +110,21 @@ def _model(arch: str, proxy: ProxyConfig) -> Model:
     return Model(arch.removeprefix("nas_"), get_preset(arch), arch, proxy)
 
 
-def _front(study: Path, proxy: ProxyConfig) -> list[Model]:
-    archs = StudyFolder(study).arch_files()
+def _front(study: Path, proxy: ProxyConfig, *, top: int | None = None) -> list[Model]:
+    folder = StudyFolder(study)
+    archs = folder.arch_files()
     if not archs:
         raise ConfigError(
             f"no Pareto members ({StudyFolder.ARCHS}/*.yaml) in this results folder",
             field="--from",
             source=str(study),
         )
-    return [Model(p.stem, load_spec(p), str(p), proxy) for p in archs]
+    if top is not None:
+        from nas.train.study import load_study, pick_top
+
+        picked = set(pick_top(load_study(study).pareto, top)["arch_id"])
+        archs = [p for p in archs if p.stem in picked]
+    return [Model(p.stem, load_spec(p), str(p), proxy, from_front=True) for p in archs]
 
 
 def requests(models: list[Model], cfg: CompareConfig) -> list[RunRequest]:

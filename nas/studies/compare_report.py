@@ -10,6 +10,7 @@ intervals support: reproduced, contradicted, or inconclusive at this noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from itertools import combinations, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,6 +176,7 @@ def write_compare(
     ]
     if suite is not None and suite.findings:
         parts.append(_findings_md(suite.findings, runs, cfg.margin))
+    parts.append(_picks_md(models, summary, runs))
     parts.append(_pairs_md(summary, runs, suite))
     text = "\n\n".join(p for p in parts if p) + "\n"
     write_text_atomic(out / "compare.md", text)
@@ -287,6 +289,56 @@ def _claim(c: Comparison) -> str:
     if c.kind == "larger-gap":
         return f"{c.a} overfits more than {c.b}"
     return f"{c.a} ≈ {c.b}" if c.kind == "equivalent" else f"{c.a} > {c.b}"
+
+
+def picks_vs_baselines(
+    models: list[Model], summary: pd.DataFrame, runs: pd.DataFrame
+) -> Iterator[tuple[pd.Series, pd.Series | None, bool, PairedDifference | None]]:
+    """Each front member (`--from`) against the most accurate baseline (the ARCHs given) of
+    no more FLOPs; when every baseline costs more, against the cheapest one. Yields
+    (pick row, baseline row or None, whether the baseline costs more, PairedDifference)."""
+    front = {m.name for m in models if m.from_front}
+    rows = summary.set_index("model", drop=False)
+    picks = rows[rows["model"].isin(front)].sort_values("flops")
+    baselines = rows[~rows["model"].isin(front)].dropna(subset=["mean"])
+    for _, p in picks.iterrows():
+        cheaper = baselines[baselines["flops"] <= p["flops"]]
+        if len(cheaper):
+            b, costs_more = cheaper.sort_values("mean", ascending=False).iloc[0], False
+        elif len(baselines):
+            b, costs_more = baselines.sort_values("flops").iloc[0], True
+        else:
+            yield p, None, False, None
+            continue
+        yield p, b, costs_more, pair(runs, p["model"], b["model"])
+
+
+def _picks_md(models: list[Model], summary: pd.DataFrame, runs: pd.DataFrame) -> str:
+    if all(m.from_front for m in models) or not any(m.from_front for m in models):
+        return ""
+    from nas.cost import format_amount
+
+    lines = [
+        "## The search's picks against the baselines",
+        "",
+        "Each member of the front against the most accurate baseline of no more FLOPs (when "
+        "every baseline costs more, against the cheapest, marked *costs more*): pick − "
+        "baseline in accuracy points, paired over seeds, with its 90% interval.",
+        "",
+        "| pick | FLOPs | baseline | FLOPs | pick − baseline | 90% interval | seeds | verdict |",
+        "|---|---:|---|---:|---:|---|---:|---|",
+    ]
+    for p, b, costs_more, d in picks_vs_baselines(models, summary, runs):
+        if b is None:
+            lines.append(f"| `{p['model']}` | {format_amount(p['flops'])} | — | | | | | |")
+            continue
+        lines.append(
+            f"| `{p['model']}` | {format_amount(p['flops'])} | `{b['model']}`"
+            + (" (*costs more*)" if costs_more else "")
+            + f" | {format_amount(b['flops'])} | {100 * d.diff.estimate:+.2f} | "
+            f"[{100 * d.diff.low:+.2f}, {100 * d.diff.high:+.2f}] | {d.n} | {d.verdict} |"
+        )
+    return "\n".join(lines)
 
 
 def _pairs_md(summary: pd.DataFrame, runs: pd.DataFrame, suite: Suite | None) -> str:

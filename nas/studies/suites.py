@@ -52,6 +52,7 @@ class Model:
     spec: ArchSpec
     source: str  # the preset's name, the file, or "inline"
     proxy: ProxyConfig
+    from_front: bool = False  # a member of a search's front (nas-compare --from), not a baseline
 
 
 @dataclass(frozen=True)

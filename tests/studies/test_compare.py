@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from nas.space import ConfigError
-from nas.studies.compare_report import finding_verdict, verdict
+from nas.space.spec import spec_from_dict
+from nas.studies.compare_report import finding_verdict, picks_vs_baselines, verdict
 from nas.studies.suites import Comparison, load_suite
 
 from ..search.conftest import ROOT, TINY_PROXY, cli_env, needs_fmnist
@@ -284,3 +285,58 @@ def test_a_study_front_is_compared_by_its_arch_ids(tmp_path):
     assert {m.name for m in models} == {m.spec.arch_id for m in models}
     with pytest.raises(ConfigError, match="no Pareto members"):
         resolve(CompareConfig(from_study=str(tmp_path), proxy="tiny"))
+
+
+def test_each_pick_of_a_search_meets_the_best_baseline_of_no_more_flops():
+    from nas.studies.suites import Model
+
+    spec = spec_from_dict(SUITE["models"]["conv"]["spec"])
+    models = [
+        Model("a", spec, "x", TINY_PROXY, from_front=True),
+        Model("d", spec, "x", TINY_PROXY, from_front=True),
+        Model("b", spec, "p", TINY_PROXY),
+        Model("c", spec, "p", TINY_PROXY),
+    ]
+    summary = pd.DataFrame(
+        {
+            "model": ["a", "d", "b", "c"],
+            "flops": [3e9, 1e9, 2e9, 2.5e9],
+            "mean": [0.81, 0.78, 0.763, 0.811],
+        }
+    )
+    got = {
+        p["model"]: (b["model"], more, d)
+        for p, b, more, d in picks_vs_baselines(models, summary, RUNS)
+    }
+    # a (3 GFLOPs) meets c, the more accurate of the two cheaper baselines
+    assert got["a"][:2] == ("c", False) and got["a"][2].verdict == "tie at this noise"
+    # no baseline is as cheap as d (1 GFLOPs): it meets the cheapest, which costs more
+    assert got["d"][:2] == ("b", True) and got["d"][2].n == 3
+
+
+def test_top_k_of_a_front_are_the_picks_of_nas_train(tmp_path):
+    from nas.space import save_spec
+    from nas.studies.compare import CompareConfig, resolve
+
+    study = tmp_path / "study"
+    rows = []
+    for i, width in enumerate((8, 16, 24, 32)):
+        spec = spec_from_dict(
+            {
+                "resolution": 32,
+                "stem": {"patch_size": 4},
+                "stages": [{"width": width, "blocks": [["conv", 1]]}],
+            }
+        )
+        save_spec(spec, study / "archs" / f"{spec.arch_id}.yaml", name=f"w{width}")
+        rows.append({"arch_id": spec.arch_id, "flops": 1e6 * 2**i, "proxy_accuracy": 0.5 + i / 10})
+    pd.DataFrame(rows).to_csv(study / "pareto.csv", index=False)
+    models, _ = resolve(
+        CompareConfig(archs=("coatnet_0_224",), from_study=str(study), top=2, proxy="tiny")
+    )
+    picked = {m.name for m in models if m.from_front}
+    # two bands of log FLOPs: the most accurate of each, the 2nd and the 4th member
+    assert picked == {rows[1]["arch_id"], rows[3]["arch_id"]}
+    assert [m.from_front for m in models] == [False, True, True]
+    with pytest.raises(ConfigError, match="give --from"):
+        resolve(CompareConfig(archs=("coatnet_0_224", "coatnet_0_224"), top=2, proxy="tiny"))
