@@ -58,6 +58,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", help="the suite's model size (spach: xs or s; default: the suite's)")
     p.add_argument(
+        "--findings",
+        metavar="ID,ID",
+        help="only these findings of the suite and the models they compare (e.g. F1,F4); "
+        "the run table is the whole suite's, so running it all later reuses the runs",
+    )
+    p.add_argument(
         "--proxy",
         default="auto",
         metavar="PRESET|FILE.yaml",
@@ -105,6 +111,7 @@ def _main(argv: list[str] | None) -> int:
         from_study=args.from_study,
         top=args.top,
         suite=args.suite,
+        findings=tuple(x.strip() for x in (args.findings or "").split(",") if x.strip()),
         size=args.size,
         proxy=args.proxy,
         data=args.data,

@@ -37,6 +37,7 @@ class CompareConfig:
     from_study: str | None = None  # a search's results folder: its Pareto front
     top: int | None = None  # of that front, K members picked as nas-train --top K picks
     suite: str | None = None
+    findings: tuple[str, ...] = ()  # of the suite, only these findings and their models
     size: str | None = None
     proxy: str = "auto"  # a preset or YAML; with a suite, replaces its base fidelity
     data: str = "fashion-mnist"
@@ -82,7 +83,11 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
         if cfg.archs or cfg.from_study:
             raise ConfigError("give --suite or architectures, not both", field="--suite")
         suite = load_suite(cfg.suite, size=cfg.size, proxy=proxy if proxy_given else None)
+        if cfg.findings:
+            suite = suite.only(list(cfg.findings))
         return list(suite.models.values()), suite
+    if cfg.findings:
+        raise ConfigError("--findings picks a suite's findings; give --suite", field="--findings")
     if cfg.size:
         raise ConfigError("--size picks a suite's size; give --suite", field="--size")
     if cfg.top is not None and not cfg.from_study:

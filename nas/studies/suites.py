@@ -33,7 +33,7 @@ is one ConfigError naming the file and the field.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,24 @@ class Suite:
     models: dict[str, Model]
     findings: tuple[Finding, ...]
     source: str
+
+    def only(self, ids: list[str]) -> Suite:
+        """The suite cut to these findings and the models they compare (`--findings F1,F4`):
+        the same run table, so the whole suite later reuses these runs."""
+        known = [f.id for f in self.findings]
+        unknown = [i for i in ids if i not in known]
+        if unknown or not ids:
+            raise ConfigError(
+                f"expected finding ids of suite {self.name} ({', '.join(known)}), got "
+                f"{', '.join(unknown) or 'none'}",
+                field="--findings",
+            )
+        findings = tuple(f for f in self.findings if f.id in ids)
+        named = {
+            name for f in findings for c in f.comparisons for name in (c.a, c.b, *(c.base or ()))
+        }
+        models = {k: m for k, m in self.models.items() if k in named}
+        return replace(self, models=models, findings=findings)
 
 
 def suites_dir() -> Path:

@@ -340,3 +340,25 @@ def test_top_k_of_a_front_are_the_picks_of_nas_train(tmp_path):
     assert [m.from_front for m in models] == [False, True, True]
     with pytest.raises(ConfigError, match="give --from"):
         resolve(CompareConfig(archs=("coatnet_0_224", "coatnet_0_224"), top=2, proxy="tiny"))
+
+
+def test_a_suite_cut_to_some_findings_trains_only_the_models_they_compare():
+    from nas.studies.compare import CompareConfig, resolve
+
+    models, suite = resolve(CompareConfig(suite="spach", findings=("F1", "F4")))
+    assert [f.id for f in suite.findings] == ["F1", "F4"]
+    assert {m.name for m in models} == {
+        "ss_conv",
+        "ss_attn",
+        "ss_mlp",
+        "ms_conv",
+        "ms_attn",
+        "ms_mlp",
+        "ms_hybrid",
+    }
+    gains = load_suite("coatnet").only(["T2"])
+    assert "C-T-T-T" in gains.models and "C-C-C-T" not in gains.models  # a `from` model counts
+    with pytest.raises(
+        ConfigError, match=r"finding ids of suite spach \(F1, F2, F3, F4\), got F9"
+    ):
+        resolve(CompareConfig(suite="spach", findings=("F9",)))

@@ -1,0 +1,117 @@
+"""A paper's own study rerun here: `nas-compare --suite NAME` on this machine, its table and
+verdicts copied to results/benchmarks/<stem>.{csv,md}.
+
+    python scripts/bench_suite.py --workers 2     # spach at size xs: about an hour on 2 cores
+    python scripts/bench_suite.py --report-only   # rewrite the published copy from the runs
+    python scripts/bench_suite.py --data imagenet:../shared/data/imagewoof --findings F1,F4 \
+        --stem spach_suite_imagewoof               # SPACH's F1 and F4 on real ImageNet photos
+    python scripts/bench_suite.py --suite coatnet --data cifar10:../shared/data/cifar10 \
+        --proxy cpu-cifar --stem coatnet_suite_cifar10
+
+Resumable: the runs are in results/compare/<stem>/runs.jsonl; re-run to continue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas._core import write_text_atomic
+from nas.evaluate import RunTable
+from nas.report import StudyFolder
+from nas.studies.compare import CompareConfig, resolve, run_compare, write_compare
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--suite", default="spach")
+    p.add_argument("--findings", default="", help="only these findings (e.g. F1,F4)")
+    p.add_argument("--data", default="fashion-mnist")
+    p.add_argument("--proxy", default="auto", help="replaces the suite's fidelity")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--stem", default="spach_suite", help="results/benchmarks/<stem>.{csv,md}")
+    p.add_argument("--out", help="the comparison's folder (default: results/compare/<stem>)")
+    p.add_argument("--report-only", action="store_true")
+    p.add_argument("--note", default="", help="a line for <stem>.md (conditions, timing)")
+    args = p.parse_args()
+    # spach_suite's runs have lived in spach-xs since the first publication
+    src = Path(args.out or ROOT / "results/compare" / _folder(args.stem))
+    findings = tuple(f.strip() for f in args.findings.split(",") if f.strip())
+    cfg = CompareConfig(
+        suite=args.suite,
+        findings=findings,
+        data=args.data,
+        proxy=args.proxy,
+        seeds=args.seeds,
+        workers=args.workers,
+        out=str(src),
+    )
+    command = shlex.join(
+        [
+            "nas-compare",
+            "--suite",
+            args.suite,
+            *(["--findings", ",".join(findings)] if findings else []),
+            *(["--data", args.data] if args.data != "fashion-mnist" else []),
+            *(["--proxy", args.proxy] if args.proxy != "auto" else []),
+            "--seeds",
+            str(args.seeds),
+            "--workers",
+            str(args.workers),
+            "--out",
+            str(src.resolve().relative_to(ROOT)),
+        ]
+    )
+    start = time.monotonic()
+    if args.report_only:
+        models, suite = resolve(cfg)
+        write_compare(
+            models, suite, RunTable(StudyFolder(src).runs_jsonl), src, cfg=cfg, command=command
+        )
+    else:
+        run_compare(cfg, command=command)
+    out = ROOT / "results" / "benchmarks"
+    write_text_atomic(out / f"{args.stem}.csv", (src / "compare.csv").read_text())
+    body = (src / "compare.md").read_text()
+    wall = "" if args.report_only else f" ({(time.monotonic() - start) / 60:.0f} min wall)"
+    footer = (
+        f"\nProduced by `python scripts/bench_suite.py {shlex.join(_without_note(sys.argv[1:]))}`"
+        f"{wall}; every run is in `{args.stem}.csv`, the dot plot is "
+        f"`{src.resolve().relative_to(ROOT)}/compare.png`.\n"
+    )
+    if args.note:
+        footer += f"\nNote: {args.note}\n"
+    write_text_atomic(out / f"{args.stem}.md", body + footer)
+    print(body + footer)
+
+
+def _folder(stem: str) -> str:
+    return "spach-xs" if stem == "spach_suite" else stem
+
+
+def _without_note(argv: list[str]) -> list[str]:
+    """The command line as shown in the footer: the note follows it in full."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    main()
