@@ -41,16 +41,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--from",
-        dest="from_study",
+        dest="from_studies",
         metavar="STUDY",
-        help="a search's results folder: compare its Pareto front (beside the ARCHs given, "
-        "each member is also judged against the best of them at no more FLOPs)",
+        action="append",
+        default=[],
+        help="a search's results folder: compare its Pareto front. Beside ARCHs or another "
+        "--from, each member of the first front is also judged against the best of the rest "
+        "at no more FLOPs (repeat --from to set two searches against each other)",
     )
     p.add_argument(
         "--top",
         type=positive_int,
         metavar="K",
-        help="with --from: only K members of the front, picked as nas-train --top K picks "
+        help="with --from: only K members of each front, picked as nas-train --top K picks "
         "(the most accurate in each of K bands of FLOPs)",
     )
     p.add_argument(
@@ -108,7 +111,7 @@ def _main(argv: list[str] | None) -> int:
 
     cfg = CompareConfig(
         archs=tuple(args.archs),
-        from_study=args.from_study,
+        from_studies=tuple(args.from_studies),
         top=args.top,
         suite=args.suite,
         findings=tuple(x.strip() for x in (args.findings or "").split(",") if x.strip()),

@@ -34,8 +34,10 @@ from .suites import Model, Suite, load_suite
 @dataclass(frozen=True)
 class CompareConfig:
     archs: tuple[str, ...] = ()  # presets or spec files
-    from_study: str | None = None  # a search's results folder: its Pareto front
-    top: int | None = None  # of that front, K members picked as nas-train --top K picks
+    # searches' results folders: their Pareto fronts; the first one's members are judged
+    # against the best of the rest (the other fronts and `archs`) at no more FLOPs
+    from_studies: tuple[str, ...] = ()
+    top: int | None = None  # of each front, K members picked as nas-train --top K picks
     suite: str | None = None
     findings: tuple[str, ...] = ()  # of the suite, only these findings and their models
     size: str | None = None
@@ -56,8 +58,8 @@ class CompareConfig:
             return Path(self.out)
         if suite is not None:
             name = suite.name + (f"-{suite.size}" if suite.size else "")
-        elif self.from_study:
-            name = Path(self.from_study).name
+        elif self.from_studies:
+            name = "-".join(Path(s).name for s in self.from_studies)
         else:
             name = "-".join(Path(a).stem for a in self.archs)[:80]
         return Path("results") / "compare" / re.sub(r"[^A-Za-z0-9._-]+", "-", name)
@@ -80,7 +82,7 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
     proxy_given = cfg.proxy not in ("", "auto", None)
     proxy = get_proxy(cfg.proxy, device=pick_device(cfg.device))
     if cfg.suite:
-        if cfg.archs or cfg.from_study:
+        if cfg.archs or cfg.from_studies:
             raise ConfigError("give --suite or architectures, not both", field="--suite")
         suite = load_suite(cfg.suite, size=cfg.size, proxy=proxy if proxy_given else None)
         if cfg.findings:
@@ -90,11 +92,13 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
         raise ConfigError("--findings picks a suite's findings; give --suite", field="--findings")
     if cfg.size:
         raise ConfigError("--size picks a suite's size; give --suite", field="--size")
-    if cfg.top is not None and not cfg.from_study:
+    if cfg.top is not None and not cfg.from_studies:
         raise ConfigError("--top picks members of a search's front; give --from", field="--top")
     models = [_model(a, proxy) for a in cfg.archs]
-    if cfg.from_study:
-        models += _front(Path(cfg.from_study), proxy, top=cfg.top)
+    for i, study in enumerate(cfg.from_studies):
+        known = {m.spec.arch_id for m in models}
+        front = _front(Path(study), proxy, top=cfg.top, picks=i == 0)
+        models += [m for m in front if m.spec.arch_id not in known]  # on two fronts: the first's
     if len(models) < 2:
         raise ConfigError(
             "expected at least two architectures to compare (presets, spec "
@@ -115,7 +119,7 @@ def _model(arch: str, proxy: ProxyConfig) -> Model:
     return Model(arch.removeprefix("nas_"), get_preset(arch), arch, proxy)
 
 
-def _front(study: Path, proxy: ProxyConfig, *, top: int | None = None) -> list[Model]:
+def _front(study: Path, proxy: ProxyConfig, *, top: int | None, picks: bool) -> list[Model]:
     folder = StudyFolder(study)
     archs = folder.arch_files()
     if not archs:
@@ -129,7 +133,7 @@ def _front(study: Path, proxy: ProxyConfig, *, top: int | None = None) -> list[M
 
         picked = set(pick_top(load_study(study).pareto, top)["arch_id"])
         archs = [p for p in archs if p.stem in picked]
-    return [Model(p.stem, load_spec(p), str(p), proxy, from_front=True) for p in archs]
+    return [Model(p.stem, load_spec(p), str(p), proxy, pick=picks) for p in archs]
 
 
 def requests(models: list[Model], cfg: CompareConfig) -> list[RunRequest]:

@@ -294,13 +294,14 @@ def _claim(c: Comparison) -> str:
 def picks_vs_baselines(
     models: list[Model], summary: pd.DataFrame, runs: pd.DataFrame
 ) -> Iterator[tuple[pd.Series, pd.Series | None, bool, PairedDifference | None]]:
-    """Each front member (`--from`) against the most accurate baseline (the ARCHs given) of
-    no more FLOPs; when every baseline costs more, against the cheapest one. Yields
-    (pick row, baseline row or None, whether the baseline costs more, PairedDifference)."""
-    front = {m.name for m in models if m.from_front}
+    """Each pick (a member of the first front given to `--from`) against the most accurate
+    of the rest (the ARCHs given, the other fronts) of no more FLOPs; when all the rest cost
+    more, against the cheapest. Yields (pick row, baseline row or None, whether the baseline
+    costs more, PairedDifference)."""
+    chosen = {m.name for m in models if m.pick}
     rows = summary.set_index("model", drop=False)
-    picks = rows[rows["model"].isin(front)].sort_values("flops")
-    baselines = rows[~rows["model"].isin(front)].dropna(subset=["mean"])
+    picks = rows[rows["model"].isin(chosen)].sort_values("flops")
+    baselines = rows[~rows["model"].isin(chosen)].dropna(subset=["mean"])
     for _, p in picks.iterrows():
         cheaper = baselines[baselines["flops"] <= p["flops"]]
         if len(cheaper):
@@ -314,16 +315,17 @@ def picks_vs_baselines(
 
 
 def _picks_md(models: list[Model], summary: pd.DataFrame, runs: pd.DataFrame) -> str:
-    if all(m.from_front for m in models) or not any(m.from_front for m in models):
+    if all(m.pick for m in models) or not any(m.pick for m in models):
         return ""
     from nas.cost import format_amount
 
     lines = [
         "## The search's picks against the baselines",
         "",
-        "Each member of the front against the most accurate baseline of no more FLOPs (when "
-        "every baseline costs more, against the cheapest, marked *costs more*): pick − "
-        "baseline in accuracy points, paired over seeds, with its 90% interval.",
+        "Each member of the (first) front given to `--from` against the most accurate of the "
+        "rest (the architectures given, the other fronts) of no more FLOPs; when all of them "
+        "cost more, against the cheapest, marked *costs more*: pick − baseline in accuracy "
+        "points, paired over seeds, with its 90% interval.",
         "",
         "| pick | FLOPs | baseline | FLOPs | pick − baseline | 90% interval | seeds | verdict |",
         "|---|---:|---|---:|---:|---|---:|---|",

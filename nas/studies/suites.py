@@ -52,7 +52,7 @@ class Model:
     spec: ArchSpec
     source: str  # the preset's name, the file, or "inline"
     proxy: ProxyConfig
-    from_front: bool = False  # a member of a search's front (nas-compare --from), not a baseline
+    pick: bool = False  # of the first front given to nas-compare --from: judged against the rest
 
 
 @dataclass(frozen=True)

@@ -280,11 +280,11 @@ def test_a_study_front_is_compared_by_its_arch_ids(tmp_path):
     for name, model in SUITE["models"].items():
         spec = spec_from_dict(model["spec"])
         save_spec(spec, study / "archs" / f"{spec.arch_id}.yaml", name=name)
-    models, suite = resolve(CompareConfig(from_study=str(study), proxy="tiny"))
+    models, suite = resolve(CompareConfig(from_studies=(str(study),), proxy="tiny"))
     assert suite is None and len(models) == 2
     assert {m.name for m in models} == {m.spec.arch_id for m in models}
     with pytest.raises(ConfigError, match="no Pareto members"):
-        resolve(CompareConfig(from_study=str(tmp_path), proxy="tiny"))
+        resolve(CompareConfig(from_studies=(str(tmp_path),), proxy="tiny"))
 
 
 def test_each_pick_of_a_search_meets_the_best_baseline_of_no_more_flops():
@@ -292,8 +292,8 @@ def test_each_pick_of_a_search_meets_the_best_baseline_of_no_more_flops():
 
     spec = spec_from_dict(SUITE["models"]["conv"]["spec"])
     models = [
-        Model("a", spec, "x", TINY_PROXY, from_front=True),
-        Model("d", spec, "x", TINY_PROXY, from_front=True),
+        Model("a", spec, "x", TINY_PROXY, pick=True),
+        Model("d", spec, "x", TINY_PROXY, pick=True),
         Model("b", spec, "p", TINY_PROXY),
         Model("c", spec, "p", TINY_PROXY),
     ]
@@ -314,13 +314,12 @@ def test_each_pick_of_a_search_meets_the_best_baseline_of_no_more_flops():
     assert got["d"][:2] == ("b", True) and got["d"][2].n == 3
 
 
-def test_top_k_of_a_front_are_the_picks_of_nas_train(tmp_path):
+def write_study(folder, widths, accuracies) -> list[str]:
+    """A search's folder with one Pareto member per width: its arch_ids, in order."""
     from nas.space import save_spec
-    from nas.studies.compare import CompareConfig, resolve
 
-    study = tmp_path / "study"
     rows = []
-    for i, width in enumerate((8, 16, 24, 32)):
+    for width, acc in zip(widths, accuracies):
         spec = spec_from_dict(
             {
                 "resolution": 32,
@@ -328,18 +327,37 @@ def test_top_k_of_a_front_are_the_picks_of_nas_train(tmp_path):
                 "stages": [{"width": width, "blocks": [["conv", 1]]}],
             }
         )
-        save_spec(spec, study / "archs" / f"{spec.arch_id}.yaml", name=f"w{width}")
-        rows.append({"arch_id": spec.arch_id, "flops": 1e6 * 2**i, "proxy_accuracy": 0.5 + i / 10})
-    pd.DataFrame(rows).to_csv(study / "pareto.csv", index=False)
+        save_spec(spec, folder / "archs" / f"{spec.arch_id}.yaml", name=f"w{width}")
+        rows.append({"arch_id": spec.arch_id, "flops": 1e6 * width, "proxy_accuracy": acc})
+    pd.DataFrame(rows).to_csv(folder / "pareto.csv", index=False)
+    return [r["arch_id"] for r in rows]
+
+
+def test_top_k_of_a_front_are_the_picks_of_nas_train(tmp_path):
+    from nas.studies.compare import CompareConfig, resolve
+
+    ids = write_study(tmp_path / "study", (8, 16, 32, 64), (0.5, 0.6, 0.7, 0.8))
     models, _ = resolve(
-        CompareConfig(archs=("coatnet_0_224",), from_study=str(study), top=2, proxy="tiny")
+        CompareConfig(
+            archs=("coatnet_0_224",), from_studies=(str(tmp_path / "study"),), top=2, proxy="tiny"
+        )
     )
-    picked = {m.name for m in models if m.from_front}
     # two bands of log FLOPs: the most accurate of each, the 2nd and the 4th member
-    assert picked == {rows[1]["arch_id"], rows[3]["arch_id"]}
-    assert [m.from_front for m in models] == [False, True, True]
+    assert {m.name for m in models if m.pick} == {ids[1], ids[3]}
+    assert [m.pick for m in models] == [False, True, True]
     with pytest.raises(ConfigError, match="give --from"):
         resolve(CompareConfig(archs=("coatnet_0_224", "coatnet_0_224"), top=2, proxy="tiny"))
+
+
+def test_two_searches_set_against_each_other_share_an_architecture_once(tmp_path):
+    from nas.studies.compare import CompareConfig, resolve
+
+    first = write_study(tmp_path / "supernet", (8, 16), (0.5, 0.6))
+    second = write_study(tmp_path / "proxy", (16, 24), (0.55, 0.65))
+    models, _ = resolve(
+        CompareConfig(from_studies=(str(tmp_path / "supernet"), str(tmp_path / "proxy")))
+    )
+    assert {m.name: m.pick for m in models} == {first[0]: True, first[1]: True, second[1]: False}
 
 
 def test_a_suite_cut_to_some_findings_trains_only_the_models_they_compare():
