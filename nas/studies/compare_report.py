@@ -92,7 +92,7 @@ def gain_pair(runs: pd.DataFrame, c: Comparison) -> PairedDifference:
     assert c.base is not None
     gain_a = _by_seed(runs, c.a) - _by_seed(runs, c.base[0])
     gain_b = _by_seed(runs, c.b) - _by_seed(runs, c.base[1])
-    return stats.paired_difference(gain_a.dropna(), gain_b.dropna())
+    return stats.paired_difference(gain_a, gain_b)  # pairs the seeds every model has
 
 
 def _by_seed(runs: pd.DataFrame, model: str, value: str = "accuracy") -> pd.Series:

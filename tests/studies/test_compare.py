@@ -77,9 +77,9 @@ def test_a_larger_gain_is_a_difference_of_differences_paired_by_seed():
 def test_the_coatnet_suite_tests_the_data_size_claim_on_the_same_models():
     suite = load_suite("coatnet")
     t2 = {f.id: f for f in suite.findings}["T2"]
-    for c in t2.comparisons:
-        if c.kind != "larger-gain":
-            continue
+    gains = [c for c in t2.comparisons if c.kind == "larger-gain"]
+    assert len(gains) == 2
+    for c in gains:
         for big, small in zip((c.a, c.b), c.base):
             assert suite.models[big].spec == suite.models[small].spec
             assert suite.models[big].proxy.train_images == 10 * (
