@@ -9,6 +9,7 @@
 
     python scripts/bench_proxy.py --workers 2                    # about 4 hours on 2 cores
     python scripts/bench_proxy.py --task cifar10 --only reference --workers 2
+    python scripts/bench_proxy.py --task cifar10 --only 32px-8k,64px-half-8k  # rungs beside it
     python scripts/bench_proxy.py --task cifar10 --report-only   # publish what has run
 
 Resumable: the runs are in results/calibration/<task's folder>/runs.jsonl; re-run to continue.
@@ -88,8 +89,10 @@ CIFAR_DECISION = """## Status
 The reference (`reference-cifar`, `nas/train/proxy_config.py`) runs first: two seeds of its
 four noise architectures (its own signal/noise is known before the ladder is spent), then one
 seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third seeds. The
-ladder is trained after it; no proxy is recommended for CIFAR-10 until both have run.
-Re-running the script resumes the plan.
+ladder can run beside it (`--only` its rungs, one worker each): each seed of the ladder trains
+the architectures the reference has already judged first, so its first hours give every rung a
+tau over those. No proxy is recommended for CIFAR-10 until both have run. Re-running the
+script resumes the plan.
 """
 
 ZC_DECISION = """## Status

@@ -129,6 +129,25 @@ def selected(plan: CalibrationPlan, only: tuple[str, ...]) -> list[RunRequest]:
     return [r for r in plan.requests() if r.fidelity.fidelity_id in ids.values()]
 
 
+def judged_first(
+    requests: list[RunRequest], table: RunTable, reference: Fidelity
+) -> list[RunRequest]:
+    """The proxy runs of each seed on architectures the reference has already trained, before
+    that seed's others; the rest in order. A τ needs both runs of an architecture: on a long
+    calibration whose reference is still under way, the ladder's first hours then buy a τ of
+    every proxy over the judged architectures, not runs no reference can judge yet."""
+    judged = {
+        r.arch_id
+        for r in table.records()
+        if r.fidelity_id == reference.fidelity_id and r.status == "ok"
+    }
+    ref_id = reference.fidelity_id
+    ladder = [r for r in requests if r.fidelity.fidelity_id != ref_id]
+    rest = [r for r in requests if r.fidelity.fidelity_id == ref_id]
+    ladder.sort(key=lambda r: (r.seed, r.spec.arch_id not in judged))  # stable
+    return ladder + rest
+
+
 def _spelled(plan: CalibrationPlan, spelling: str) -> str | None:
     """The fidelity id of a proxy spelled as in --proxies, on the plan's data; None if it
     spells none."""
@@ -275,7 +294,7 @@ def run_calibration(
     stopped_by = None
     try:
         run_all(
-            selected(plan, cfg.only),
+            judged_first(selected(plan, cfg.only), table, plan.reference),
             table=table,
             workers=cfg.workers,
             device=cfg.device,

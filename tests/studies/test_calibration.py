@@ -324,3 +324,33 @@ def test_the_reference_trains_two_noise_seeds_then_every_architecture_then_the_r
     assert {a for a, _ in head} == noisy and {s for _, s in head} == {0, 1}
     assert len(middle) == others and all(a not in noisy and s == 0 for a, s in middle)
     assert {a for a, _ in tail} == noisy and {s for _, s in tail} == {2}
+
+
+def test_the_ladder_trains_judged_architectures_first(tiny_space, tmp_path):
+    """With the reference run on one architecture, each seed of the ladder starts there: a
+    calibration stopped after a few proxy runs already has a τ's pairs."""
+    from nas.evaluate import RunRecord, RunTable
+    from nas.studies.calibration import CalibrationConfig, judged_first, make_plan
+
+    plan = make_plan(
+        CalibrationConfig(
+            space=str(tiny_space), budget=TINY_BUDGET, proxies=("tiny",), archs=4, seeds=2,
+            device="cpu",
+        )
+    )  # fmt: skip
+    table = RunTable(tmp_path / "runs.jsonl")
+    last = plan.archs[-1].spec.arch_id
+    for arch, status in ((last, "ok"), (plan.archs[0].spec.arch_id, "failed")):
+        ref = plan.reference
+        table.append(
+            RunRecord(arch_id=arch, fidelity=ref.name, fidelity_id=ref.fidelity_id, seed=0,
+                      status=status)
+        )  # fmt: skip
+    ordered = judged_first(plan.requests(), table, plan.reference)
+    assert sorted(r.key for r in ordered) == sorted(r.key for r in plan.requests())
+    ladder = [(r.spec.arch_id, r.seed) for r in ordered if r.fidelity != plan.reference]
+    n = len(plan.archs)
+    assert ladder[0] == (last, 0) and ladder[n] == (last, 1)  # a failed run judges nothing
+    assert [s for _, s in ladder] == sorted(s for _, s in ladder)  # still seed by seed
+    tail = [r for r in ordered if r.fidelity == plan.reference]
+    assert tail == [r for r in plan.requests() if r.fidelity == plan.reference]
