@@ -132,10 +132,11 @@ def selected(plan: CalibrationPlan, only: tuple[str, ...]) -> list[RunRequest]:
 def judged_first(
     requests: list[RunRequest], table: RunTable, reference: Fidelity
 ) -> list[RunRequest]:
-    """The proxy runs of each seed on architectures the reference has already trained, before
-    that seed's others; the rest in order. A τ needs both runs of an architecture: on a long
-    calibration whose reference is still under way, the ladder's first hours then buy a τ of
-    every proxy over the judged architectures, not runs no reference can judge yet."""
+    """Every seed of the ladder on the architectures the reference has already trained, seed
+    by seed, before the others; the reference's runs after, in their order. A τ needs both
+    runs of an architecture: on a long calibration whose reference is still under way, the
+    ladder's first hours then buy every proxy's τ (of its seed means) and seed-vs-seed τ over
+    the judged architectures, not runs no reference can judge yet."""
     judged = {
         r.arch_id
         for r in table.records()
@@ -144,7 +145,7 @@ def judged_first(
     ref_id = reference.fidelity_id
     ladder = [r for r in requests if r.fidelity.fidelity_id != ref_id]
     rest = [r for r in requests if r.fidelity.fidelity_id == ref_id]
-    ladder.sort(key=lambda r: (r.seed, r.spec.arch_id not in judged))  # stable
+    ladder.sort(key=lambda r: (r.spec.arch_id not in judged, r.seed))  # stable
     return ladder + rest
 
 
