@@ -93,19 +93,20 @@ seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third
 ladder runs beside it (`--only` its rungs, one worker each): each seed of the ladder trains the
 architectures the reference has already judged first.
 
-With the reference on 12 architectures, five rungs were trained on the 7-11 of them judged
+With the reference on 13 architectures, six rungs were trained on the 7-11 of them judged
 when each started (seed 0; `64px-half-8k-lr1e-3` also 7 of seed 1): one pass over 8,000 or
 16,000 images at 55-200 s a run on a shared core. Their tau against the reference runs from
--0.47 to 0.33 (`32px-8k`, over 7 only), where the FLOPs ranking reaches 0.70 [0.39, 0.93];
+-0.47 to 0.33 (`32px-8k`, over 7 only), where the FLOPs ranking reaches 0.69 [0.43, 0.89];
 three rungs are behind FLOPs on their paired interval, none ahead (the table above). After so
 little training on real images the small networks lead (they learn faster early), while the
 reference puts the large ones ahead; and the second seed of `64px-half-8k-lr1e-3` shows that
 its order is mostly seed noise (seed std 0.034 against a spread of means of 0.020,
 seed-vs-seed tau -0.05). Halving the lr with warm-up and clipping, or doubling the images, did
-not change that; two epochs of half the images made it worse. So on CIFAR-10 no proxy of about
+not change that, nor did the fast-CIFAR tricks (`64px-half-8k-tricks`: 0.20 [-0.23, 0.60]);
+two epochs of half the images made it worse. So on CIFAR-10 no proxy of about
 90 s (the issue's bound) is recommended: the budget's FLOPs rank better than any, and a
 trained proxy that beats them needs more training than this ladder spends (the reference,
-which does, costs 20-80 min a run). Not trained: `64px-half-8k-tricks`, `128px-quarter-8k`,
+which does, costs 20-80 min a run). Not trained: `128px-quarter-8k`,
 the rest of `32px-8k`, and the seeds past the first.
 Re-running the script resumes the plan.
 """
