@@ -80,7 +80,8 @@ class CalibrationPlan:
 
     def requests(self) -> list[RunRequest]:
         """Seed by seed through the ladder (a stopped calibration has whole seeds of every
-        proxy), then the reference: first two seeds of its noise architectures (its own
+        proxy; `judged_first` then moves the architectures the reference has run ahead), then
+        the reference: first two seeds of its noise architectures (its own
         signal/noise decides whether it can judge anything, so it is known before the rest is
         spent), then once per other architecture (a τ needs 8 architectures, so they come
         before the noise estimate is refined), then the noise architectures' other seeds."""
@@ -137,12 +138,8 @@ def judged_first(
     runs of an architecture: on a long calibration whose reference is still under way, the
     ladder's first hours then buy every proxy's τ (of its seed means) and seed-vs-seed τ over
     the judged architectures, not runs no reference can judge yet."""
-    judged = {
-        r.arch_id
-        for r in table.records()
-        if r.fidelity_id == reference.fidelity_id and r.status == "ok"
-    }
     ref_id = reference.fidelity_id
+    judged = {r.arch_id for r in table.records() if r.fidelity_id == ref_id and r.status == "ok"}
     ladder = [r for r in requests if r.fidelity.fidelity_id != ref_id]
     rest = [r for r in requests if r.fidelity.fidelity_id == ref_id]
     ladder.sort(key=lambda r: (r.spec.arch_id not in judged, r.seed))  # stable
