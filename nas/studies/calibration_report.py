@@ -224,11 +224,15 @@ def _recommendation(cal: Calibration) -> str:
         lines.append(
             f"No proxy of this ladder clears τ ≥ {cal.target} against the reference on "
             f"its 90% interval while beating the ranking by FLOPs. The best is "
-            f"`{best.name}` (τ {best.tau}, gain over FLOPs {best.gain_over_flops}): "
-            f"treat its ranking as indicative, and differences between candidates "
-            f"smaller than about {_num(2 * best.within_std, 3)} (twice its seed std) as "
-            f"ties."
+            f"`{best.name}` (τ {best.tau} over {best.ranked} architectures, gain over FLOPs "
+            f"{best.gain_over_flops}): treat its ranking as indicative; {_ties(best)}."
         )
+        flops = cal.baselines.get("flops")
+        if flops is not None and flops.estimate > best.tau.estimate:
+            lines.append(
+                f"The ranking by FLOPs (τ {flops}) is ahead of it: on this space and data "
+                f"the budget's own cost orders the architectures better than any proxy here."
+            )
     else:
         lines.append("No proxy has finished runs yet.")
     if cal.reference is not None and not math.isnan(cal.reference.within_std):
@@ -242,6 +246,18 @@ def _recommendation(cal: Calibration) -> str:
         )
     lines += ["", *cal.notes]
     return "\n".join(lines).rstrip()
+
+
+def _ties(p: ProxyFigures) -> str:
+    """What a difference between two candidates under `p` means, from its seed noise."""
+    if p.repeated == 0 or math.isnan(p.within_std):
+        return "its seed noise is not measured yet (one seed per architecture)"
+    if p.within_std == 0:
+        return "its score does not change with the seed"
+    return (
+        f"differences between candidates smaller than about {_num(2 * p.within_std, 3)} "
+        f"(twice its seed std) are ties"
+    )
 
 
 def _arch_table(runs: pd.DataFrame, cal: Calibration) -> str:

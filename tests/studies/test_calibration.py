@@ -162,6 +162,40 @@ def test_too_few_ranked_architectures_withhold_the_recommendation(tmp_path):
     assert f"None: {cal.withheld}." in md and "no `recommended.yaml` is written" in md
 
 
+def _recommendation_md(tmp_path, runs: pd.DataFrame, proxy_ids: list[str]) -> str:
+    cal = compute(runs, reference_id="ref", proxy_ids=proxy_ids, target=1.01, min_ranked=4)
+    assert cal.pick is None and not cal.withheld
+    write_report(
+        tmp_path,
+        cal=cal,
+        runs=runs.assign(label=runs["arch_id"]),
+        header=["# Calibration"],
+        descriptions={},
+        proxies={},
+    )
+    return (tmp_path / "calibration.md").read_text()
+
+
+def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mean(tmp_path):
+    """The best proxy's ties come from its own seed noise (none when it is unmeasured or a
+    score that no seed changes), and FLOPs ahead of it is said."""
+    runs = _runs(ROWS, seconds={"ref": 100, "p1": 20, "p2": 10})
+    md = _recommendation_md(tmp_path, runs, ["p1", "p2"])  # p1: tau 1, FLOPs reversed (-1)
+    assert "The best is `p1` (τ 1.00 [1.00, 1.00] over 4 architectures" in md
+    assert "smaller than about 0.028 (twice its seed std) are ties" in md
+    assert "The ranking by FLOPs" not in md
+    one_seed = runs[(runs["fidelity"] == "ref") | (runs["seed"] == 0)]
+    assert "its seed noise is not measured yet" in _recommendation_md(tmp_path, one_seed, ["p1"])
+    fixed = runs[runs["fidelity"] != "p2"].copy()
+    fixed.loc[fixed["fidelity"] == "p1", "accuracy"] = fixed["arch_id"].map(
+        {"A": 0.7, "B": 0.5, "C": 0.6, "D": 0.4}
+    )  # the same under both seeds, B and C swapped: tau 4/6
+    biggest_best = fixed["arch_id"].map({"A": 4e9, "B": 3e9, "C": 2e9, "D": 1e9})
+    md = _recommendation_md(tmp_path, fixed.assign(flops=biggest_best), ["p1"])
+    assert "its score does not change with the seed" in md and "twice its seed std" not in md
+    assert "The ranking by FLOPs (τ 1.00" in md and "is ahead of it" in md
+
+
 @needs_fmnist
 @pytest.mark.slow
 def test_a_calibration_end_to_end_resumes_and_reports(tmp_path, tiny_space):
