@@ -250,7 +250,7 @@ def _recommendation(cal: Calibration) -> str:
 
 def _ties(p: ProxyFigures) -> str:
     """What a difference between two candidates under `p` means, from its seed noise."""
-    if p.repeated == 0 or math.isnan(p.within_std):
+    if math.isnan(p.within_std):  # no architecture with two seeds
         return "its seed noise is not measured yet (one seed per architecture)"
     if p.within_std == 0:
         return "its score does not change with the seed"

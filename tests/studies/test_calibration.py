@@ -138,6 +138,19 @@ def test_the_cheapest_proxy_that_clears_is_recommended_and_none_when_none_does()
     assert compute(runs, **ids, target=1.01).pick is None
 
 
+def _report_md(tmp_path, cal, runs: pd.DataFrame) -> str:
+    """calibration.md as write_report writes it for `cal` over the hand-made `runs`."""
+    write_report(
+        tmp_path,
+        cal=cal,
+        runs=runs.assign(label=runs["arch_id"]),
+        header=["# Calibration"],
+        descriptions={},
+        proxies={},
+    )
+    return (tmp_path / "calibration.md").read_text()
+
+
 def test_too_few_ranked_architectures_withhold_the_recommendation(tmp_path):
     """Four architectures in the reference's order give tau 1 on [1, 1]: that is no evidence
     (chance orders four right once in 24), so no recommended.yaml, and calibration.md says why."""
@@ -149,31 +162,15 @@ def test_too_few_ranked_architectures_withhold_the_recommendation(tmp_path):
         f"only 4 architecture(s) ranked by both a proxy and the reference, fewer than {MIN_RANKED}"
     )
     (tmp_path / "recommended.yaml").write_text("epochs: 1\n")  # an earlier report's
-    write_report(
-        tmp_path,
-        cal=cal,
-        runs=runs.assign(label=runs["arch_id"]),
-        header=["# Calibration"],
-        descriptions={},
-        proxies={},
-    )
+    md = _report_md(tmp_path, cal, runs)
     assert not (tmp_path / "recommended.yaml").exists()
-    md = (tmp_path / "calibration.md").read_text()
     assert f"None: {cal.withheld}." in md and "no `recommended.yaml` is written" in md
 
 
 def _recommendation_md(tmp_path, runs: pd.DataFrame, proxy_ids: list[str]) -> str:
     cal = compute(runs, reference_id="ref", proxy_ids=proxy_ids, target=1.01, min_ranked=4)
     assert cal.pick is None and not cal.withheld
-    write_report(
-        tmp_path,
-        cal=cal,
-        runs=runs.assign(label=runs["arch_id"]),
-        header=["# Calibration"],
-        descriptions={},
-        proxies={},
-    )
-    return (tmp_path / "calibration.md").read_text()
+    return _report_md(tmp_path, cal, runs)
 
 
 def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mean(tmp_path):
