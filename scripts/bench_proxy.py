@@ -129,7 +129,12 @@ params at the proxy's widths (tau 0.38 [0.09, 0.64]), grad_norm (0.37 [0.13, 0.5
 (0.34 [0.05, 0.60]), mostly count parameters (tau with params 0.94, 0.63 and 0.77); the
 ranking by FLOPs at the target resolution reaches 0.60 [0.36, 0.83], and eight of the nine
 scores of the papers are behind it on their paired interval (synflow's reaches +0.02). grasp
-and meco rank backwards. So on this space and data no zero-cost score pre-screens a search:
+and meco rank backwards. Nor does any score add to FLOPs: summed with the FLOPs ranking (the
+last column; what a pre-screen among candidates of one budget would rank by), none raises its
+tau on the interval (closest: synflow -0.04 [-0.30, 0.18], grad_norm -0.10 [-0.24, 0.03]), and
+the rank sum of the two best scores, params and grad_norm, ranks no better than either (tau
+0.36 over the same 17, computed from the csv). So on this space and data no zero-cost score,
+alone or combined, pre-screens a search:
 `nas-search --prescreen` stays an option, off by default, and its simulation on a CIFAR-10
 tabulated benchmark waits for a proxy that can build one.
 """

@@ -47,6 +47,12 @@ def spearman(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> float:
     return spearman_test(a, b)[0]
 
 
+def rank_sum(*columns: np.ndarray | pd.Series) -> np.ndarray:
+    """The sum of each row's ranks over the columns (ties get their mean rank): the simplest
+    combination of rankings, e.g. a score that breaks the FLOPs ranking's order."""
+    return np.sum([stats.rankdata(np.asarray(c, dtype=float)) for c in columns], axis=0)
+
+
 def kendall_test(a: np.ndarray | pd.Series, b: np.ndarray | pd.Series) -> tuple[float, float]:
     """Kendall's tau-b and its two-sided p-value: the one implementation of tau in nas."""
     return _rank_test(stats.kendalltau, a, b)

@@ -5,10 +5,13 @@ means; signal/noise (their ratio); seed-vs-seed Kendall tau; Kendall tau and Spe
 the proxy's mean accuracies against the reference's, with 90% bootstrap intervals over
 architectures; the share of the reference's top quarter the proxy also puts there; and
 tau minus the tau of the trivial ranking by FLOPs (a paired bootstrap: same resampled
-architectures). The recommendation is the cheapest proxy whose tau interval clears the target
-and whose gain over FLOPs is above zero on its interval, among those that rank at least
-MIN_RANKED architectures against the reference: over fewer, tau's bootstrap interval is no
-guide (four architectures in the right order give [1, 1]) and no proxy is recommended.
+architectures); and the same gain for the proxy's ranking summed with the FLOPs ranking, which
+says whether the proxy adds anything to the budget's own cost (what a pre-screen among
+candidates of the same budget would use). The recommendation is the cheapest proxy whose
+tau interval clears the target and whose gain over FLOPs is above zero on its interval, among
+those that rank at least MIN_RANKED architectures against the reference: over fewer, tau's
+bootstrap interval is no guide (four architectures in the right order give [1, 1]) and no
+proxy is recommended.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class ProxyFigures:
     rho: Interval
     top_overlap: float
     gain_over_flops: Interval
+    gain_with_flops: Interval  # tau of the rank sum with FLOPs minus tau of FLOPs alone
 
     def clears(self, target: float) -> bool:
         return self.tau.low >= target and self.gain_over_flops.low > 0
@@ -129,6 +133,12 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
         gain_over_flops=stats.bootstrap(
             lambda a, b, c: stats.kendall(a, b) - stats.kendall(c, b), p, r, f
         ),
+        gain_with_flops=stats.bootstrap(
+            lambda a, b, c: stats.kendall(stats.rank_sum(a, c), b) - stats.kendall(c, b),
+            p,
+            r,
+            f,
+        ),
     )
 
 
@@ -179,8 +189,8 @@ def _figures_table(cal: Calibration, descriptions: dict[str, str]) -> str:
         "",
         "| proxy | s / run | runs (failed) | seed std | spread of means | signal/noise | "
         "seed-vs-seed τ | τ vs reference [90%] | ρ vs reference [90%] | top-¼ overlap | "
-        "τ − τ(FLOPs) [90%] |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+        "τ − τ(FLOPs) [90%] | with FLOPs: τ − τ(FLOPs) [90%] |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---|",
     ]
     rows = [*cal.proxies, *([cal.reference] if cal.reference else [])]
     for p in rows:
@@ -190,11 +200,12 @@ def _figures_table(cal: Calibration, descriptions: dict[str, str]) -> str:
             f"({p.failed}) | {_num(p.within_std)} | {_num(p.between_std)} | {_num(p.snr, 1)} | "
             f"{_num(p.seed_tau, 2)} | {'—' if is_ref else p.tau} | {'—' if is_ref else p.rho} "
             f"| {'—' if is_ref else _num(p.top_overlap, 2)} | "
-            f"{'—' if is_ref else p.gain_over_flops} |"
+            f"{'—' if is_ref else p.gain_over_flops} | "
+            f"{'—' if is_ref else p.gain_with_flops} |"
         )
     for axis, tau in cal.baselines.items():
         lines.append(
-            f"| ranking by {axis} (baseline) | 0 | — | — | — | — | — | {tau} | — | — | — |"
+            f"| ranking by {axis} (baseline) | 0 | — | — | — | — | — | {tau} | — | — | — | — |"
         )
     lines += ["", *[f"- `{name}`: {text}" for name, text in descriptions.items()]]
     return "\n".join(lines)
@@ -233,6 +244,8 @@ def _recommendation(cal: Calibration) -> str:
                 f"The ranking by FLOPs (τ {flops}) is ahead of it: on this space and data "
                 f"the budget's own cost orders the architectures better than any proxy here."
             )
+        if combined := _combined(cal.proxies):
+            lines.append(combined)
     else:
         lines.append("No proxy has finished runs yet.")
     if cal.reference is not None and not math.isnan(cal.reference.within_std):
@@ -246,6 +259,24 @@ def _recommendation(cal: Calibration) -> str:
         )
     lines += ["", *cal.notes]
     return "\n".join(lines).rstrip()
+
+
+def _combined(proxies: list[ProxyFigures]) -> str:
+    """Whether any proxy adds to the FLOPs ranking when the two are summed."""
+    measured = [p for p in proxies if not math.isnan(p.gain_with_flops.estimate)]
+    if not measured:
+        return ""
+    best = max(measured, key=lambda p: p.gain_with_flops.estimate)
+    if best.gain_with_flops.low > 0:
+        return (
+            f"Summed with the FLOPs ranking, `{best.name}` adds to it (gain "
+            f"{best.gain_with_flops}): as a pre-screen among candidates of one budget, "
+            f"rank them by the sum of the two ranks."
+        )
+    return (
+        f"Summed with the FLOPs ranking (rank sum), no proxy adds to it on its interval; "
+        f"the closest is `{best.name}` (gain {best.gain_with_flops})."
+    )
 
 
 def _ties(p: ProxyFigures) -> str:
@@ -316,5 +347,8 @@ def _definitions(cal: Calibration) -> str:
             "in its best quarter.",
             f"- a proxy is recommended when the low end of its τ interval is ≥ {cal.target} "
             "and the low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
+            "- with FLOPs: the proxy's ranking and the FLOPs ranking summed (rank sum), its τ "
+            "minus the FLOPs ranking's on the same resamples: above zero on its interval, the "
+            "proxy adds to what the cost alone tells (a pre-screen's question).",
         ]
     )

@@ -77,6 +77,10 @@ def test_bootstrap_interval_is_deterministic_and_brackets_the_estimate():
     assert (perfect.estimate, perfect.low, perfect.high) == pytest.approx((1, 1, 1))
 
 
+def test_rank_sum_adds_ranks_with_ties_at_their_mean_rank():
+    assert stats.rank_sum([3.0, 1.0, 2.0], [10.0, 20.0, 20.0]).tolist() == [4.0, 3.5, 4.5]
+
+
 def test_top_overlap_counts_the_shared_best_quarter():
     proxy = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
     reference = [0.8, 0.9, 0.1, 0.7, 0.6, 0.5, 0.4, 0.3]  # top 2: items 1 and 0

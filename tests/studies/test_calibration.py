@@ -113,6 +113,11 @@ def test_figures_against_hand_computed_values():
     # ranking by FLOPs (more is better) is the reverse of the reference's
     assert cal.baselines["flops"].estimate == pytest.approx(-1.0)
     assert p1.gain_over_flops.estimate == pytest.approx(2.0)
+    # summed with FLOPs: p1's ranks cancel the reversed FLOPs ranks (a constant, tau undefined);
+    # p2's sums A 5, B 4.5, C 5.5, D 5 agree with the reference on 2 pairs, disagree on 3 and
+    # tie on A-D: tau-b = -1 / sqrt(5 * 6), one better than FLOPs alone (-1)
+    assert math.isnan(p1.gain_with_flops.estimate)
+    assert p2.gain_with_flops.estimate == pytest.approx(1 - 1 / math.sqrt(30))
     assert cal.reference.name == "ref" and math.isnan(cal.reference.within_std)
 
 
@@ -181,6 +186,8 @@ def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mea
     assert "The best is `p1` (τ 1.00 [1.00, 1.00] over 4 architectures" in md
     assert "smaller than about 0.028 (twice its seed std) are ties" in md
     assert "The ranking by FLOPs" not in md
+    # over four architectures its interval reaches 0: not shown to add
+    assert "no proxy adds to it on its interval; the closest is `p2` (gain 0.82 [0.00," in md
     one_seed = runs[(runs["fidelity"] == "ref") | (runs["seed"] == 0)]
     assert "its seed noise is not measured yet" in _recommendation_md(tmp_path, one_seed, ["p1"])
     fixed = runs[runs["fidelity"] != "p2"].copy()
@@ -191,6 +198,47 @@ def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mea
     md = _recommendation_md(tmp_path, fixed.assign(flops=biggest_best), ["p1"])
     assert "its score does not change with the seed" in md and "twice its seed std" not in md
     assert "The ranking by FLOPs (τ 1.00" in md and "is ahead of it" in md
+    # FLOPs already right, p1 swaps B and C: its sum with FLOPs cannot improve on FLOPs
+    assert "Summed with the FLOPs ranking (rank sum), no proxy adds to it" in md
+
+
+def test_a_proxy_that_breaks_the_flops_rankings_errors_is_said_to_add_to_it(tmp_path):
+    """16 architectures: FLOPs swap each neighbour pair (0, 1), (2, 3), ... of the reference's
+    order, the proxy the pairs between them (1, 2), (3, 4), ...; each alone inverts 8 or 7 of
+    120 pairs, their rank sum none: tau 1 against FLOPs' 104 / 120."""
+    n = 16
+
+    def swapped(first: int) -> list[int]:
+        order = list(range(n))
+        for i in range(first, n - 1, 2):
+            order[i], order[i + 1] = order[i + 1], order[i]
+        return order
+
+    flops, proxy = swapped(0), swapped(1)
+    runs = pd.DataFrame(
+        [
+            {
+                "arch_id": f"a{i}",
+                "fidelity": fid,
+                "fidelity_id": fid,
+                "seed": 0,
+                "status": "ok",
+                "accuracy": acc / 100,
+                "seconds": 1.0,
+                "flops": (flops[i] + 1) * 1e8,
+                "params": 1e6,
+            }
+            for i in range(n)
+            for fid, acc in (("ref", i), ("p", proxy[i]))
+        ]
+    )
+    cal = compute(runs, reference_id="ref", proxy_ids=["p"], target=1.01)
+    (p,) = cal.proxies
+    assert cal.baselines["flops"].estimate == pytest.approx(104 / 120)
+    assert p.tau.estimate == pytest.approx(106 / 120) and p.gain_over_flops.low < 0
+    assert p.gain_with_flops.estimate == pytest.approx(16 / 120) and p.gain_with_flops.low > 0
+    md = _report_md(tmp_path, cal, runs)
+    assert "Summed with the FLOPs ranking, `p` adds to it (gain 0.13 [" in md
 
 
 @needs_fmnist
