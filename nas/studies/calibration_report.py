@@ -51,6 +51,7 @@ class ProxyFigures:
     top_overlap: float
     gain_over_flops: Interval
     gain_with_flops: Interval  # tau of the rank sum with FLOPs minus tau of FLOPs alone
+    sum_over_proxy: Interval  # tau of that rank sum minus tau of the proxy alone
 
     def clears(self, target: float) -> bool:
         return self.tau.low >= target and self.gain_over_flops.low > 0
@@ -135,6 +136,12 @@ def _figures(part: pd.DataFrame, ref: pd.Series, costs: pd.DataFrame) -> ProxyFi
         ),
         gain_with_flops=stats.bootstrap(
             lambda a, b, c: stats.kendall(stats.rank_sum(a, c), b) - stats.kendall(c, b),
+            p,
+            r,
+            f,
+        ),
+        sum_over_proxy=stats.bootstrap(
+            lambda a, b, c: stats.kendall(stats.rank_sum(a, c), b) - stats.kendall(a, b),
             p,
             r,
             f,
@@ -262,20 +269,28 @@ def _recommendation(cal: Calibration) -> str:
 
 
 def _combined(proxies: list[ProxyFigures]) -> str:
-    """Whether any proxy adds to the FLOPs ranking when the two are summed."""
-    measured = [p for p in proxies if not math.isnan(p.gain_with_flops.estimate)]
+    """Whether any proxy adds to the FLOPs ranking when the two are summed, and whether the
+    sum is then the ranking to use (it must beat the proxy alone too: with a FLOPs ranking
+    that is backwards, any good proxy 'adds' to it)."""
+    measured = [p for p in proxies if not math.isnan(p.gain_with_flops.low)]
     if not measured:
         return ""
     best = max(measured, key=lambda p: p.gain_with_flops.estimate)
-    if best.gain_with_flops.low > 0:
+    if best.gain_with_flops.low <= 0:
         return (
-            f"Summed with the FLOPs ranking, `{best.name}` adds to it (gain "
-            f"{best.gain_with_flops}): as a pre-screen among candidates of one budget, "
-            f"rank them by the sum of the two ranks."
+            f"Summed with the FLOPs ranking (rank sum), no proxy is shown to add to it on its "
+            f"interval; the closest is `{best.name}` (gain {best.gain_with_flops})."
+        )
+    text = f"Summed with the FLOPs ranking, `{best.name}` adds to it (gain {best.gain_with_flops})"
+    if best.sum_over_proxy.low > 0:
+        return (
+            f"{text}, and the sum also ranks better than `{best.name}` alone (gain "
+            f"{best.sum_over_proxy}): as a pre-screen among candidates of one budget, rank "
+            f"them by the sum of the two ranks."
         )
     return (
-        f"Summed with the FLOPs ranking (rank sum), no proxy adds to it on its interval; "
-        f"the closest is `{best.name}` (gain {best.gain_with_flops})."
+        f"{text}, but the sum is not shown to rank better than `{best.name}` alone (gain "
+        f"{best.sum_over_proxy})."
     )
 
 
@@ -349,6 +364,7 @@ def _definitions(cal: Calibration) -> str:
             "and the low end of its gain over the FLOPs ranking (paired bootstrap) is > 0.",
             "- with FLOPs: the proxy's ranking and the FLOPs ranking summed (rank sum), its τ "
             "minus the FLOPs ranking's on the same resamples: above zero on its interval, the "
-            "proxy adds to what the cost alone tells (a pre-screen's question).",
+            "proxy adds to what the cost alone tells (a pre-screen's question). A proxy that "
+            "ranks exactly against FLOPs sums to a constant: n/a.",
         ]
     )

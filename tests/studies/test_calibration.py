@@ -187,7 +187,7 @@ def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mea
     assert "smaller than about 0.028 (twice its seed std) are ties" in md
     assert "The ranking by FLOPs" not in md
     # over four architectures its interval reaches 0: not shown to add
-    assert "no proxy adds to it on its interval; the closest is `p2` (gain 0.82 [0.00," in md
+    assert "no proxy is shown to add to it on its interval; the closest is `p2` (gain 0.82" in md
     one_seed = runs[(runs["fidelity"] == "ref") | (runs["seed"] == 0)]
     assert "its seed noise is not measured yet" in _recommendation_md(tmp_path, one_seed, ["p1"])
     fixed = runs[runs["fidelity"] != "p2"].copy()
@@ -199,7 +199,7 @@ def test_when_none_clears_the_report_says_what_the_best_ones_noise_and_flops_mea
     assert "its score does not change with the seed" in md and "twice its seed std" not in md
     assert "The ranking by FLOPs (τ 1.00" in md and "is ahead of it" in md
     # FLOPs already right, p1 swaps B and C: its sum with FLOPs cannot improve on FLOPs
-    assert "Summed with the FLOPs ranking (rank sum), no proxy adds to it" in md
+    assert "Summed with the FLOPs ranking (rank sum), no proxy is shown to add to it" in md
 
 
 def test_a_proxy_that_breaks_the_flops_rankings_errors_is_said_to_add_to_it(tmp_path):
@@ -237,8 +237,16 @@ def test_a_proxy_that_breaks_the_flops_rankings_errors_is_said_to_add_to_it(tmp_
     assert cal.baselines["flops"].estimate == pytest.approx(104 / 120)
     assert p.tau.estimate == pytest.approx(106 / 120) and p.gain_over_flops.low < 0
     assert p.gain_with_flops.estimate == pytest.approx(16 / 120) and p.gain_with_flops.low > 0
+    assert p.sum_over_proxy.estimate == pytest.approx(14 / 120) and p.sum_over_proxy.low > 0
     md = _report_md(tmp_path, cal, runs)
     assert "Summed with the FLOPs ranking, `p` adds to it (gain 0.13 [" in md
+    assert "rank them by the sum of the two ranks" in md
+    # FLOPs backwards: a good proxy 'adds' to it, but the sum is worse than the proxy alone
+    backwards = runs.assign(flops=runs["flops"].max() + 1e8 - runs["flops"])
+    cal = compute(backwards, reference_id="ref", proxy_ids=["p"], target=1.01)
+    md = _report_md(tmp_path, cal, backwards)
+    assert "but the sum is not shown to rank better than `p` alone" in md
+    assert "rank them by the sum" not in md
 
 
 @needs_fmnist
