@@ -25,7 +25,14 @@ command again resumes the study up to --trials."""
 def parser() -> argparse.ArgumentParser:
     from nas.data import data_help
     from nas.search.config import OBJECTIVES, SEARCH_DEFAULTS
-    from nas.search.samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+    from nas.search.samplers import (
+        DEFAULT_SAMPLER,
+        GP_MAX_TRIALS,
+        LONG_SEARCH_SAMPLER,
+        MULTI_OBJECTIVE_PRUNERS,
+        PRUNERS,
+        SAMPLERS,
+    )
     from nas.train.proxy_config import PROXY_PRESETS
 
     p = ArgumentParser(prog="nas-search", description=DESCRIPTION)
@@ -56,9 +63,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sampler",
         choices=SAMPLERS,
-        default=DEFAULT_SAMPLER,
-        help=f"Optuna sampler (default: {DEFAULT_SAMPLER}, chosen by the simulated benchmark "
-        f"results/benchmarks/samplers.md; tpe is multivariate; all are constraint-aware)",
+        help=f"Optuna sampler (default: {DEFAULT_SAMPLER} up to {GP_MAX_TRIALS} --trials, "
+        f"chosen by the simulated benchmark results/benchmarks/samplers.md, "
+        f"{LONG_SEARCH_SAMPLER} beyond, where {DEFAULT_SAMPLER}'s own time per trial would "
+        f"outgrow a supernet's scoring: sampler_overhead.md; tpe is multivariate; all are "
+        f"constraint-aware)",
     )
     p.add_argument(
         "--objectives",

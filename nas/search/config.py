@@ -30,7 +30,7 @@ from nas.train.proxy_config import (
 )
 
 from .repeats import NO_REPEATS, RepeatPolicy, parse_repeats
-from .samplers import DEFAULT_SAMPLER, MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS
+from .samplers import MULTI_OBJECTIVE_PRUNERS, PRUNERS, SAMPLERS, default_sampler
 
 # objective name -> Optuna direction
 OBJECTIVES = {
@@ -109,7 +109,7 @@ class SearchConfig:
         objectives: str | list[str] | tuple[str, ...] = ("accuracy", "flops"),
         trials: int | None = None,
         timeout: float | str | None = None,
-        sampler: str = DEFAULT_SAMPLER,
+        sampler: str | None = None,  # None: default_sampler(trials)
         pruner: str = "median",
         proxy: ProxyConfig | None = None,
         data: str = "fashion-mnist",
@@ -141,15 +141,18 @@ class SearchConfig:
         study_name = study_name or f"{Path(str(space)).stem}-{_slug(budget_text)}"
         out_dir = Path(out) if out else Path("results") / study_name
         pruner_name, percentile = parse_pruner(pruner)
+        trials = _positive_int(default_trials if trials is None else trials, "--trials")
         cfg = cls(
             space=str(space),
             budget=budget_text,
             max_flops=parse_budget(budget),
             resolution=space_resolution if resolution is None else check_resolution(resolution),
             objectives=parse_objectives(objectives),
-            trials=_positive_int(default_trials if trials is None else trials, "--trials"),
+            trials=trials,
             timeout=default_timeout if timeout is None else parse_duration(timeout),
-            sampler=_one_of(sampler, SAMPLERS, "--sampler"),
+            sampler=default_sampler(trials)
+            if sampler is None
+            else _one_of(sampler, SAMPLERS, "--sampler"),
             pruner=pruner_name,
             pruner_percentile=percentile,
             proxy=proxy,

@@ -101,8 +101,18 @@ SAMPLERS = tuple(SAMPLER_FACTORIES)
 # --sampler's default, chosen by measurement: on simulated searches of the hybrid space at
 # 4 GFLOPs (results/benchmarks/samplers.md) GP's fronts were ahead of TPE's at 20, 50 and 200
 # trials on their 90% intervals, for 1.4 s of sampler time per trial at 200 (CPU proxy runs
-# take ~40 s).
+# take ~40 s). Its own time per trial grows with the trials (sampler_overhead.md), so beyond
+# GP_MAX_TRIALS, the longest search it was measured best at, the default is TPE (within 1% of
+# GP's hypervolume at 200 trials, at a tenth of its time): the thousands of trials of a
+# supernet or zero-cost search, seconds each, would otherwise wait on the sampler.
 DEFAULT_SAMPLER = "gp"
+LONG_SEARCH_SAMPLER = "tpe"
+GP_MAX_TRIALS = 200
+
+
+def default_sampler(trials: int) -> str:
+    """`--sampler`'s default for a search of `trials` trials."""
+    return DEFAULT_SAMPLER if trials <= GP_MAX_TRIALS else LONG_SEARCH_SAMPLER
 
 
 def _startup(trials: int) -> int:

@@ -19,13 +19,14 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.trial import Trial
+from optuna.trial import FrozenTrial, Trial
 
 from nas._core import write_text_atomic
 from nas.cost import closed_form
@@ -198,10 +199,12 @@ def simulate(
     surrogate: Surrogate | None = None,
     region: FeasibleRegion | None = None,
     write: bool = False,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
 ) -> Simulation:
     """One search of `cfg.trials` candidates on the table; deterministic for `cfg.seed`.
     `region`: the cfg's feasible region, built once by a caller that runs many searches (it
-    takes seconds to build and holds only caches)."""
+    takes seconds to build and holds only caches). `callbacks`: Optuna's, after each trial
+    (a benchmark timing the sampler)."""
     import time
 
     check_table(bench, cfg)
@@ -242,7 +245,9 @@ def simulate(
             prescreen=prescreener,
         )
         start = time.perf_counter()
-        study.optimize(objective, catch=(TrialFailed,), callbacks=[_stop_after(cfg.trials)])
+        study.optimize(
+            objective, catch=(TrialFailed,), callbacks=[_stop_after(cfg.trials), *callbacks]
+        )
         seconds = time.perf_counter() - start
     trials = study.get_trials(deepcopy=False)
     table = trials_frame(trials)

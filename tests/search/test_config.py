@@ -27,6 +27,15 @@ def test_defaults_follow_the_readme():
     assert gpu.trials == 100 and gpu.timeout is None
 
 
+def test_a_long_search_defaults_to_tpe_and_an_asked_sampler_stays():
+    """gp was measured best up to 200 trials; its own time per trial grows with the trials, so
+    a search of thousands (a supernet's, seconds a trial) defaults to tpe."""
+    assert make(trials=200).sampler == "gp"
+    assert make(trials=201).sampler == "tpe"
+    assert make(trials=2000, sampler="gp").sampler == "gp"
+    assert make(trials=20, sampler="tpe").sampler == "tpe"
+
+
 def test_the_cpu_default_runs_two_workers_where_there_are_two_cores(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert make().workers == 2  # two single-threaded trainings beat one on two threads

@@ -95,6 +95,18 @@ def test_every_sampler_runs_simulated(table, tiny_space, tmp_path, sampler):
     assert len(sim.pareto) >= 1
 
 
+def test_callbacks_see_every_trial_once_it_ends(table, tiny_space, tmp_path):
+    """What scripts/bench_sampler_overhead.py times the sampler with."""
+    ended = []
+    sim = simulate(
+        config(tiny_space, tmp_path, trials=6, sampler="random"),
+        read_bench(table),
+        callbacks=[lambda study, trial: ended.append((trial.number, trial.datetime_complete))],
+    )
+    assert [n for n, _ in ended] == sim.trials["number"].tolist()
+    assert all(done is not None for _, done in ended)
+
+
 def test_a_table_of_another_budget_or_space_is_refused(table, tiny_space, tmp_path):
     bench = read_bench(table)
     other = make_config(
