@@ -108,9 +108,9 @@ or doubling the images, did not change that, nor did the fast-CIFAR tricks
 (`64px-half-8k-tricks`: 0.20 [-0.23, 0.60]); two epochs of half the images made it worse.
 
 What more minutes buy: the seventh rung, `64px-half-25k-b128`, is the reference's own recipe
-cut to one of its eight epochs (25,000 images at batch 128, 275 s a run, three times the
-issue's 90 s). Over 11 architectures its tau is 0.20 [-0.27, 0.66], its gain over FLOPs
--0.44 [-1.00, 0.16]: no better than the 90-s rungs. Its accuracies (0.31-0.37 on 2,000 images)
+cut to one of its eight epochs (25,000 images at batch 128, 285 s a run, three times the
+issue's 90 s). Over 12 architectures its tau is 0.21 [-0.19, 0.61], its gain over FLOPs
+-0.42 [-0.90, 0.07]: no better than the 90-s rungs. Its accuracies (0.31-0.37 on 2,000 images)
 spread by 0.017, barely above the 0.011 that the 2,000 validation images alone give a single
 accuracy. So between 1.5 and 5 minutes a run, more training bought no ranking here; the
 reference, which ranks, spends 16-160 minutes. On CIFAR-10 no proxy of the issue's 90 s is
@@ -166,8 +166,10 @@ ranks better than FLOPs (0.60 [0.36, 0.83]; `cifar10-cpu8`'s paired difference -
 under the reference (0.650), scores 0.411, 15th of the 17.
 
 So the issue's target (tau >= 0.7) is not reached on CPU: 0.30 after 1.4 CPU-hours of
-training. The levers not yet tried: two random subnets a step (the `cpu` recipe, about 1.9 h
-here), much longer training (`gpu`: 30 epochs), then fewer shared choices. The equal-compute
+training. The levers not yet judged: two random subnets a step (the `cpu` recipe: under way on
+2026-12-03, 4 of its 8 epochs done at about 28 min an epoch beside other work, its largest
+subnet behind `cifar10-cpu8`'s at the same epoch, 0.32 against 0.42 held-out), much longer
+training (`gpu`: 30 epochs), then fewer shared choices. The equal-compute
 comparison with a proxy search waits for a proxy that ranks on CIFAR-10 (none of about 90 s
 does: `proxy_fidelity_cifar10.md`).
 """
