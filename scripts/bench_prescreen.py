@@ -35,7 +35,6 @@ from nas._core import write_text_atomic
 from nas.report.provenance import provenance
 from nas.report.stats import kendall, mean_interval, paired_difference
 from nas.search import attrs
-from nas.search.config import make_config
 from nas.search.feasible import FeasibleRegion
 from nas.search.samplers import DEFAULT_SAMPLER
 from nas.search.simulate import BenchTable, hypervolume_curve, read_bench, simulate
@@ -104,15 +103,11 @@ def main() -> None:
 
 def one_run(bench: BenchTable, surrogate: Surrogate, region, *, arm: str, rep: int, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = make_config(
-            space=bench.space,
-            budget=bench.max_flops,
-            proxy="cpu",
-            device="cpu",
+        cfg = bench.search_config(
+            tmp,
             trials=args.trials,
             sampler=args.sampler,
             seed=rep,
-            out=tmp,
             data=bench.header.get("data", "fashion-mnist"),
             prescreen=None if arm == NONE else arm,
         )

@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas._core import write_text_atomic
 from nas.search import simulate as simulation
-from nas.search.config import make_config
 from nas.search.samplers import GP_MAX_TRIALS
 from nas.search.surrogate import Surrogate
 
@@ -61,16 +60,7 @@ def run(sampler: str, trials: int, csv_path: Path) -> None:
             study.stop()
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = make_config(
-            space=bench.space,
-            budget=bench.max_flops,
-            proxy="cpu",
-            device="cpu",
-            trials=trials,
-            sampler=sampler,
-            seed=0,
-            out=tmp,
-        )
+        cfg = bench.search_config(tmp, trials=trials, sampler=sampler, seed=0)
         simulation.simulate(cfg, bench, surrogate=surrogate, callbacks=[timed])
 
 

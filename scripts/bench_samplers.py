@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas._core import write_atomic, write_text_atomic
 from nas.report.provenance import provenance
-from nas.search.config import make_config
 from nas.search.feasible import FeasibleRegion
 from nas.search.samplers import DEFAULT_SAMPLER, SAMPLERS
 from nas.search.simulate import hypervolume_curve, read_bench, simulate
@@ -90,16 +89,7 @@ _REGIONS: dict[tuple, FeasibleRegion] = {}
 
 def one_run(bench, surrogate, *, sampler: str, trials: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = make_config(
-            space=bench.space,
-            budget=bench.max_flops,
-            proxy="cpu",
-            device="cpu",
-            trials=trials,
-            sampler=sampler,
-            seed=seed,
-            out=tmp,
-        )
+        cfg = bench.search_config(tmp, trials=trials, sampler=sampler, seed=seed)
         key = (cfg.space, cfg.max_flops, cfg.max_params, cfg.resolution)
         if key not in _REGIONS:  # built once per process: it takes seconds, holds only caches
             _REGIONS[key] = FeasibleRegion(

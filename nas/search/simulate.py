@@ -38,7 +38,7 @@ from nas.train.device import pick_device
 from nas.train.proxy import ProxyResult
 
 from . import attrs
-from .config import SearchConfig
+from .config import SearchConfig, make_config
 from .feasible import FeasibleRegion
 from .objective import Candidate, Objective, TrialFailed
 from .prescreen import PinnedSampler
@@ -78,6 +78,13 @@ class BenchTable:
         ).dropna()
         sigma, repeated, measured = study_noise(long)
         return (sigma if measured else math.nan), repeated
+
+    def search_config(self, out: str | os.PathLike, **options: object) -> SearchConfig:
+        """The configuration of a simulated search on this table: its space (by name; a
+        space file is given as `space=`) and budget, the `cpu` proxy it tabulates, and
+        `options` (trials, sampler, seed...) as nas-search's."""
+        options = {"space": self.space, **options}
+        return make_config(budget=self.max_flops, proxy="cpu", device="cpu", out=out, **options)
 
     def seconds_per_candidate(self) -> float:
         col = self.frame.get("seconds")

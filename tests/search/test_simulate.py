@@ -98,9 +98,12 @@ def test_every_sampler_runs_simulated(table, tiny_space, tmp_path, sampler):
 def test_callbacks_see_every_trial_once_it_ends(table, tiny_space, tmp_path):
     """What scripts/bench_sampler_overhead.py times the sampler with."""
     ended = []
+    bench = read_bench(table)
+    cfg = bench.search_config(tmp_path, space=str(tiny_space), trials=6, sampler="random")
+    assert (cfg.max_flops, cfg.proxy.name, cfg.trials) == (bench.max_flops, "cpu", 6)
     sim = simulate(
-        config(tiny_space, tmp_path, trials=6, sampler="random"),
-        read_bench(table),
+        cfg,
+        bench,
         callbacks=[lambda study, trial: ended.append((trial.number, trial.datetime_complete))],
     )
     assert [n for n, _ in ended] == sim.trials["number"].tolist()
