@@ -8,7 +8,9 @@ verdicts copied to results/benchmarks/<stem>.{csv,md}.
     python scripts/bench_suite.py --suite coatnet --data cifar10:../shared/data/cifar10 \
         --proxy cpu-cifar --stem coatnet_suite_cifar10
 
-Resumable: the runs are in results/compare/<stem>/runs.jsonl; re-run to continue.
+Resumable: the runs are in results/compare/<stem>/runs.jsonl; re-run to continue. They are
+published as results/benchmarks/<stem>.runs.jsonl and carried back into that table on a new
+machine, so a suite spread over several sessions loses only the runs in flight.
 """
 
 from __future__ import annotations
@@ -74,20 +76,25 @@ def main() -> None:
         ]
     )
     start = time.monotonic()
+    out = ROOT / "results" / "benchmarks"
+    published = out / f"{args.stem}.runs.jsonl"
+    table = RunTable(StudyFolder(src).runs_jsonl)
+    if published.exists():
+        carried = table.adopt(RunTable(published).records())
+        print(f"{carried} runs carried in from {published.name}", flush=True)
     if args.report_only:
         models, suite = resolve(cfg)
-        write_compare(
-            models, suite, RunTable(StudyFolder(src).runs_jsonl), src, cfg=cfg, command=command
-        )
+        write_compare(models, suite, table, src, cfg=cfg, command=command)
     else:
         run_compare(cfg, command=command)
-    out = ROOT / "results" / "benchmarks"
+    write_text_atomic(published, "".join(f"{line}\n" for line in table.store.read().lines))
     write_text_atomic(out / f"{args.stem}.csv", (src / "compare.csv").read_text())
     body = (src / "compare.md").read_text()
     wall = "" if args.report_only else f" ({(time.monotonic() - start) / 60:.0f} min wall)"
     footer = (
         f"\nProduced by `python scripts/bench_suite.py {shlex.join(_without_note(sys.argv[1:]))}`"
-        f"{wall}; every run is in `{args.stem}.csv`, the dot plot is "
+        f"{wall}; every run is in `{args.stem}.csv` (and `{args.stem}.runs.jsonl`, which a new "
+        "machine resumes from), the dot plot is "
         f"`{src.resolve().relative_to(ROOT)}/compare.png`.\n"
     )
     if args.note:

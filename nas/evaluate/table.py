@@ -84,6 +84,21 @@ class RunTable:
         with self.store.locked():
             self.store.append(line)
 
+    def adopt(self, records: Iterable[RunRecord]) -> int:
+        """Append those of `records` this table lacks (by key, or an `ok` one where this table
+        has only failed tries), and say how many: the runs published with a benchmark,
+        carried into a new machine's table so that it resumes there instead of training them
+        again."""
+        status = {r.key: r.status for r in self.records()}
+        adopted = 0
+        for record in records:
+            had = status.get(record.key)
+            if had is None or (record.status == "ok" and had != "ok"):
+                self.append(record)
+                status[record.key] = record.status
+                adopted += 1
+        return adopted
+
     def frame(self) -> pd.DataFrame:
         return records_frame(self.records())
 

@@ -47,6 +47,7 @@ OBJECTIVES = {
 # two threads (results/benchmarks/main_command.md), so on 2+ cores it runs two.
 SEARCH_DEFAULTS: dict[str, tuple[int, float | None, int]] = {
     "cpu": (20, 12 * 60.0, 2),
+    "cpu-cifar": (20, 12 * 60.0, 2),  # a CPU proxy too: the same bounds, on natural images
     "gpu": (100, None, 1),
     "tiny": (8, None, 1),
 }

@@ -149,3 +149,17 @@ def test_a_proxy_of_cifar_names_the_upsampling_in_its_description(tmp_path):
     cfg: ProxyConfig = PROXY_PRESETS["reference-cifar"]
     described = Fidelity(cfg, f"cifar10:{root}").describe()
     assert "32px images upsampled to 64px" in described
+
+
+def test_the_cpu_cifar_preset_is_the_calibrated_ladder_rung(tmp_path):
+    """The frozen preset and the rung the CIFAR-10 calibration measured are one fidelity, so
+    the published figures (and any run of either) are the preset's; editing one alone breaks
+    this."""
+    from nas.evaluate import Fidelity
+    from nas.train.proxy_config import load_proxy
+
+    rung = Path(__file__).parents[2] / "scripts/proxy_ladder_cifar10/64px-half-8k-tricks.yaml"
+    data = f"cifar10:{make_cifar(tmp_path / 'd')}"
+    preset = Fidelity(PROXY_PRESETS["cpu-cifar"], data)
+    assert preset.fidelity_id == Fidelity(load_proxy(rung), data).fidelity_id
+    assert preset.fidelity_id != Fidelity(PROXY_PRESETS["cpu"], data).fidelity_id

@@ -205,3 +205,16 @@ def test_a_missing_driver_names_its_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # `import psycopg2` fails
     with pytest.raises(ConfigError, match=r"pip install psycopg2-binary"):
         open_store(tmp_path, storage="postgresql+psycopg2://nas:pw@127.0.0.1/db", name="x")
+
+
+def test_a_table_adopts_the_runs_it_lacks_and_their_successes(open_table):
+    """Published runs carried into a new machine's table: what it has stays, a key it lacks
+    is added, an ok run replaces its failed tries, and carrying twice adds nothing."""
+    mine = open_table("mine")
+    mine.append(record("a", acc=0.7))
+    mine.append(record("b", status="failed", failure="out of memory: x"))
+    published = [record("a", acc=0.1), record("b", acc=0.6), record("c", acc=0.5)]
+    assert mine.adopt(published) == 2
+    assert {r.arch_id[0]: r.accuracy for r in mine.records()} == {"a": 0.7, "b": 0.6, "c": 0.5}
+    assert mine.adopt(published) == 0
+    assert open_table("mine").to_retry() == set()

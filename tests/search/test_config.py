@@ -25,6 +25,8 @@ def test_defaults_follow_the_readme():
     assert cfg.trials == 20 and cfg.timeout == 12 * 60  # the CPU default fits ~15 minutes
     gpu = make(proxy=PROXY_PRESETS["gpu"])
     assert gpu.trials == 100 and gpu.timeout is None
+    cifar = make(proxy=PROXY_PRESETS["cpu-cifar"])
+    assert cifar.trials == 20 and cifar.timeout == 12 * 60  # natural images on a CPU
 
 
 def test_a_long_search_defaults_to_tpe_and_an_asked_sampler_stays():
