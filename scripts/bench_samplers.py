@@ -11,6 +11,8 @@ interrupted benchmark continues where it stopped.
 
     python scripts/bench_samplers.py                              # the table in the README
     python scripts/bench_samplers.py --reps 2 --trials 20 --samplers tpe,random   # smoke
+    python scripts/bench_samplers.py --table results/benchmarks/hybrid_bench_cifar10.csv \
+        --stem samplers_cifar10                                    # on the CIFAR-10 table
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def main() -> None:
         help="start at this repetition (a second process can take the later ones: runs "
         "another process finished are skipped)",
     )
-    p.add_argument("--runs", default=str(ROOT / "results/bench/samplers_runs.jsonl"))
+    p.add_argument("--runs", help="default: results/bench/<stem>_runs.jsonl")
     p.add_argument("--out", default=str(ROOT / "results/benchmarks"))
+    p.add_argument("--stem", default="samplers", help="<out>/<stem>.{csv,md,png}")
     args = p.parse_args()
     samplers = [s for s in args.samplers.split(",") if s]
     unknown = [s for s in samplers if s not in SAMPLERS]
@@ -64,7 +67,7 @@ def main() -> None:
     lengths = [int(t) for t in args.trials.split(",")]
     bench = read_bench(args.table)
     surrogate = Surrogate.fit(bench.specs, bench.frame["mean"].to_numpy(), seed=0)
-    runs_path = Path(args.runs)
+    runs_path = Path(args.runs or ROOT / f"results/bench/{args.stem}_runs.jsonl")
     for trials in lengths:
         for rep in range(args.first_rep, args.reps):
             for sampler in samplers:
@@ -81,7 +84,7 @@ def main() -> None:
     frame = pd.DataFrame(rows).drop_duplicates(["sampler", "trials", "rep"])
     frame = frame[frame["sampler"].isin(samplers) & frame["trials"].isin(lengths)]
     command = "python scripts/bench_samplers.py " + shlex.join(sys.argv[1:])
-    report(frame, bench, Path(args.out), command=command, reps=args.reps)
+    report(frame, bench, Path(args.out) / args.stem, command=command, reps=args.reps)
 
 
 _REGIONS: dict[tuple, FeasibleRegion] = {}
@@ -124,6 +127,7 @@ def bootstrap_band(values: np.ndarray, *, n: int = 2000, seed: int = 0) -> tuple
 
 
 def report(frame: pd.DataFrame, bench, out: Path, *, command: str, reps: int) -> None:
+    """Writes `out` with the suffixes .csv, .md and .png."""
     rows = []
     for (sampler, trials), g in frame.groupby(["sampler", "trials"]):
         low, high = bootstrap_band(g["hv"].to_numpy())
@@ -162,9 +166,9 @@ def report(frame: pd.DataFrame, bench, out: Path, *, command: str, reps: int) ->
     table["wall_h_to_95"] = table["sampler"].map(
         lambda s: None if reach[s][1] is None else reach[s][1] / 3600
     )
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "samplers.csv", table.to_csv(index=False))
-    _plot(curves, table, out / "samplers.png", best=best)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out.with_suffix(".csv"), table.to_csv(index=False))
+    _plot(curves, table, out.with_suffix(".png"), best=best)
     _markdown(
         table, bench, out, command=command, reps=reps, best=best, per_trial=per_trial, frame=frame
     )
@@ -250,7 +254,7 @@ def _markdown(
         h95 = "—" if pd.isna(r["wall_h_to_95"]) else f"{r['wall_h_to_95']:.2f}"
         lines.append(f"| {r['sampler']} | {t95} | {h95} |")
     lines += ["", *_default_section(frame)]
-    write_text_atomic(out / "samplers.md", "\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
