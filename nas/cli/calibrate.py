@@ -53,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
         "--reference",
         default="auto",
         metavar="PRESET|FILE.yaml",
-        help="the fixed reference fidelity (default: reference-cpu, or reference-gpu on a GPU)",
+        help="the fixed reference fidelity (default: reference-gpu on a GPU, else reference-cifar "
+        "for cifar10/cifar100 data and reference-cpu for the rest)",
     )
     p.add_argument(
         "--archs",

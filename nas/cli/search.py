@@ -88,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         metavar="PRESET|FILE.yaml",
         help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
-        f"its fields (default: gpu on a GPU, else cpu)",
+        f"its fields (default: gpu on a GPU, else cpu-cifar for cifar10/cifar100 data and cpu "
+        f"for the rest)",
     )
     p.add_argument(
         "--data",

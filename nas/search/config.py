@@ -259,7 +259,8 @@ def make_config(
     *, space: str, budget: str | int, proxy: object = None, device: str = "auto", **options: object
 ) -> SearchConfig:
     """The configuration `run_search` and `nas-search` run: the space's own resolution and
-    the proxy preset for the device filled in (`auto`: gpu on a GPU, else cpu)."""
+    the proxy preset for the device and data filled in (`auto`: gpu on a GPU, else the data's
+    CPU preset, `auto_proxy`)."""
     from nas.train.device import pick_device
     from nas.train.proxy_config import get_proxy
 
@@ -269,7 +270,7 @@ def make_config(
         space=space,
         budget=budget,
         space_resolution=net.resolution,
-        proxy=get_proxy(proxy, device=pick_device(device)),
+        proxy=get_proxy(proxy, device=pick_device(device), data=str(options.get("data") or "")),
         device=device,
         **options,
     )

@@ -207,7 +207,7 @@ class CalibrationConfig:
 
 def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
     from nas.train.device import pick_device
-    from nas.train.proxy_config import get_proxy
+    from nas.train.proxy_config import auto_reference, get_proxy
 
     device = pick_device(cfg.device)
     space = load_space(cfg.space)
@@ -219,7 +219,7 @@ def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
     proxies = [Fidelity(get_proxy(n, device=device), cfg.data, cfg.data_seed) for n in names]
     ref_name = cfg.reference
     if ref_name in ("", "auto"):
-        ref_name = "reference-gpu" if device.type == "cuda" else "reference-cpu"
+        ref_name = auto_reference(device, cfg.data)
     reference = Fidelity(get_proxy(ref_name, device=device), cfg.data, cfg.data_seed)
     if reference.fidelity_id in {p.fidelity_id for p in proxies}:
         raise ConfigError(f"the reference {ref_name!r} is also in the ladder", field="--reference")

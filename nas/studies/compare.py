@@ -80,7 +80,7 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
             field="--seeds",
         )
     proxy_given = cfg.proxy not in ("", "auto", None)
-    proxy = get_proxy(cfg.proxy, device=pick_device(cfg.device))
+    proxy = get_proxy(cfg.proxy, device=pick_device(cfg.device), data=cfg.data)
     if cfg.suite:
         if cfg.archs or cfg.from_studies:
             raise ConfigError("give --suite or architectures, not both", field="--suite")

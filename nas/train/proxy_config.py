@@ -329,14 +329,40 @@ PROXY_PRESETS: dict[str, ProxyConfig] = {
 }
 
 
-def get_proxy(name_or_config: str | ProxyConfig | None, *, device: torch.device) -> ProxyConfig:
+# Which presets go with which data (the README's table): the CPU proxy and the calibration's
+# reference that `auto` picks for a `--data` kind calibrated apart from Fashion-MNIST, whose
+# `cpu` and `reference-cpu` every other kind gets.
+CPU_PRESET_FOR_DATA = {"cifar10": "cpu-cifar", "cifar100": "cpu-cifar"}
+CPU_REFERENCE_FOR_DATA = {"cifar10": "reference-cifar", "cifar100": "reference-cifar"}
+
+
+def _kind(data: str | None) -> str:
+    """The kind of a `--data` spelling (`cifar10:PATH` -> `cifar10`), without loading it."""
+    return (data or "").partition(":")[0]
+
+
+def auto_proxy(device: torch.device, data: str | None = None) -> str:
+    """What `--proxy auto` means: `gpu` on a GPU, else the CPU preset of the data's kind."""
+    return "gpu" if device.type == "cuda" else CPU_PRESET_FOR_DATA.get(_kind(data), "cpu")
+
+
+def auto_reference(device: torch.device, data: str | None = None) -> str:
+    """What `--reference auto` means, as `auto_proxy`."""
+    if device.type == "cuda":
+        return "reference-gpu"
+    return CPU_REFERENCE_FOR_DATA.get(_kind(data), "reference-cpu")
+
+
+def get_proxy(
+    name_or_config: str | ProxyConfig | None, *, device: torch.device, data: str | None = None
+) -> ProxyConfig:
     """A preset by name, a zero-cost score `zc:NAME` (`zero_cost_proxy`), or a YAML file of
     ProxyConfig fields (unset ones: `cpu-v1`'s, a fixed base, so that a file keeps its meaning
-    when the default changes); None or `auto` picks `gpu` on a GPU and `cpu` elsewhere."""
+    when the default changes); None or `auto` is `auto_proxy(device, data)`."""
     if isinstance(name_or_config, ProxyConfig):
         return name_or_config
     if name_or_config in (None, "", "auto"):
-        name_or_config = "gpu" if device.type == "cuda" else "cpu"
+        name_or_config = auto_proxy(device, data)
     if str(name_or_config).endswith((".yaml", ".yml")):
         return load_proxy(name_or_config)
     if str(name_or_config).startswith(ZC_PREFIX):

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from nas.search.config import SearchConfig, check_resume, parse_duration, parse_pruner
+from nas.search.config import (
+    SearchConfig,
+    check_resume,
+    make_config,
+    parse_duration,
+    parse_pruner,
+)
 from nas.space import ConfigError
 from nas.train.proxy_config import PROXY_PRESETS, get_proxy, load_proxy
 
@@ -129,6 +135,22 @@ def test_proxy_presets_and_files(tmp_path):
         load_proxy(path)
     with pytest.raises(ConfigError, match="--proxy: unknown proxy preset 'fast'"):
         get_proxy("fast", device=torch.device("cpu"))
+
+
+def test_auto_picks_the_preset_calibrated_for_the_data():
+    """CIFAR's own CPU preset for CIFAR data (the README's table); `cpu` for the data it was
+    calibrated on and for kinds with none of their own; a named preset whatever the data."""
+    import torch
+
+    cpu = torch.device("cpu")
+    assert get_proxy("auto", device=cpu, data="cifar10:/d").name == "cpu-cifar"
+    assert get_proxy(None, device=cpu, data="cifar100:/d").name == "cpu-cifar"
+    assert get_proxy("auto", device=cpu, data="fashion-mnist").name == "cpu"
+    assert get_proxy("auto", device=cpu, data="folder:/d").name == "cpu"
+    assert get_proxy("auto", device=torch.device("cuda"), data="cifar10:/d").name == "gpu"
+    assert get_proxy("cpu", device=cpu, data="cifar10:/d").name == "cpu"
+    search = make_config(space="hybrid", budget="4GFLOPs", data="cifar10:/d", device="cpu")
+    assert search.proxy.name == "cpu-cifar" and search.timeout == 12 * 60
 
 
 def test_every_registered_sampler_and_pruner_is_accepted_and_builds():

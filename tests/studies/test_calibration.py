@@ -441,3 +441,19 @@ def test_the_ladder_trains_judged_architectures_first(tiny_space, tmp_path):
     assert all(a != last for a, _ in ladder[2:]) and rest == sorted(rest)  # then seed by seed
     tail = [r for r in ordered if r.fidelity == plan.reference]
     assert tail == [r for r in plan.requests() if r.fidelity == plan.reference]
+
+
+def test_the_default_reference_is_the_one_designed_for_the_data(tiny_space, tmp_path):
+    from nas.studies.calibration import CalibrationConfig, make_plan
+
+    def reference(data: str) -> str:
+        plan = make_plan(
+            CalibrationConfig(
+                space=str(tiny_space), budget=TINY_BUDGET, proxies=("tiny",), archs=2, seeds=2,
+                device="cpu", data=data,
+            )
+        )  # fmt: skip
+        return plan.reference.name
+
+    assert reference(f"cifar10:{tmp_path}") == "reference-cifar"
+    assert reference("fashion-mnist") == "reference-cpu"
