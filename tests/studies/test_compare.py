@@ -257,6 +257,16 @@ def test_a_suite_end_to_end_on_a_tiny_fidelity_resumes(tmp_path):
         cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300
     )
     assert again.returncode == 0 and (out / "runs.jsonl").read_text() == lines
+    assert "replaces the suite's own fidelity" not in md
+    other = tmp_path / "other"
+    cmd[cmd.index(str(out))] = str(other)
+    replaced = subprocess.run(
+        [*cmd, "--proxy", "tiny"], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    md = (other / "compare.md").read_text()
+    assert "Here `--proxy tiny` replaces the suite's own fidelity" in md and "- tiny: " in md
 
 
 def test_comparing_needs_two_architectures(tmp_path):
