@@ -1,23 +1,25 @@
 """Tabulated benchmark of the hybrid space: N architectures drawn uniformly from the feasible
-region at 4 GFLOPs (and the presets inside it) trained with the `cpu` proxy, one seed each and
+region at 4 GFLOPs (and the presets inside it) trained with a proxy (the data's own, as
+`nas-search --proxy auto` on a CPU picks it: `cpu` on Fashion-MNIST), one seed each and
 a second seed on a spread of them to measure the table's own noise; then a surrogate fitted on
 it, with its held-out Kendall tau and error next to that noise.
 
-Writes results/benchmarks/hybrid_bench.csv (a `# key: value` header says what fidelity it is:
-proxy accuracy on Fashion-MNIST, not ImageNet accuracy; then arch_id, label, flops, params,
-acc_seed0, acc_seed1, mean, seconds, spec) and results/benchmarks/hybrid_bench.md. Runs go
+Writes results/benchmarks/<stem>.csv (a `# key: value` header says what fidelity it is:
+proxy accuracy on its data, not ImageNet accuracy; then arch_id, label, flops, params,
+acc_seed0, acc_seed1, mean, seconds, spec) and <stem>.md; the default stem, hybrid_bench, is
+the README's Fashion-MNIST table under the `cpu` proxy and takes no other. Runs go
 through the evaluation engine into --runs (resumable: re-run the same command to continue).
 
     python scripts/bench_hybrid.py --workers 2          # about 2 hours on 2 CPU cores
     python scripts/bench_hybrid.py -n 20 --second-seed 5 --runs /tmp/b.jsonl --out /tmp/b  # smoke
-    python scripts/bench_hybrid.py --data cifar10:../shared/data/cifar10 --proxy cpu-cifar \
-        --stem hybrid_bench_cifar10          # CIFAR-10: ~8 CPU-hours, over several sessions
+    python scripts/bench_hybrid.py --data cifar10:../shared/data/cifar10 \
+        --stem hybrid_bench_cifar10          # CIFAR-10 (cpu-cifar): ~8 CPU-hours, resumable
     python scripts/bench_hybrid.py ... --report-only    # the table of the runs so far
 
 With `--stem` other than hybrid_bench the runs are also published as
-results/benchmarks/<stem>.runs.jsonl and carried back into --runs on a new machine, so a table
-too long for one session grows over several; `--report-only` writes the table of the runs so
-far (and publishes them) without training.
+results/benchmarks/<stem>.runs.jsonl (also when the training is stopped) and carried back
+into --runs on a new machine, so a table too long for one session grows over several;
+`--report-only` writes the table of the runs so far (and publishes them) without training.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def main() -> None:
     p.add_argument("--second-seed", type=int, default=40, help="of them with a second seed")
     p.add_argument("--space", default="hybrid")
     p.add_argument("--budget", default="4GFLOPs")
-    p.add_argument("--proxy", default="cpu")
+    p.add_argument("--proxy", default="auto", help="as nas-search --proxy (default: the data's)")
     p.add_argument("--data", default="fashion-mnist", help="as nas-search --data")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw")
     p.add_argument("--workers", type=int, default=1)
@@ -72,8 +74,10 @@ def main() -> None:
 
     space = load_space(args.space)
     region = FeasibleRegion(space, max_flops=args.budget)
-    proxy = get_proxy(args.proxy, device=torch.device("cpu"))
+    proxy = get_proxy(args.proxy, device=torch.device("cpu"), data=args.data)
     fidelity = Fidelity(proxy, data=absolute_data(args.data))
+    if args.stem == DEFAULT_STEM and (proxy.name != "cpu" or args.data != "fashion-mnist"):
+        p.error(f"{DEFAULT_STEM} is the Fashion-MNIST table of the cpu proxy; give --stem")
     archs = draw(region, args.n, seed=args.seed)
     presets = [
         d
@@ -90,10 +94,15 @@ def main() -> None:
     published = Path(args.out) / f"{args.stem}.runs.jsonl"
     if args.stem != DEFAULT_STEM and published.exists():
         print(f"{table.adopt(RunTable(published).records())} runs carried in from {published}")
-    if not args.report_only:
-        run_all(requests, table=table, workers=args.workers, label="hybrid bench")
-    if args.stem != DEFAULT_STEM:
-        write_text_atomic(published, "".join(f"{line}\n" for line in table.store.read().lines))
+    try:
+        if not args.report_only:
+            run_all(requests, table=table, workers=args.workers, label="hybrid bench")
+    finally:  # a stopped session publishes what it finished
+        if args.stem != DEFAULT_STEM and table.records():
+            lines = table.store.read().lines
+            write_text_atomic(published, "".join(f"{line}\n" for line in lines))
+    if not table.records():
+        sys.exit(f"no runs yet in {table.where}: run without --report-only first")
     write(table, archs, fidelity, region, args)
 
 

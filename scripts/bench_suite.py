@@ -9,8 +9,9 @@ verdicts copied to results/benchmarks/<stem>.{csv,md}.
         --proxy cpu-cifar --stem coatnet_suite_cifar10
 
 Resumable: the runs are in results/compare/<stem>/runs.jsonl; re-run to continue. They are
-published as results/benchmarks/<stem>.runs.jsonl and carried back into that table on a new
-machine, so a suite spread over several sessions loses only the runs in flight.
+published as results/benchmarks/<stem>.runs.jsonl (also when the training is stopped: Ctrl-C,
+or `--report-only` before a machine goes) and carried back into that table on a new machine,
+so a suite spread over several sessions loses only the runs in flight.
 """
 
 from __future__ import annotations
@@ -82,12 +83,16 @@ def main() -> None:
     if published.exists():
         carried = table.adopt(RunTable(published).records())
         print(f"{carried} runs carried in from {published.name}", flush=True)
-    if args.report_only:
-        models, suite = resolve(cfg)
-        write_compare(models, suite, table, src, cfg=cfg, command=command)
-    else:
-        run_compare(cfg, command=command)
-    write_text_atomic(published, "".join(f"{line}\n" for line in table.store.read().lines))
+    try:
+        if args.report_only:
+            models, suite = resolve(cfg)
+            write_compare(models, suite, table, src, cfg=cfg, command=command)
+        else:
+            run_compare(cfg, command=command)
+    finally:  # a stopped session publishes what it finished
+        if table.records():
+            lines = table.store.read().lines
+            write_text_atomic(published, "".join(f"{line}\n" for line in lines))
     write_text_atomic(out / f"{args.stem}.csv", (src / "compare.csv").read_text())
     body = (src / "compare.md").read_text()
     wall = "" if args.report_only else f" ({(time.monotonic() - start) / 60:.0f} min wall)"

@@ -47,14 +47,14 @@ def parser() -> argparse.ArgumentParser:
         help=f"comma list of proxy presets ({', '.join(PROXY_PRESETS)}), zero-cost scores "
         f"zc:NAME ({', '.join(ZERO_COST_SCORES)}: the score of the untrained network on "
         f"{ZC_BATCH} images, recorded as its accuracy) or YAML files (default: the search's "
-        f"default proxy on this device)",
+        f"default proxy on this device and data)",
     )
     p.add_argument(
         "--reference",
         default="auto",
         metavar="PRESET|FILE.yaml",
-        help="the fixed reference fidelity (default: reference-gpu on a GPU, else reference-cifar "
-        "for cifar10/cifar100 data and reference-cpu for the rest)",
+        help="the fixed reference fidelity (default: reference-cifar for cifar10/cifar100 data, "
+        "else reference-gpu on a GPU and reference-cpu)",
     )
     p.add_argument(
         "--archs",

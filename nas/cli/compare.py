@@ -72,8 +72,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="PRESET|FILE.yaml",
         help=f"fidelity ({', '.join(PROXY_PRESETS)}, a zero-cost score zc:NAME with NAME "
         f"one of {', '.join(ZERO_COST_SCORES)}, or a YAML file); with --suite "
-        f"it replaces the suite's own (default: the suite's, else gpu on a GPU, cpu-cifar for "
-        f"cifar10/cifar100 data, cpu for the rest)",
+        f"it replaces the suite's own (default: the suite's, else cpu-cifar for "
+        f"cifar10/cifar100 data, gpu on a GPU, cpu)",
     )
     p.add_argument(
         "--data", default="fashion-mnist", help=data_help() + " (default: fashion-mnist)"

@@ -58,7 +58,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout",
         help="wall-clock budget of this run, e.g. 900, 15m, 2h, none: "
-        "no trial starts that would overrun it (default: 12m with the cpu proxy)",
+        "no trial starts that would overrun it (default: 12m with the cpu and cpu-cifar "
+        "proxies)",
     )
     p.add_argument(
         "--sampler",
@@ -88,8 +89,8 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         metavar="PRESET|FILE.yaml",
         help=f"proxy-training preset ({', '.join(PROXY_PRESETS)}) or a YAML file of "
-        f"its fields (default: gpu on a GPU, else cpu-cifar for cifar10/cifar100 data and cpu "
-        f"for the rest)",
+        f"its fields (default: cpu-cifar for cifar10/cifar100 data, else gpu on a GPU and "
+        f"cpu)",
     )
     p.add_argument(
         "--data",

@@ -88,7 +88,7 @@ class RunTable:
         """Append those of `records` this table lacks (by key, or an `ok` one where this table
         has only failed tries), and say how many: the runs published with a benchmark,
         carried into a new machine's table so that it resumes there instead of training them
-        again."""
+        again. A failed record comes as one try: its automatic retries start afresh."""
         status = {r.key: r.status for r in self.records()}
         adopted = 0
         for record in records:

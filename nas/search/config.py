@@ -24,6 +24,7 @@ from nas.train.proxy_config import (
     ZC_PREFIX,
     ZERO_COST_SCORES,
     ProxyConfig,
+    auto_proxy,
     load_proxy,
     supernet_proxy,
     zero_cost_proxy,
@@ -131,8 +132,8 @@ class SearchConfig:
     ) -> SearchConfig:
         from nas.report import StudyFolder  # not at the top: `nas-search --help` reads this module
 
-        if proxy is None:
-            proxy = PROXY_PRESETS["cpu"]
+        if proxy is None:  # as `--proxy auto` on a CPU (`make_config` knows the device)
+            proxy = PROXY_PRESETS[auto_proxy("cpu", data)]
         default_trials, default_timeout, default_workers = SEARCH_DEFAULTS.get(
             proxy.name, _FALLBACK_DEFAULTS
         )
@@ -289,10 +290,7 @@ def check_resume(stored: dict[str, Any], cfg: SearchConfig) -> None:
     if diffs:
         hint = ""
         if any(d.startswith("proxy:") for d in diffs):
-            hint = (
-                " (the `cpu` preset changed on 2026-11-30; a study made with the earlier "
-                "one resumes with --proxy cpu-v1)"
-            )
+            hint = _preset_hint(stored.get("proxy"))
         raise ConfigError(
             f"study {cfg.study_name!r} in {cfg.storage} was created with another "
             f"configuration ({'; '.join(diffs)}){hint}; its trials would not compare with "
@@ -326,6 +324,23 @@ def _prescreen_name(fingerprint: Any) -> str:
     if not isinstance(fingerprint, dict):
         return "none"
     return f"{fingerprint['score'].get('name')}:{fingerprint['k']}"
+
+
+def _preset_hint(stored: object) -> str:
+    """Which preset the study was made with, when its settings are one's: a default moved
+    since (`cpu` on 2026-11-30, `auto` on CIFAR data to `cpu-cifar` on 2026-12-03)."""
+    from nas.train.proxy_config import PROXY_PRESETS
+
+    same = [
+        name
+        for name, preset in PROXY_PRESETS.items()
+        if _comparable("proxy", preset.canonical()) == _comparable("proxy", stored)
+    ]
+    if not same:
+        return ""
+    return (
+        f" (its proxy's settings are the `{same[0]}` preset's: it resumes with --proxy {same[0]})"
+    )
 
 
 def _comparable(key: str, value: Any) -> Any:

@@ -36,6 +36,7 @@ from nas.space import ArchSpec, ConfigError, load_space
 from nas.space.spec import spec_from_dict
 from nas.train.device import pick_device
 from nas.train.proxy import ProxyResult
+from nas.train.proxy_config import ProxyConfig
 
 from . import attrs
 from .config import SearchConfig, make_config
@@ -81,10 +82,18 @@ class BenchTable:
 
     def search_config(self, out: str | os.PathLike, **options: object) -> SearchConfig:
         """The configuration of a simulated search on this table: its space (by name; a
-        space file is given as `space=`) and budget, the `cpu` proxy it tabulates, and
-        `options` (trials, sampler, seed...) as nas-search's."""
+        space file is given as `space=`) and budget, the proxy it tabulates (its `# proxy:`
+        line; `cpu` for tables written before it), and `options` (trials, sampler, seed...)
+        as nas-search's."""
+        proxy = self.header.get("proxy")
         options = {"space": self.space, **options}
-        return make_config(budget=self.max_flops, proxy="cpu", device="cpu", out=out, **options)
+        return make_config(
+            budget=self.max_flops,
+            proxy=ProxyConfig(**json.loads(proxy)) if proxy else "cpu",
+            device="cpu",
+            out=out,
+            **options,
+        )
 
     def seconds_per_candidate(self) -> float:
         col = self.frame.get("seconds")

@@ -154,7 +154,7 @@ def _spelled(plan: CalibrationPlan, spelling: str) -> str | None:
     from nas.train.proxy_config import get_proxy
 
     try:
-        proxy = get_proxy(spelling, device=torch.device("cpu"))
+        proxy = get_proxy(spelling, device=torch.device("cpu"), data=plan.reference.data)
     except ConfigError:
         return None
     ref = plan.reference
@@ -175,8 +175,8 @@ def _spread_by_flops(archs: list[Drawn], n: int) -> list[str]:
 class CalibrationConfig:
     space: str
     budget: str
-    proxies: tuple[str, ...] = ("auto",)  # preset names or YAML files
-    reference: str = "auto"  # reference-cpu on CPU, reference-gpu on a GPU
+    proxies: tuple[str, ...] = ("auto",)  # preset names or YAML files (auto: `auto_proxy`)
+    reference: str = "auto"  # a preset or YAML file (auto: `auto_reference`, by device and data)
     archs: int = 16
     seeds: int = 3
     data: str = "fashion-mnist"
@@ -216,10 +216,13 @@ def make_plan(cfg: CalibrationConfig) -> CalibrationPlan:
     names = [n for n in cfg.proxies if n]
     if not names:
         raise ConfigError("expected at least one proxy", field="--proxies")
-    proxies = [Fidelity(get_proxy(n, device=device), cfg.data, cfg.data_seed) for n in names]
+    proxies = [
+        Fidelity(get_proxy(n, device=device, data=cfg.data), cfg.data, cfg.data_seed)
+        for n in names
+    ]
     ref_name = cfg.reference
     if ref_name in ("", "auto"):
-        ref_name = auto_reference(device, cfg.data)
+        ref_name = auto_reference(device.type, cfg.data)
     reference = Fidelity(get_proxy(ref_name, device=device), cfg.data, cfg.data_seed)
     if reference.fidelity_id in {p.fidelity_id for p in proxies}:
         raise ConfigError(f"the reference {ref_name!r} is also in the ladder", field="--reference")

@@ -53,6 +53,11 @@ class CompareConfig:
     retry_failed: bool = False  # train every failed run again (else only transient ones)
     storage: str | None = None  # a database URL for the run table (else OUT/runs.jsonl)
 
+    @property
+    def proxy_given(self) -> bool:
+        """Whether --proxy names a fidelity (with a suite: one that replaces the suite's)."""
+        return self.proxy not in ("", "auto", None)
+
     def out_dir(self, suite: Suite | None) -> Path:
         if self.out:
             return Path(self.out)
@@ -79,12 +84,11 @@ def resolve(cfg: CompareConfig) -> tuple[list[Model], Suite | None]:
             f"expected an integer >= 2 (a paired interval needs two), got {cfg.seeds!r}",
             field="--seeds",
         )
-    proxy_given = cfg.proxy not in ("", "auto", None)
     proxy = get_proxy(cfg.proxy, device=pick_device(cfg.device), data=cfg.data)
     if cfg.suite:
         if cfg.archs or cfg.from_studies:
             raise ConfigError("give --suite or architectures, not both", field="--suite")
-        suite = load_suite(cfg.suite, size=cfg.size, proxy=proxy if proxy_given else None)
+        suite = load_suite(cfg.suite, size=cfg.size, proxy=proxy if cfg.proxy_given else None)
         if cfg.findings:
             suite = suite.only(list(cfg.findings))
         return list(suite.models.values()), suite

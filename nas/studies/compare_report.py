@@ -215,7 +215,7 @@ def _header(
     lines = [title, ""]
     if suite is not None and suite.description:
         lines += [suite.description, ""]
-    if suite is not None and cfg.proxy not in ("", "auto", None):
+    if suite is not None and cfg.proxy_given:
         lines += [
             f"Here `--proxy {cfg.proxy}` replaces the suite's own fidelity: what the models "
             "were trained at is under Fidelities below.",

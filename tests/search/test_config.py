@@ -31,8 +31,6 @@ def test_defaults_follow_the_readme():
     assert cfg.trials == 20 and cfg.timeout == 12 * 60  # the CPU default fits ~15 minutes
     gpu = make(proxy=PROXY_PRESETS["gpu"])
     assert gpu.trials == 100 and gpu.timeout is None
-    cifar = make(proxy=PROXY_PRESETS["cpu-cifar"])
-    assert cifar.trials == 20 and cifar.timeout == 12 * 60  # natural images on a CPU
 
 
 def test_a_long_search_defaults_to_tpe_and_an_asked_sampler_stays():
@@ -108,6 +106,14 @@ def test_a_study_of_the_earlier_cpu_proxy_resumes_under_its_new_name():
     with pytest.raises(ConfigError, match="resumes with --proxy cpu-v1"):
         check_resume(stored, make(proxy=PROXY_PRESETS["cpu"]))
     check_resume(stored, make(proxy=PROXY_PRESETS["cpu-v1"]))
+    # a CIFAR study made when `auto` meant `cpu` there is pointed back to `cpu`
+    stored = make(proxy=PROXY_PRESETS["cpu"]).fingerprint()
+    with pytest.raises(ConfigError, match="resumes with --proxy cpu\\)"):
+        check_resume(stored, make(proxy=PROXY_PRESETS["cpu-cifar"]))
+    stored = make(proxy=PROXY_PRESETS["cpu"].replace(epochs=9)).fingerprint()
+    with pytest.raises(ConfigError) as refused:  # settings of no preset: no hint
+        check_resume(stored, make(proxy=PROXY_PRESETS["cpu"]))
+    assert "resumes with" not in str(refused.value)
 
 
 def test_configuration_round_trips_through_a_dict():
@@ -147,10 +153,13 @@ def test_auto_picks_the_preset_calibrated_for_the_data():
     assert get_proxy(None, device=cpu, data="cifar100:/d").name == "cpu-cifar"
     assert get_proxy("auto", device=cpu, data="fashion-mnist").name == "cpu"
     assert get_proxy("auto", device=cpu, data="folder:/d").name == "cpu"
-    assert get_proxy("auto", device=torch.device("cuda"), data="cifar10:/d").name == "gpu"
+    # on any device: `gpu` asks for more training-split images than CIFAR has
+    assert get_proxy("auto", device=torch.device("cuda"), data="cifar10:/d").name == "cpu-cifar"
+    assert get_proxy("auto", device=torch.device("cuda"), data="fashion-mnist").name == "gpu"
     assert get_proxy("cpu", device=cpu, data="cifar10:/d").name == "cpu"
     search = make_config(space="hybrid", budget="4GFLOPs", data="cifar10:/d", device="cpu")
     assert search.proxy.name == "cpu-cifar" and search.timeout == 12 * 60
+    assert make(data="cifar10:/d").proxy.name == "cpu-cifar"  # no proxy given: as auto
 
 
 def test_every_registered_sampler_and_pruner_is_accepted_and_builds():

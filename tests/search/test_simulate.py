@@ -18,6 +18,7 @@ from nas.search.config import make_config
 from nas.search.feasible import FeasibleRegion
 from nas.search.simulate import read_bench, simulate, write_bench
 from nas.space import ConfigError, load_space
+from nas.train.proxy_config import PROXY_PRESETS
 
 from .conftest import ROOT, TINY_BUDGET, cli_env
 
@@ -101,6 +102,8 @@ def test_callbacks_see_every_trial_once_it_ends(table, tiny_space, tmp_path):
     bench = read_bench(table)
     cfg = bench.search_config(tmp_path, space=str(tiny_space), trials=6, sampler="random")
     assert (cfg.max_flops, cfg.proxy.name, cfg.trials) == (bench.max_flops, "cpu", 6)
+    bench.header["proxy"] = json.dumps(PROXY_PRESETS["cpu-cifar"].to_dict())  # a CIFAR table
+    assert bench.search_config(tmp_path, space=str(tiny_space)).proxy == PROXY_PRESETS["cpu-cifar"]
     sim = simulate(
         cfg,
         bench,

@@ -443,17 +443,17 @@ def test_the_ladder_trains_judged_architectures_first(tiny_space, tmp_path):
     assert tail == [r for r in plan.requests() if r.fidelity == plan.reference]
 
 
-def test_the_default_reference_is_the_one_designed_for_the_data(tiny_space, tmp_path):
+def test_the_default_proxy_and_reference_are_those_designed_for_the_data(tiny_space, tmp_path):
     from nas.studies.calibration import CalibrationConfig, make_plan
 
-    def reference(data: str) -> str:
+    def defaults(data: str) -> tuple[str, str]:
         plan = make_plan(
             CalibrationConfig(
-                space=str(tiny_space), budget=TINY_BUDGET, proxies=("tiny",), archs=2, seeds=2,
-                device="cpu", data=data,
+                space=str(tiny_space), budget=TINY_BUDGET, archs=2, seeds=2, device="cpu",
+                data=data,
             )
         )  # fmt: skip
-        return plan.reference.name
+        return plan.proxies[0].name, plan.reference.name
 
-    assert reference(f"cifar10:{tmp_path}") == "reference-cifar"
-    assert reference("fashion-mnist") == "reference-cpu"
+    assert defaults(f"cifar10:{tmp_path}") == ("cpu-cifar", "reference-cifar")
+    assert defaults("fashion-mnist") == ("cpu", "reference-cpu")
