@@ -174,10 +174,11 @@ ranks better than FLOPs (0.60 [0.36, 0.83]; `cifar10-cpu8`'s paired difference -
 under the reference (0.650), scores 0.411, 15th of the 17.
 
 So the issue's target (tau >= 0.7) is not reached on CPU: 0.30 after 1.4 CPU-hours of
-training. The levers not yet judged: two random subnets a step (the `cpu` recipe: under way on
-2026-12-03, 4 of its 8 epochs done at about 28 min an epoch beside other work, its largest
-subnet behind `cifar10-cpu8`'s at the same epoch, 0.32 against 0.42 held-out), much longer
-training (`gpu`: 30 epochs), then fewer shared choices. The equal-compute
+training. The levers not yet judged: two random subnets a step (the `cpu` recipe: it reached 4
+of its 8 epochs on 2026-12-03, at about 28 min an epoch beside other work, its largest subnet
+behind `cifar10-cpu8`'s at the same epoch, 0.32 against 0.42 held-out, and was lost with that
+machine; its 1.2-GB checkpoint does not travel), much longer training (`gpu`: 30 epochs),
+then fewer shared choices. The equal-compute
 comparison with a proxy search waits for a proxy that ranks on CIFAR-10 (none of about 90 s
 does: `proxy_fidelity_cifar10.md`).
 """
