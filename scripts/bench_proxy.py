@@ -95,8 +95,9 @@ seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third
 ladder runs beside it (`--only` its rungs, one worker each): each seed of the ladder trains the
 architectures the reference has already judged first.
 
-With the reference on 17 architectures (signal/noise 3.1; FLOPs rank them at tau 0.60
-[0.36, 0.83]), seven rungs were trained on the 7-11 of them judged when each started (seed 0;
+With the reference on 19 architectures (signal/noise 3.3; FLOPs rank them at tau 0.57
+[0.34, 0.78]; the SPACH attention and MLP presets, 0.651 and 0.646, joined on 2026-12-03),
+seven rungs were trained on the 7-11 of them judged when each started (seed 0;
 `64px-half-8k-lr1e-3` also 7 of seed 1). Six are one pass over 8,000 or 16,000 images at
 55-200 s a run on a shared core; their tau against the reference runs from -0.47 to 0.33
 (`32px-8k`, over 7 only), three are behind FLOPs on their paired interval, none ahead (the
@@ -123,6 +124,7 @@ fidelity id: its runs here are the preset's). Of the rungs near 90 s that keep e
 grid at 2x2 or more it has the highest low end of tau (-0.23) and the highest top-quarter
 overlap (0.67). A comparison trained under it reports the proxy's verdict, and says so, not
 the reference's.
+
 Not trained: `128px-quarter-8k`, the rest of `32px-8k` and `64px-half-25k-b128`, and the seeds
 past the first. Re-running the script resumes the plan.
 """
