@@ -95,7 +95,7 @@ seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third
 ladder runs beside it (`--only` its rungs, one worker each): each seed of the ladder trains the
 architectures the reference has already judged first.
 
-With the reference on 19 architectures (signal/noise 3.3; FLOPs rank them at tau 0.57
+With the reference on 19 architectures (signal/noise 3.7; FLOPs rank them at tau 0.57
 [0.34, 0.78]; the SPACH attention and MLP presets, 0.651 and 0.646, joined on 2026-12-03),
 seven rungs were trained on the 7-11 of them judged when each started (seed 0;
 `64px-half-8k-lr1e-3` also 7 of seed 1). Six are one pass over 8,000 or 16,000 images at
