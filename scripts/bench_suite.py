@@ -7,6 +7,15 @@ verdicts copied to results/benchmarks/<stem>.{csv,md}.
         --stem spach_suite_imagewoof               # SPACH's F1 and F4 on real ImageNet photos
     python scripts/bench_suite.py --suite coatnet --data cifar10:../shared/data/cifar10 \
         --proxy cpu-cifar --stem coatnet_suite_cifar10
+    python scripts/bench_suite.py --from results/benchmarks/search_cifar10 --top 3 \
+        --arch spach_ms_xs_patch4_224_conv --arch spach_ms_xs_patch4_224_attn \
+        --data cifar10:../shared/data/cifar10 --proxy reference-cifar \
+        --carry results/benchmarks/proxy_fidelity_cifar10.runs.jsonl \
+        --stem search_vs_seeds_cifar10      # a search's picks against presets (issue 18.5)
+
+Without --from or --arch it runs a suite. --carry takes the runs of this comparison's models
+(same fidelity, data and seed) from another published table, e.g. the calibration's reference
+runs of the presets, so they are not trained twice.
 
 Resumable: the runs are in results/compare/<stem>/runs.jsonl; re-run to continue. They are
 published as results/benchmarks/<stem>.runs.jsonl (also when the training is stopped: Ctrl-C,
@@ -30,14 +39,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nas._core import write_text_atomic
 from nas.evaluate import RunTable
 from nas.report import StudyFolder
-from nas.studies.compare import CompareConfig, resolve, run_compare, write_compare
+from nas.studies.compare import CompareConfig, requests, resolve, run_compare, write_compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--suite", default="spach")
+    p.add_argument("--suite", help="a shipped suite or suite YAML (default: spach)")
+    p.add_argument(
+        "--from", dest="from_studies", action="append", default=[], help="a search's folder"
+    )
+    p.add_argument("--top", type=int, help="with --from: K picks of its front")
+    p.add_argument("--arch", action="append", default=[], help="a preset or spec YAML")
+    p.add_argument(
+        "--carry", action="append", default=[], help="a published runs.jsonl to take runs from"
+    )
     p.add_argument("--findings", default="", help="only these findings (e.g. F1,F4)")
     p.add_argument("--data", default="fashion-mnist")
     p.add_argument("--proxy", default="auto", help="replaces the suite's fidelity")
@@ -51,8 +68,12 @@ def main() -> None:
     # spach_suite's runs have lived in spach-xs since the first publication
     src = Path(args.out or ROOT / "results/compare" / _folder(args.stem))
     findings = tuple(f.strip() for f in args.findings.split(",") if f.strip())
+    suite = args.suite or (None if args.from_studies or args.arch else "spach")
     cfg = CompareConfig(
-        suite=args.suite,
+        archs=tuple(args.arch),
+        from_studies=tuple(args.from_studies),
+        top=args.top,
+        suite=suite,
         findings=findings,
         data=args.data,
         proxy=args.proxy,
@@ -63,8 +84,9 @@ def main() -> None:
     command = shlex.join(
         [
             "nas-compare",
-            "--suite",
-            args.suite,
+            *(["--suite", suite] if suite else []),
+            *(a for study in args.from_studies for a in ("--from", study)),
+            *(["--top", str(args.top)] if args.top is not None else []),
             *(["--findings", ",".join(findings)] if findings else []),
             *(["--data", args.data] if args.data != "fashion-mnist" else []),
             *(["--proxy", args.proxy] if args.proxy != "auto" else []),
@@ -74,6 +96,7 @@ def main() -> None:
             str(args.workers),
             "--out",
             str(src.resolve().relative_to(ROOT)),
+            *args.arch,
         ]
     )
     start = time.monotonic()
@@ -83,6 +106,11 @@ def main() -> None:
     if published.exists():
         carried = table.adopt(RunTable(published).records())
         print(f"{carried} runs carried in from {published.name}", flush=True)
+    if args.carry:
+        wanted = {r.key for r in requests(resolve(cfg)[0], cfg)}
+        for other in map(Path, args.carry):
+            runs = [r for r in RunTable(other).records() if r.key in wanted]
+            print(f"{table.adopt(runs)} runs carried in from {other.name}", flush=True)
     try:
         if args.report_only:
             models, suite = resolve(cfg)

@@ -343,8 +343,8 @@ def _picks_md(models: list[Model], summary: pd.DataFrame, runs: pd.DataFrame) ->
         lines.append(
             f"| `{p['model']}` | {format_amount(p['flops'])} | `{b['model']}`"
             + (" (*costs more*)" if costs_more else "")
-            + f" | {format_amount(b['flops'])} | {100 * d.diff.estimate:+.2f} | "
-            f"[{100 * d.diff.low:+.2f}, {100 * d.diff.high:+.2f}] | {d.n} | {d.verdict} |"
+            + f" | {format_amount(b['flops'])} | {_pts(d.diff.estimate)} | "
+            f"{_interval(d)} | {d.n} | {d.verdict} |"
         )
     return "\n".join(lines)
 
@@ -371,11 +371,22 @@ def _pairs_md(summary: pd.DataFrame, runs: pd.DataFrame, suite: Suite | None) ->
     for a, b in pairs:
         d = pair(runs, a, b)
         lines.append(
-            f"| `{a}` | `{b}` | {100 * d.diff.estimate:+.2f} | "
-            f"[{100 * d.diff.low:+.2f}, {100 * d.diff.high:+.2f}] | "
-            f"{100 * d.detectable:.2f} | {d.verdict} |"
+            f"| `{a}` | `{b}` | {_pts(d.diff.estimate)} | {_interval(d)} | "
+            f"{'—' if math.isnan(d.detectable) else f'{100 * d.detectable:.2f}'} | {d.verdict} |"
         )
     return "\n".join(lines)
+
+
+def _pts(x: float) -> str:
+    """A difference in accuracy points; a dash where no seed pairs up."""
+    return "—" if math.isnan(x) else f"{100 * x:+.2f}"
+
+
+def _interval(d: PairedDifference) -> str:
+    """The 90% interval in points; a dash where the seeds paired are too few for one."""
+    if math.isnan(d.diff.low):
+        return "—"
+    return f"[{100 * d.diff.low:+.2f}, {100 * d.diff.high:+.2f}]"
 
 
 def _acc(x: float) -> str:

@@ -324,6 +324,17 @@ def test_each_pick_of_a_search_meets_the_best_baseline_of_no_more_flops():
     assert got["d"][:2] == ("b", True) and got["d"][2].n == 3
 
 
+def test_a_pick_not_yet_trained_shows_dashes_not_nan():
+    from nas.studies.compare_report import _picks_md
+    from nas.studies.suites import Model
+
+    spec = spec_from_dict(SUITE["models"]["conv"]["spec"])
+    models = [Model("e", spec, "x", TINY_PROXY, pick=True), Model("b", spec, "p", TINY_PROXY)]
+    summary = pd.DataFrame({"model": ["e", "b"], "flops": [3e9, 2e9], "mean": [None, 0.763]})
+    row = next(line for line in _picks_md(models, summary, RUNS).splitlines() if "`e`" in line)
+    assert "nan" not in row and "| — | — | 0 | too few seeds |" in row
+
+
 def write_study(folder, widths, accuracies) -> list[str]:
     """A search's folder with one Pareto member per width: its arch_ids, in order."""
     from nas.space import save_spec
