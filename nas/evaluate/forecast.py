@@ -30,9 +30,10 @@ def run_seconds(
         return per_image * proxy.train_images * SCORES[proxy.score].passes
     if proxy.supernet:  # forward passes only: the held-out images (and a batch-norm pass)
         return per_image * EVAL_SHARE * 2 * proxy.val_images
+    passes = 2 if proxy.tta_flip else 1  # flip TTA judges each image and its mirror
     images = proxy.epochs * (
         min(proxy.train_images, proxy.steps_per_epoch * proxy.batch_size)
-        + EVAL_SHARE * proxy.val_images
+        + EVAL_SHARE * passes * proxy.val_images
     )
     return per_image * images
 

@@ -375,6 +375,18 @@ def test_every_score_name_has_a_function_and_back():
     assert set(SCORES) == set(ZERO_COST_SCORES)
 
 
+def test_the_forecast_counts_flip_tta_as_a_second_validation_pass(monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr("nas.evaluate.forecast.train_seconds_per_image", lambda *a, **k: 0.01)
+    spec, plain = tiny_spec("conv", width=16), PROXY_PRESETS["tiny"]
+    tta = dataclasses.replace(plain, tta_flip=True)
+    extra = 0.01 * plain.epochs * plain.val_images / 3
+    assert run_seconds(spec, tta, device=CPU) == pytest.approx(
+        run_seconds(spec, plain, device=CPU) + extra
+    )
+
+
 def test_the_forecast_of_a_zc_run_is_its_passes_over_the_batch(monkeypatch):
     monkeypatch.setattr("nas.evaluate.forecast.train_seconds_per_image", lambda *a, **k: 0.01)
     spec = tiny_spec("conv", width=16)
