@@ -169,13 +169,15 @@ recipe trained twice as long, 8 epochs; one thread, nice 10, beside the referenc
 core, and beside the test suite during epoch 5). Twice the training raised the largest
 subnet's held-out top-1 from 0.46 to 0.54 and the smallest's from 0.36 to 0.44, weakened the
 bias against large networks (tau with params -0.37 -> -0.23), and moved the tau against the
-reference over the 17 architectures it has judged from 0.18 [-0.22, 0.55] to 0.30 [-0.10,
-0.66]. That gain, 0.13 [-0.02, 0.29] paired, is not established at 90%, and neither training
-ranks better than FLOPs (0.60 [0.36, 0.83]; `cifar10-cpu8`'s paired difference -0.30 [-0.73,
-0.10]). The budget's largest networks are still underrated: the SPACH MS-XS hybrid, first
-under the reference (0.650), scores 0.411, 15th of the 17.
+reference over the 17 architectures it had judged then from 0.18 [-0.22, 0.55] to 0.30
+[-0.10, 0.66]. Over all 19 (with the SPACH attention and MLP presets, the reference's second
+and third) the two are at -0.03 [-0.39, 0.35] and 0.07 [-0.31, 0.47]: the gain, 0.10 [-0.03,
+0.23] paired, is not established at 90%, and the longer training is now behind FLOPs on its
+interval (0.57 [0.34, 0.78]; paired difference -0.50 [-0.87, -0.10]). The budget's largest
+networks are underrated: the reference's top three, SPACH's MS-XS hybrid, attention and MLP
+presets (0.646-0.651), are the supernet's 15th, 17th and 19th of the 19.
 
-So the issue's target (tau >= 0.7) is not reached on CPU: 0.30 after 1.4 CPU-hours of
+So the issue's target (tau >= 0.7) is not reached on CPU: 0.07 after 1.4 CPU-hours of
 training. The levers not yet judged: two random subnets a step (the `cpu` recipe: it reached 4
 of its 8 epochs on 2026-12-03, at about 28 min an epoch beside other work, its largest subnet
 behind `cifar10-cpu8`'s at the same epoch, 0.32 against 0.42 held-out, and was lost with that
