@@ -95,7 +95,7 @@ seed of the other 15 (a tau needs 8 ranked), then the noise architectures' third
 ladder runs beside it (`--only` its rungs, one worker each): each seed of the ladder trains the
 architectures the reference has already judged first.
 
-With the reference on 19 architectures (signal/noise 3.7; FLOPs rank them at tau 0.57
+With the reference complete on 19 architectures (signal/noise 3.9; FLOPs rank them at tau 0.57
 [0.34, 0.78]; the SPACH attention and MLP presets, 0.651 and 0.646, joined on 2026-12-03),
 seven rungs were trained on the 7-11 of them judged when each started (seed 0;
 `64px-half-8k-lr1e-3` also 7 of seed 1). Six are one pass over 8,000 or 16,000 images at
@@ -134,16 +134,18 @@ ZC_DECISION = """## Status (2026-12-03): no score ranks better than FLOPs
 The zero-cost scores (`zc:NAME`, `nas/evaluate/zero_cost.py`: each the score of the initialised
 network, built as the `cpu` proxy builds it, on 64 class-balanced training images; the
 accuracy column holds the score) are judged against the same reference as the ladder
-(`proxy_fidelity_cifar10.md`), over the 17 architectures it has trained. The best of them,
-params at the proxy's widths (tau 0.38 [0.09, 0.64]), grad_norm (0.37 [0.13, 0.59]) and snip
-(0.34 [0.05, 0.60]), mostly count parameters (tau with params 0.94, 0.63 and 0.77); the
-ranking by FLOPs at the target resolution reaches 0.60 [0.36, 0.83], and eight of the nine
-scores of the papers are behind it on their paired interval (synflow's reaches +0.02). grasp
-and meco rank backwards. Nor is any score shown to add to FLOPs: summed with the FLOPs ranking
-(equal-weight rank sum, the last column; what a pre-screen among candidates of one budget would
-rank by), none raises its tau on the interval over these 17 architectures (closest: synflow
--0.04 [-0.30, 0.18], which cannot rule out a gain of 0.18; grad_norm -0.10 [-0.24, 0.03]), and
-grasp, fisher, jacov and meco make it worse. So on this space and data no zero-cost score,
+(`proxy_fidelity_cifar10.md`), over its 19 architectures. The best of them, params at the
+proxy's widths (tau 0.44 [0.21, 0.64]), snip (0.36 [0.12, 0.58]) and grad_norm (0.33 [0.10,
+0.56]), mostly count parameters (tau with params 0.94, 0.77 and 0.63); the ranking by FLOPs
+at the target resolution reaches 0.57 [0.34, 0.78], and eight of the nine scores of the
+papers are behind it on their paired interval (snip's reaches +0.02). grasp and meco rank
+backwards. Nor is any score shown to add to FLOPs: summed with the FLOPs ranking (equal-weight
+rank sum, the last column; what a pre-screen among candidates of one budget would rank by),
+none raises its tau on the interval over these 19 architectures (closest: snip -0.10 [-0.24,
+0.03] and grad_norm -0.10 [-0.24, 0.02]), and grasp, fisher, jacov, nwot, zen and meco make
+it worse. Over the first 17 (before the SPACH attention and MLP presets) synflow was the
+closest (-0.04 [-0.30, 0.18]); the two presets, second and third under the reference, move
+it to -0.14 [-0.42, 0.11]. So on this space and data no zero-cost score,
 alone or summed with FLOPs, pre-screens a search:
 `nas-search --prescreen` stays an option, off by default, and its simulation on a CIFAR-10
 tabulated benchmark waits for a proxy that can build one.
