@@ -102,19 +102,19 @@ def main() -> None:
     start = time.monotonic()
     out = ROOT / "results" / "benchmarks"
     published = out / f"{args.stem}.runs.jsonl"
+    models, resolved = resolve(cfg)  # a bad argument stops here, before any table is touched
     table = RunTable(StudyFolder(src).runs_jsonl)
     if published.exists():
         carried = table.adopt(RunTable(published).records())
         print(f"{carried} runs carried in from {published.name}", flush=True)
     if args.carry:
-        wanted = {r.key for r in requests(resolve(cfg)[0], cfg)}
+        wanted = {r.key for r in requests(models, cfg)}
         for other in map(Path, args.carry):
             runs = [r for r in RunTable(other).records() if r.key in wanted]
             print(f"{table.adopt(runs)} runs carried in from {other.name}", flush=True)
     try:
         if args.report_only:
-            models, suite = resolve(cfg)
-            write_compare(models, suite, table, src, cfg=cfg, command=command)
+            write_compare(models, resolved, table, src, cfg=cfg, command=command)
         else:
             run_compare(cfg, command=command)
     finally:  # a stopped session publishes what it finished
