@@ -95,7 +95,7 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--out",
-            str(src.resolve().relative_to(ROOT)),
+            _shown(src),
             *args.arch,
         ]
     )
@@ -128,12 +128,18 @@ def main() -> None:
         f"\nProduced by `python scripts/bench_suite.py {shlex.join(_without_note(sys.argv[1:]))}`"
         f"{wall}; every run is in `{args.stem}.csv` (and `{args.stem}.runs.jsonl`, which a new "
         "machine resumes from), the dot plot is "
-        f"`{src.resolve().relative_to(ROOT)}/compare.png`.\n"
+        f"`{_shown(src)}/compare.png`.\n"
     )
     if args.note:
         footer += f"\nNote: {args.note}\n"
     write_text_atomic(out / f"{args.stem}.md", body + footer)
     print(body + footer)
+
+
+def _shown(path: Path) -> str:
+    """A folder as the report names it: from the repository's root when it is inside."""
+    full = path.resolve()
+    return str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(full)
 
 
 def _folder(stem: str) -> str:

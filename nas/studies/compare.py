@@ -14,8 +14,10 @@ The report (the CSV, the markdown and the plot) is written by `compare_report`.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,8 @@ from ._anyway import write_anyway
 from ._tables import run_table
 from .compare_report import write_compare
 from .suites import Model, Suite, load_suite
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,36 @@ def requests(models: list[Model], cfg: CompareConfig) -> list[RunRequest]:
     ]
 
 
+def elsewhere(models: list[Model], cfg: CompareConfig, table: RunTable) -> str:
+    """A line when the table holds finished runs of these models under other fidelities
+    only: an old folder resumed after a default moved (`auto` on CIFAR data became
+    `cpu-cifar`) would otherwise train everything again without a word."""
+    wanted = {r.key for r in requests(models, cfg)}
+    if any(k in table.keys() for k in wanted):
+        return ""
+    archs = {arch for arch, _, _ in wanted}
+    other = Counter(
+        r.fidelity
+        for r in table.records()
+        if r.status == "ok" and r.arch_id in archs and r.key not in wanted
+    )
+    if not other:
+        return ""
+    found = ", ".join(f"{n} runs under `{name}`" for name, n in other.most_common())
+    planned = sorted({m.proxy.name for m in models})
+    return (
+        f"{table.where} holds {found} of these models and none under this comparison's "
+        f"fidelity ({', '.join(planned)}), so every run is trained again; to report the runs "
+        f"it has, give the --proxy (and --data) they were made with"
+    )
+
+
 def run_compare(cfg: CompareConfig, *, progress: bool = True, command: str = "") -> Path:
     models, suite = resolve(cfg)
     out = cfg.out_dir(suite)
     table = cfg.table(suite)
+    if notice := elsewhere(models, cfg, table):
+        log.warning(notice)
     start = time.monotonic()
     stopped_by = None
     try:
@@ -204,4 +234,6 @@ def forecast(models: list[Model], suite: Suite | None, cfg: CompareConfig) -> li
         f"  in all about {total / 3600 / cfg.workers:.2f} h with {cfg.workers} "
         f"worker(s) on {device.type}"
     )
+    if notice := elsewhere(models, cfg, table):
+        lines.append(f"  note: {notice}")
     return lines

@@ -261,9 +261,13 @@ def test_a_suite_end_to_end_on_a_tiny_fidelity_resumes(tmp_path):
     other = tmp_path / "other"
     cmd[cmd.index(str(out))] = str(other)
     replaced = subprocess.run(
-        [*cmd, "--proxy", "tiny"], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
+        [*cmd, "--proxy", "tiny"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
         timeout=600,
-    )  # fmt: skip
+    )
     assert replaced.returncode == 0, replaced.stderr
     md = (other / "compare.md").read_text()
     assert "Here `--proxy tiny` replaces the suite's own fidelity" in md and "- tiny: " in md
@@ -401,3 +405,42 @@ def test_a_suite_cut_to_some_findings_trains_only_the_models_they_compare():
         ConfigError, match=r"finding ids of suite spach \(F1, F2, F3, F4\), got F9"
     ):
         resolve(CompareConfig(suite="spach", findings=("F9",)))
+
+
+def test_a_folder_holding_runs_of_another_fidelity_says_so_before_training_again(tmp_path):
+    from nas.evaluate import RunRecord
+    from nas.studies.compare import CompareConfig, elsewhere, forecast, requests, resolve
+
+    cfg = CompareConfig(
+        archs=("spach_ms_xs_patch4_224_conv", "spach_ms_xs_patch4_224_attn"),
+        proxy="cpu",
+        out=str(tmp_path),
+    )
+    models, suite = resolve(cfg)
+    table = cfg.table(suite)
+    assert elsewhere(models, cfg, table) == ""  # an empty folder: nothing to say
+    for m in models:  # made under the default of the time: same models, another fidelity
+        table.append(
+            RunRecord(
+                arch_id=m.spec.arch_id,
+                fidelity="cpu-cifar",
+                fidelity_id="0ld1d000",
+                seed=0,
+                status="ok",
+                accuracy=0.5,
+            )
+        )
+    notice = elsewhere(models, cfg, table)
+    assert "2 runs under `cpu-cifar`" in notice and "(cpu)" in notice and "--proxy" in notice
+    assert any("note:" in line and "cpu-cifar" in line for line in forecast(models, suite, cfg))
+    first = requests(models, cfg)[0]
+    table.append(
+        RunRecord(
+            arch_id=first.spec.arch_id,
+            fidelity="cpu",
+            fidelity_id=first.fidelity.fidelity_id,
+            seed=0,
+            status="ok",
+        )
+    )
+    assert elsewhere(models, cfg, table) == ""  # it has begun under this fidelity: a resume
