@@ -193,3 +193,30 @@ def test_summary_from_files_only_with_fidelity(tmp_path):
     assert "| 2 | NaN loss: loss became nan in epoch 2 |" in text
     (tmp_path / "fidelity.md").write_text("## Proxy fidelity\n\nKendall tau 0.7\n")
     assert write_summary(tmp_path).read_text().rstrip().endswith("Kendall tau 0.7")
+
+
+@pytest.mark.parametrize(
+    ("slope", "reading"),
+    [(-0.02, "favours the smaller networks"), (0.02, "rises with FLOPs"), (0.0, "no trend")],
+)
+def test_the_summary_says_how_proxy_accuracy_moves_with_flops(tmp_path, slope, reading):
+    rows = [
+        {
+            "number": n,
+            "state": "COMPLETE",
+            "arch_id": f"{n:010d}",
+            "flops": (n + 1) * 1e8,
+            "params": 1e6,
+            "proxy_accuracy": 0.5 + slope * n + (0.01 * (-1) ** n if slope == 0 else 0),
+        }
+        for n in range(10)
+    ]
+    df = order_columns(pd.DataFrame(rows))
+    write_csv_atomic(df, tmp_path / "trials.csv")
+    write_csv_atomic(df.iloc[[0]], tmp_path / "pareto.csv")
+    (tmp_path / "run.yaml").write_text("config: {data: 'cifar10:/data/cifar'}\n")
+    text = write_summary(tmp_path).read_text()
+    assert "## Accuracy against FLOPs" in text and reading in text
+    assert "Over the 10 candidates" in text and "--proxy reference-cifar" in text
+    write_csv_atomic(df.iloc[:7], tmp_path / "trials.csv")  # too few to say
+    assert "## Accuracy against FLOPs" not in write_summary(tmp_path).read_text()
