@@ -97,9 +97,9 @@ architectures the reference has already judged first.
 
 With the reference complete on 19 architectures (signal/noise 3.9; FLOPs rank them at tau 0.57
 [0.34, 0.78]; the SPACH attention and MLP presets, 0.651 and 0.646, joined on 2026-12-03),
-seven rungs were trained on the 7-11 of them judged when each started (seed 0;
-`64px-half-8k-lr1e-3` also 7 of seed 1). Six are one pass over 8,000 or 16,000 images at
-55-200 s a run on a shared core; their tau against the reference runs from -0.47 to 0.33
+seven rungs were trained on the 7-12 of them judged when each started (seed 0;
+`64px-half-8k-lr1e-3` also 7 of seed 1). Six are one or two passes over 4,000 to 16,000
+images at 37-246 s a run on a shared core; their tau against the reference runs from -0.47 to 0.33
 (`32px-8k`, over 7 only), three are behind FLOPs on their paired interval, none ahead (the
 table above). After so little training on real images the small networks lead (they learn
 faster early), while the reference puts the large ones ahead; and the second seed of
