@@ -70,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
         "--proxy",
         default="auto",
         metavar="PRESET|FILE.yaml",
-        help=f"fidelity ({', '.join(PROXY_PRESETS)}, a zero-cost score zc:NAME with NAME "
+        help=f"fidelity ({', '.join(PROXY_PRESETS)}; `reference`, the data's reference "
+        f"preset, to check a search's picks; a zero-cost score zc:NAME with NAME "
         f"one of {', '.join(ZERO_COST_SCORES)}, or a YAML file); with --suite "
         f"it replaces the suite's own (default: the suite's, else cpu-cifar for "
         f"cifar10/cifar100 data, gpu on a GPU, cpu)",

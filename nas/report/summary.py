@@ -157,7 +157,6 @@ def _trend(trials: pd.DataFrame, run: dict[str, Any], out: Path) -> str:
     "Does the search beat the seeds?"); the front then sits at the cheap end, and only a
     reference training of its picks says whether that is true."""
     from nas.report.stats import bootstrap, kendall
-    from nas.train.proxy_config import auto_reference
 
     done = trials[trials["state"] == "COMPLETE"]
     if "duplicate_of" in done:
@@ -178,16 +177,15 @@ def _trend(trials: pd.DataFrame, run: dict[str, Any], out: Path) -> str:
     else:
         reading = "no trend with FLOPs is shown at this count. Whether the ranking holds"
     cfg = run.get("config", {})
-    device = str(run.get("provenance", {}).get("device", ""))
-    reference = auto_reference("cuda" if device.startswith("cuda") else "cpu", cfg.get("data"))
     return "\n".join(
         [
             "## Accuracy against FLOPs",
             "",
             f"Over the {int(keep.sum())} candidates trained to the end, proxy accuracy against "
             f"FLOPs: Kendall tau {tau} (90% bootstrap interval over candidates): {reading} is "
-            f"what `nas-compare --from {out} --top 3 --proxy "
-            f"{reference} --data {cfg.get('data', 'fashion-mnist')}` measures.",
+            f"what `nas-compare --from {out} --top 3 --proxy reference --data "
+            f"{cfg.get('data', 'fashion-mnist')}` measures (`reference`: the data's reference "
+            f"preset).",
         ]
     )
 

@@ -360,11 +360,14 @@ def get_proxy(
 ) -> ProxyConfig:
     """A preset by name, a zero-cost score `zc:NAME` (`zero_cost_proxy`), or a YAML file of
     ProxyConfig fields (unset ones: `cpu-v1`'s, a fixed base, so that a file keeps its meaning
-    when the default changes); None or `auto` is `auto_proxy(device, data)`."""
+    when the default changes); None or `auto` is `auto_proxy(device, data)`, `reference` is
+    `auto_reference(device, data)`: what a search's picks are retrained under to check them."""
     if isinstance(name_or_config, ProxyConfig):
         return name_or_config
     if name_or_config in (None, "", "auto"):
         name_or_config = auto_proxy(device.type, data)
+    if name_or_config == "reference":
+        name_or_config = auto_reference(device.type, data)
     if str(name_or_config).endswith((".yaml", ".yml")):
         return load_proxy(name_or_config)
     if str(name_or_config).startswith(ZC_PREFIX):
@@ -373,9 +376,10 @@ def get_proxy(
         return supernet_proxy(str(name_or_config).removeprefix(SUPERNET_PREFIX))
     if name_or_config not in PROXY_PRESETS:
         raise ConfigError(
-            f"unknown proxy preset {name_or_config!r}; expected one of "
-            f"{', '.join(PROXY_PRESETS)}, {ZC_PREFIX}NAME (a zero-cost score: "
-            f"{', '.join(ZERO_COST_SCORES)}), {SUPERNET_PREFIX}PATH (a trained supernet) or a "
+            f"unknown proxy preset {name_or_config!r}; expected auto, reference (the data's "
+            f"reference preset), one of {', '.join(PROXY_PRESETS)}, {ZC_PREFIX}NAME (a "
+            f"zero-cost score: {', '.join(ZERO_COST_SCORES)}), {SUPERNET_PREFIX}PATH (a trained "
+            "supernet) or a "
             ".yaml file",
             field="--proxy",
         )

@@ -217,6 +217,8 @@ def test_the_summary_says_how_proxy_accuracy_moves_with_flops(tmp_path, slope, r
     (tmp_path / "run.yaml").write_text("config: {data: 'cifar10:/data/cifar'}\n")
     text = write_summary(tmp_path).read_text()
     assert "## Accuracy against FLOPs" in text and reading in text
-    assert "Over the 10 candidates" in text and "--proxy reference-cifar" in text
+    assert (
+        "Over the 10 candidates" in text and "--proxy reference --data cifar10:/data/cifar" in text
+    )
     write_csv_atomic(df.iloc[:7], tmp_path / "trials.csv")  # too few to say
     assert "## Accuracy against FLOPs" not in write_summary(tmp_path).read_text()

@@ -160,6 +160,11 @@ def test_auto_picks_the_preset_calibrated_for_the_data():
     search = make_config(space="hybrid", budget="4GFLOPs", data="cifar10:/d", device="cpu")
     assert search.proxy.name == "cpu-cifar" and search.timeout == 12 * 60
     assert make(data="cifar10:/d").proxy.name == "cpu-cifar"  # no proxy given: as auto
+    # `reference`: the data's reference, what summary.md tells a user to retrain picks under
+    assert get_proxy("reference", device=cpu, data="cifar10:/d").name == "reference-cifar"
+    assert get_proxy("reference", device=cpu, data="fashion-mnist").name == "reference-cpu"
+    gpu = torch.device("cuda")
+    assert get_proxy("reference", device=gpu, data="fashion-mnist").name == "reference-gpu"
 
 
 def test_every_registered_sampler_and_pruner_is_accepted_and_builds():
