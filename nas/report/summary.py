@@ -158,9 +158,7 @@ def _trend(trials: pd.DataFrame, run: dict[str, Any], out: Path) -> str:
     reference training of its picks says whether that is true."""
     from nas.report.stats import bootstrap, kendall
 
-    done = trials[trials["state"] == "COMPLETE"]
-    if "duplicate_of" in done:
-        done = done[done["duplicate_of"].isna()]
+    done = _completed(trials)
     acc = pd.to_numeric(done.get("proxy_accuracy"), errors="coerce")
     flops = pd.to_numeric(done.get("flops"), errors="coerce")
     keep = acc.notna() & flops.notna()
@@ -203,16 +201,19 @@ def _accuracy(r: pd.Series) -> str:
     return f"{r['proxy_accuracy']:.4f}{spread} ({n})"
 
 
+def _completed(trials: pd.DataFrame) -> pd.DataFrame:
+    """The candidates trained to the end, each once (a repeated architecture reuses a result)."""
+    done = trials[trials["state"] == "COMPLETE"]
+    return done[done["duplicate_of"].isna()] if "duplicate_of" in done else done
+
+
 def seed_noise(trials: pd.DataFrame) -> tuple[float, int, bool]:
     """`stats.study_noise` of the `seed_accuracies` column (the search's rule, from files)."""
     from nas.report.stats import study_noise
 
     rows = []
     if "seed_accuracies" in trials:
-        done = trials[trials["state"] == "COMPLETE"]
-        if "duplicate_of" in done:
-            done = done[done["duplicate_of"].isna()]
-        for _, r in done.dropna(subset=["seed_accuracies"]).iterrows():
+        for _, r in _completed(trials).dropna(subset=["seed_accuracies"]).iterrows():
             rows += [
                 {"arch_id": r["arch_id"], "seed": k, "accuracy": float(v)}
                 for k, v in enumerate(str(r["seed_accuracies"]).split(";"))

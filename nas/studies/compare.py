@@ -160,7 +160,7 @@ def elsewhere(models: list[Model], cfg: CompareConfig, table: RunTable) -> str:
     only: an old folder resumed after a default moved (`auto` on CIFAR data became
     `cpu-cifar`) would otherwise train everything again without a word."""
     wanted = {r.key for r in requests(models, cfg)}
-    if any(k in table.keys() for k in wanted):
+    if wanted & table.keys():
         return ""
     archs = {arch for arch, _, _ in wanted}
     other = Counter(

@@ -379,8 +379,7 @@ def get_proxy(
             f"unknown proxy preset {name_or_config!r}; expected auto, reference (the data's "
             f"reference preset), one of {', '.join(PROXY_PRESETS)}, {ZC_PREFIX}NAME (a "
             f"zero-cost score: {', '.join(ZERO_COST_SCORES)}), {SUPERNET_PREFIX}PATH (a trained "
-            "supernet) or a "
-            ".yaml file",
+            "supernet) or a .yaml file",
             field="--proxy",
         )
     return PROXY_PRESETS[name_or_config]
