@@ -147,14 +147,15 @@ def _folder(stem: str) -> str:
 
 
 def _without_note(argv: list[str]) -> list[str]:
-    """The command line as shown in the footer: the note follows it in full."""
+    """The command that produces the runs, as the footer shows it: the note follows in full,
+    and `--report-only` is how the report was redrawn, not how the runs were made."""
     out, skip = [], False
     for a in argv:
         if skip:
             skip = False
         elif a == "--note":
             skip = True
-        elif not a.startswith("--note="):
+        elif not a.startswith("--note=") and a != "--report-only":
             out.append(a)
     return out
 
