@@ -244,7 +244,7 @@ def _main(argv: list[str] | None) -> int:
         f"{c.pruned} stopped early, {failed_in_training} failed), {scored}{c.infeasible} over "
         f"budget, {c.duplicates} repeated; Pareto front of {len(outcome.pareto)} in {cfg.out}/"
     )
-    print(noise_line(outcome.study))
+    print(noise_line(outcome.study, supernet=bool(cfg.proxy.supernet)))
     return 0
 
 
@@ -260,11 +260,14 @@ def _simulate(cfg, table: str) -> int:
     return 0
 
 
-def noise_line(study) -> str:
+def noise_line(study, *, supernet: bool = False) -> str:
     """The seed noise this run measured: what separates a real difference from luck."""
+    from nas.report.summary import SUPERNET_NOISE
     from nas.search.repeats import study_noise
 
     sigma, n, measured = study_noise(study.get_trials(deepcopy=False))
+    if supernet:
+        return f"seed noise: not measured ({SUPERNET_NOISE}); assumed std {sigma}"
     if not measured:
         return (
             f"seed noise: not measured ({n} candidate(s) trained with 2+ seeds); assumed "

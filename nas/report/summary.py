@@ -20,6 +20,11 @@ from nas.cost import format_amount
 from .study_folder import StudyFolder
 from .tables import OBJECTIVE_COLUMNS, front_title
 
+SUPERNET_NOISE = (
+    "a supernet's score does not depend on the seed; its noise lies between trainings of "
+    "the supernet and is not measured by a search"
+)
+
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
     folder = StudyFolder(out_dir)
@@ -32,7 +37,8 @@ def write_summary(out_dir: str | os.PathLike) -> Path:
         parts.append(_status(trials))
     if pareto is not None:
         objectives = run.get("config", {}).get("objectives") or ("accuracy", "flops")
-        parts.append(_front(pareto, folder, objectives, trials))
+        supernet = bool(run.get("config", {}).get("proxy", {}).get("supernet"))
+        parts.append(_front(pareto, folder, objectives, trials, supernet=supernet))
     if trials is not None:
         parts.append(_trend(trials, run, out))
         parts.append(_failures(trials))
@@ -52,11 +58,18 @@ def _header(run: dict[str, Any], out: Path) -> str:
     lines = [title, ""]
     if cfg:
         proxy = cfg.get("proxy", {})
+        what = (
+            f"a trained supernet: each candidate's subnet scored with its inherited weights on "
+            f"{proxy.get('val_images')} held-out images of {cfg.get('data')} at "
+            f"{proxy.get('resolution')}px"
+            if proxy.get("supernet")
+            else f"{proxy.get('epochs')} epochs, {proxy.get('resolution')}px, "
+            f"{proxy.get('train_images')} train / {proxy.get('val_images')} val images of "
+            f"{cfg.get('data')}"
+        )
         lines.append(
             f"Objectives {', '.join(cfg.get('objectives', []))}; sampler {cfg.get('sampler')}, "
-            f"pruner {cfg.get('pruner')}; proxy `{proxy.get('name')}` ({proxy.get('epochs')} "
-            f"epochs, {proxy.get('resolution')}px, {proxy.get('train_images')} train / "
-            f"{proxy.get('val_images')} val images of {cfg.get('data')}); seed "
+            f"pruner {cfg.get('pruner')}; proxy `{proxy.get('name')}` ({what}); seed "
             f"{cfg.get('seed')}."
         )
     budget = run.get("budget")
@@ -104,6 +117,8 @@ def _front(
     folder: StudyFolder,
     objectives: list[str] | tuple[str, ...],
     trials: pd.DataFrame | None = None,
+    *,
+    supernet: bool = False,
 ) -> str:
     lines = [f"## Pareto front ({front_title(objectives)})", ""]
     if pareto.empty:
@@ -126,11 +141,12 @@ def _front(
             f"{_accuracy(r)} | {verdicts.get(r['number'], '')} | "
             f"{_cell(r.get('summary', ''))} |"
         )
-    source = (
-        f"measured in this study over {repeated} candidates with 2+ seeds"
-        if measured
-        else f"assumed ({repeated} candidates with 2+ seeds are too few to measure it)"
-    )
+    if supernet:  # one scoring per candidate: a second seed would give the same score
+        source = f"assumed ({SUPERNET_NOISE})"
+    elif measured:
+        source = f"measured in this study over {repeated} candidates with 2+ seeds"
+    else:
+        source = f"assumed ({repeated} candidates with 2+ seeds are too few to measure it)"
     lines += [
         "",
         f"Seed noise: std {sigma:.4f}, {source}. A member is better than a cheaper "

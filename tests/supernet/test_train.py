@@ -189,6 +189,13 @@ def test_a_search_ranks_by_the_supernet(trained, data, tmp_path):
         spec = pick(space, params)
         assert spec.arch_id == row["arch_id"]
         assert row["proxy_accuracy"] == pytest.approx(score(spec), abs=1e-6)
+    # the summary says what ranked the candidates and why their noise is not measured
+    summary = (tmp_path / "search" / "summary.md").read_text()
+    assert "a trained supernet: each candidate's subnet scored with its inherited weights" in (
+        summary
+    )
+    assert "epochs," not in summary.splitlines()[2]
+    assert "a supernet's score does not depend on the seed" in summary
 
 
 def plain(value):
