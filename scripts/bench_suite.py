@@ -12,6 +12,10 @@ verdicts copied to results/benchmarks/<stem>.{csv,md}.
         --data cifar10:../shared/data/cifar10 --proxy reference-cifar \
         --carry results/benchmarks/proxy_fidelity_cifar10.runs.jsonl \
         --stem search_vs_seeds_cifar10      # a search's picks against presets (issue 18.5)
+    python scripts/bench_suite.py --from results/benchmarks/search_cifar10_supernet \
+        --from results/benchmarks/search_cifar10_equal --top 3 \
+        --data cifar10:../shared/data/cifar10 --proxy reference-cifar \
+        --stem supernet_vs_proxy_search_cifar10   # two searches of equal compute (issue 20.4)
 
 Without --from or --arch it runs a suite. --carry takes the runs of this comparison's models
 (same fidelity, data and seed) from another published table, e.g. the calibration's reference
