@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from nas._core import ConfigError
+from nas._core.schema import create_racing
 from nas._core.urls import cannot_open, mask_url
 
 from .store import Chunk, StorageError
@@ -185,10 +186,7 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def _create_tables(engine: Engine) -> None:
-    try:
-        METADATA.create_all(engine)
-    except SQLAlchemyError:  # two machines creating them at once: the loser finds them made
-        METADATA.create_all(engine)
+    create_racing(lambda: METADATA.create_all(engine))  # machines opening a fresh database
 
 
 def _first_line(error: BaseException) -> str:

@@ -33,6 +33,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from nas._core.schema import create_racing
 from nas._core.urls import cannot_open, is_url
 from nas._core.urls import mask_url as mask_url  # the search's callers import it from here
 from nas.report import StudyFolder
@@ -147,13 +148,15 @@ def _open(
             "Redis storages are not supported; use a PostgreSQL URL or a journal file path",
             field="--storage",
         )
-    try:
-        return RDBStorage(
-            storage,
-            engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=retry,
+    try:  # workers started together on a fresh database all create Optuna's tables
+        return create_racing(
+            lambda: RDBStorage(
+                storage,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=retry,
+            )
         )
     except Exception as e:  # a missing driver, sqlalchemy's OperationalError and kin
         raise cannot_open(storage, e) from None
