@@ -55,16 +55,18 @@ def front_size(accuracy: np.ndarray, flops: np.ndarray) -> int:
     return int(pareto_mask(accuracy, flops).sum())
 
 
-def one_seed(rows: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    """One measured seed per architecture, as a candidate's first run gives."""
-    seeds = rows[["acc_seed0", "acc_seed1"]].to_numpy(float)
-    pick = rng.integers(0, 2, len(rows))
+def one_seed(rows: pd.DataFrame, columns: list[str], rng: np.random.Generator) -> np.ndarray:
+    """One measured seed per architecture, as a candidate's first run gives (its mean where
+    the seed drawn was not run)."""
+    seeds = rows[columns].to_numpy(float)
+    pick = rng.integers(0, len(columns), len(rows))
     acc = seeds[np.arange(len(rows)), pick]
     return np.where(np.isnan(acc), rows["mean"].to_numpy(float), acc)
 
 
-def measured(frame: pd.DataFrame, n: int, design: str, draws: int, seed: int) -> np.ndarray:
+def measured(bench: BenchTable, n: int, design: str, draws: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
+    frame = bench.frame.reset_index(drop=True)
     bins = pd.qcut(frame["flops"], n, labels=False).to_numpy()
     flops = frame["flops"].to_numpy(float)
     sizes = np.empty(draws, dtype=int)
@@ -73,7 +75,7 @@ def measured(frame: pd.DataFrame, n: int, design: str, draws: int, seed: int) ->
             idx = rng.choice(len(frame), n, replace=False)
         else:
             idx = np.array([rng.choice(np.flatnonzero(bins == b)) for b in range(n)])
-        sizes[k] = front_size(one_seed(frame.iloc[idx], rng), flops[idx])
+        sizes[k] = front_size(one_seed(frame.iloc[idx], bench.seed_columns, rng), flops[idx])
     return sizes
 
 
@@ -138,7 +140,6 @@ def main() -> None:
     p.add_argument("--report-only", action="store_true", help="rewrite the .md from the .csv")
     args = p.parse_args()
     bench = read_bench(args.table)
-    frame = bench.frame.reset_index(drop=True)
     out = Path(args.out)
     start = time.time()
     if args.report_only:
@@ -149,16 +150,17 @@ def main() -> None:
         searched = simulated(bench, counts, args.seeds)
         for n in counts:
             for design in ("uniform", "flops-stratified"):
-                rows.append(row("measured", design, n, measured(frame, n, design, args.draws, n)))
+                rows.append(row("measured", design, n, measured(bench, n, design, args.draws, n)))
             rows.append(row("simulated", "the search (gp)", n, searched[n]))
         table = pd.DataFrame(rows)
         write_atomic(out / f"{args.stem}.csv", lambda f: table.to_csv(f, index=False))
-    rho = frame[["mean", "flops"]].corr("spearman").iloc[0, 1]
-    write_text_atomic(out / f"{args.stem}.md", report(args, table, frame, rho, start))
+    write_text_atomic(out / f"{args.stem}.md", report(args, table, bench, start))
     print(table.to_string(index=False))
 
 
-def report(args, table: pd.DataFrame, frame: pd.DataFrame, rho: float, start: float) -> str:
+def report(args, table: pd.DataFrame, bench: BenchTable, start: float) -> str:
+    frame = bench.frame
+    rho = frame[["mean", "flops"]].corr("spearman").iloc[0, 1]
     prov = provenance("cpu")
     device, when = prov["device"], prov["time"]
     command = [a for a in sys.argv[1:] if a != "--report-only"]
@@ -172,10 +174,9 @@ def report(args, table: pd.DataFrame, frame: pd.DataFrame, rho: float, start: fl
         "",
         f"Command: `python scripts/bench_front_size.py {shlex.join(command)}`".strip(),
         "",
-        f"Table `{Path(args.table).name}`: {len(frame)} architectures of `hybrid` within "
-        "4 GFLOPs under the `cpu` proxy on Fashion-MNIST (the main command's fidelity). Over "
-        f"them proxy accuracy falls with FLOPs (Spearman {rho:+.2f}): small networks learn "
-        "faster in one short pass. Measured rows: "
+        f"Table `{bench.path.name}`: {len(frame)} architectures of `{bench.space}` within "
+        f"{bench.max_flops:,} FLOPs ({bench.fidelity}). Over them proxy accuracy against "
+        f"FLOPs: Spearman {rho:+.2f}. Measured rows: "
         f"{args.draws:,} random draws of N architectures, one measured seed each; simulated "
         f"rows: {args.seeds} search seeds of the real loop (the default sampler with "
         f"{MAIN_TRIALS}-trial settings, stopped after N candidates) on the table's surrogate "
@@ -195,8 +196,8 @@ def report(args, table: pd.DataFrame, frame: pd.DataFrame, rho: float, start: fl
     lines += [
         "",
         "The interval is the binomial one of the searches counted (normal approximation); "
-        "the measured rows share one table of 206 architectures, whose own sampling it does "
-        "not cover. The reading is in `main_command.md`.",
+        f"the measured rows share one table of {len(frame)} architectures, whose own sampling "
+        "it does not cover. The reading is in `main_command.md`.",
         "",
     ]
     return "\n".join(lines)

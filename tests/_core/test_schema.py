@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from nas._core import schema
 from nas._core.schema import create_racing
+from nas.evaluate.sql_store import SqlStore
+from nas.search.storage import open_storage
 
 POSTGRES_URL = os.environ.get("NAS_TEST_POSTGRES_URL")
 WORKERS, ROUNDS = 4, 3
@@ -47,10 +49,13 @@ def test_a_lost_race_is_tried_again_and_other_errors_are_not(monkeypatch):
     assert len(calls) == 1  # a server that does not answer is not waited on
 
 
-def _open_both_at(url: str, start: float) -> str:
-    from nas.evaluate.sql_store import SqlStore
-    from nas.search.storage import open_storage
+def _warm_up(_: int) -> None:
+    """Long enough that each pool worker takes one: its first task imports this module (and
+    the stores) before the race's clock runs."""
+    time.sleep(0.5)
 
+
+def _open_both_at(url: str, start: float) -> str:
     time.sleep(max(0.0, start - time.time()))
     try:
         open_storage(url)
@@ -69,7 +74,7 @@ def test_workers_opening_a_fresh_postgresql_database_at_once_all_open_it():
     assert POSTGRES_URL, "NAS_CI is set but NAS_TEST_POSTGRES_URL is not: .ci/run starts it"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with mp.get_context("spawn").Pool(WORKERS) as pool:
-        pool.map(time.sleep, [0] * WORKERS)  # started and imported before the clock runs
+        pool.map(_warm_up, range(WORKERS), chunksize=1)
         for _ in range(ROUNDS):
             name = f"nas_fresh_{uuid.uuid4().hex[:8]}"
             with admin.connect() as conn:
